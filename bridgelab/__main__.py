@@ -1,0 +1,3 @@
+from bridgelab.cli import main
+
+raise SystemExit(main())

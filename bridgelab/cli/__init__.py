@@ -1,0 +1,48 @@
+"""The `bridgelab` command: thin clients of the library, scriptable, with JSON output.
+
+Each sub-command lives in its own module under `bridgelab.cli` with a `register(sub)`
+function; the library behind it is imported only when that command runs, so that
+`bridgelab --version` and the CLI commands never pay for Qt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from bridgelab import __version__
+from bridgelab.cli.output import run_handler
+
+# Module names under bridgelab.cli, in the order `--help` lists them.
+COMMAND_MODULES: tuple[str, ...] = ("image", "keys")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bridgelab",
+        description="Identify, diagnose, update and triage Alt HAN point-to-point bridges.",
+    )
+    parser.add_argument("--version", action="version", version=f"bridgelab {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        module = importlib.import_module(f"bridgelab.cli.{name}")
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        # The desktop application arrives with the GUI issue; until then say so plainly.
+        print(f"bridgelab {__version__}")
+        print("The desktop application is not built yet; see `bridgelab --help` for commands.")
+        return 0
+    return run_handler(handler, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

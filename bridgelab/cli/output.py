@@ -1,0 +1,73 @@
+"""Shared plumbing for CLI commands: number parsing, JSON or human output, error exits."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bridgelab.errors import BridgeLabError
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_INTERNAL = 3
+EXIT_INTERRUPTED = 130
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def parse_int(text: str) -> int:
+    """Accept decimal or 0x-prefixed hexadecimal, as the CLI contract promises."""
+    cleaned = text.strip().replace("_", "")
+    try:
+        return int(cleaned, 16) if cleaned.lower().startswith("0x") else int(cleaned, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number: give decimal (4444) or hex (0x115C)"
+        ) from None
+
+
+def print_json(obj: Any) -> None:
+    json.dump(obj, sys.stdout, indent=2, sort_keys=False)
+    sys.stdout.write("\n")
+
+
+def report_error(error: BridgeLabError, json_mode: bool) -> None:
+    if json_mode:
+        print_json({"error": error.to_dict()})
+    else:
+        print(f"error [{error.code}]: {error}", file=sys.stderr)
+
+
+def run_handler(handler: Handler, args: argparse.Namespace) -> int:
+    """Run one command: library errors become a clear message and a non-zero exit.
+
+    An unexpected exception is a bug: the user gets one line and the path of a file with
+    the traceback to attach to a report, never a raw traceback on the terminal.
+    """
+    json_mode = bool(getattr(args, "json", False))
+    try:
+        return handler(args)
+    except BridgeLabError as error:
+        report_error(error, json_mode)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # last-resort boundary of the CLI
+        with tempfile.NamedTemporaryFile(
+            "w", prefix="bridgelab-crash-", suffix=".txt", delete=False
+        ) as crash:
+            traceback.print_exc(file=crash)
+        internal = BridgeLabError(
+            f"Internal error ({type(exc).__name__}: {exc}).",
+            code="internal-error",
+            action=f"This is a Bridge Lab bug; attach {Path(crash.name)} to the report.",
+        )
+        report_error(internal, json_mode)
+        return EXIT_INTERNAL

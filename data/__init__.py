@@ -1,0 +1,1 @@
+"""The triage store: sessions, events and traces on SQLite."""

@@ -1,0 +1,1 @@
+"""Links, framing, the bridge service protocol, the driver registry and the emulated bridge."""

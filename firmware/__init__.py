@@ -1,0 +1,1 @@
+"""OTA/GBCS firmware images: parse, build, sign, verify, trust store, compatibility policy."""

@@ -1,0 +1,1 @@
+"""The update engine: local updates, simulated OTA and campaigns. Emits events; no Qt."""
