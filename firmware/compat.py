@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bridgelab.firmware.errors import CompatibilityError
+from bridgelab.firmware.errors import CompatibilityError, hex_id
 from bridgelab.firmware.image import WILDCARD_FILE_VERSION, WILDCARD_IMAGE_TYPE, OtaImage
 
 from bridgelab.eui64 import format_eui64
@@ -84,16 +84,16 @@ def compatibility_problems(
     if header.manufacturer_code != device.manufacturer_code:
         problems.append(
             CompatibilityError(
-                f"The image is for manufacturer {header.manufacturer_code:#06x}; the device "
-                f"is made by {device.manufacturer_code:#06x}.",
+                f"The image is for manufacturer {hex_id(header.manufacturer_code)}; the device "
+                f"is made by {hex_id(device.manufacturer_code)}.",
                 code="wrong-manufacturer",
             )
         )
     if header.image_type not in (device.image_type, WILDCARD_IMAGE_TYPE):
         problems.append(
             CompatibilityError(
-                f"The image is of type {header.image_type:#06x}; the device takes type "
-                f"{device.image_type:#06x}.",
+                f"The image is of type {hex_id(header.image_type)}; the device takes type "
+                f"{hex_id(device.image_type)}.",
                 code="wrong-image-type",
             )
         )
@@ -101,8 +101,8 @@ def compatibility_problems(
     if low is not None and high is not None and not low <= device.hardware_version <= high:
         problems.append(
             CompatibilityError(
-                f"The image is for hardware {low:#06x} to {high:#06x}; the device is "
-                f"hardware {device.hardware_version:#06x}.",
+                f"The image is for hardware {hex_id(low)} to {hex_id(high)}; the device is "
+                f"hardware {hex_id(device.hardware_version)}.",
                 code="hardware-out-of-range",
             )
         )
@@ -131,15 +131,15 @@ def _version_problems(
     if image_version == device_version:
         return [
             CompatibilityError(
-                f"The device already runs file version {device_version:#010x}.",
+                f"The device already runs file version {hex_id(device_version, 8)}.",
                 code="same-version",
             )
         ]
     if image_version > device_version:
         return []
     older = (
-        f"The image's file version {image_version:#010x} is older than the device's "
-        f"{device_version:#010x}"
+        f"The image's file version {hex_id(image_version, 8)} is older than the device's "
+        f"{hex_id(device_version, 8)}"
     )
     if override is None:
         return [CompatibilityError(older + ".", code="downgrade")]

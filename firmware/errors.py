@@ -229,3 +229,8 @@ ERROR_CATALOGUE: dict[str, tuple[type[FirmwareError], str]] = {
 def catalogued_codes(category: type[FirmwareError] = FirmwareError) -> list[str]:
     """The codes carried by `category` and its subclasses, in catalogue order."""
     return [code for code, (cls, _) in ERROR_CATALOGUE.items() if issubclass(cls, category)]
+
+
+def hex_id(value: int, digits: int = 4) -> str:
+    """How codes and versions are written for people: `0x121D`, `0xACDCACDC`."""
+    return f"0x{value:0{digits}X}"

@@ -21,7 +21,7 @@ import struct
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
-from bridgelab.firmware.errors import ImageBuildError, ImageFormatError
+from bridgelab.firmware.errors import ImageBuildError, ImageFormatError, hex_id
 from bridgelab.firmware.files import DEFAULT_MAX_IMAGE_SIZE, read_file
 
 from bridgelab.eui64 import eui64_from_wire, eui64_to_wire
@@ -140,10 +140,10 @@ class OtaHeader:
                 "Give both the minimum and the maximum hardware version, or neither.",
                 code="bad-field-value",
             )
-        if self.min_hw_version is not None and self.min_hw_version > (self.max_hw_version or 0):
+        low, high = self.min_hw_version, self.max_hw_version
+        if low is not None and high is not None and low > high:
             raise ImageBuildError(
-                f"The hardware range {self.min_hw_version:#06x}-{self.max_hw_version:#06x} "
-                "is empty.",
+                f"The hardware range {hex_id(low)} to {hex_id(high)} is empty.",
                 code="bad-field-value",
             )
 
@@ -316,20 +316,20 @@ def parse_header(data: bytes) -> OtaHeader:
     ) = _BASE_HEADER.unpack_from(data, 0)
     if header_version != HEADER_VERSION:
         raise ImageFormatError(
-            f"The header version is {header_version:#06x}; only 0x0100 is defined.",
+            f"The header version is {hex_id(header_version)}; only 0x0100 is defined.",
             code="bad-header-version",
         )
     if field_control & ~KNOWN_FIELD_CONTROL:
         raise ImageFormatError(
-            f"The header's field control {field_control:#06x} sets reserved bits "
-            f"({field_control & ~KNOWN_FIELD_CONTROL:#06x}).",
+            f"The header's field control {hex_id(field_control)} sets reserved bits "
+            f"({hex_id(field_control & ~KNOWN_FIELD_CONTROL)}).",
             code="bad-field-control",
         )
     expected_length = BASE_HEADER_LENGTH + _optional_fields_size(field_control)
     if header_length != expected_length:
         raise ImageFormatError(
             f"The header says it is {header_length} bytes long, but its field control "
-            f"{field_control:#06x} makes it {expected_length}.",
+            f"{hex_id(field_control)} makes it {expected_length}.",
             code="bad-header-length",
         )
     if size < header_length:
@@ -349,8 +349,8 @@ def parse_header(data: bytes) -> OtaHeader:
         min_hw, max_hw = struct.unpack_from("<HH", data, cursor)
         if min_hw > max_hw:
             raise ImageFormatError(
-                f"The header's hardware range is empty: minimum {min_hw:#06x} is above "
-                f"maximum {max_hw:#06x}.",
+                f"The header's hardware range is empty: minimum {hex_id(min_hw)} is above "
+                f"maximum {hex_id(max_hw)}.",
                 code="bad-hardware-range",
             )
     return OtaHeader(
@@ -444,7 +444,7 @@ def _walk_subelements(raw: bytes, start: int) -> list[SubElement]:
         data_start = cursor + SUBELEMENT_HEADER_SIZE
         if length > end - data_start:
             raise ImageFormatError(
-                f"Sub-element {tag:#06x} at offset {cursor} says it holds {length:,} bytes, "
+                f"Sub-element {hex_id(tag)} at offset {cursor} says it holds {length:,} bytes, "
                 f"but only {end - data_start:,} remain in the image.",
                 code="subelement-overrun",
             )
@@ -585,7 +585,7 @@ def build_image(
         for tag, data in sub_elements:
             if tag in (TAG_UPGRADE_IMAGE, SIGNATURE_TAG) or not 0 <= tag <= 0xFFFF:
                 raise ImageBuildError(
-                    f"Sub-element tag {tag:#06x} cannot be added: the upgrade image and the "
+                    f"Sub-element tag {hex_id(tag)} cannot be added: the upgrade image and the "
                     "signature have their own arguments, and tags are 16 bits.",
                     code="bad-field-value",
                 )

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bridgelab.firmware.errors import KeyFileError, SignatureError, TrustStoreError
+from bridgelab.firmware.errors import KeyFileError, SignatureError, TrustStoreError, hex_id
 from bridgelab.firmware.files import read_file
 from bridgelab.firmware.image import OtaImage
 from bridgelab.firmware.keys import (
@@ -188,14 +188,14 @@ def verify_signature(image: OtaImage, store: TrustStore) -> SignatureReport:
     manufacturer = image.header.manufacturer_code
     if image.signature is None:
         raise SignatureError(
-            f"The image carries no manufacturer signature (manufacturer {manufacturer:#06x}).",
+            f"The image carries no manufacturer signature (manufacturer {hex_id(manufacturer)}).",
             code="unsigned",
         )
     candidates = store.keys_for(manufacturer)
     if not candidates:
         raise SignatureError(
             f"The image is signed, but the trust store has no key for manufacturer "
-            f"{manufacturer:#06x}, so its signer is unknown.",
+            f"{hex_id(manufacturer)}, so its signer is unknown.",
             code="signer-unknown",
         )
     digest = signed_digest(image)
@@ -212,14 +212,14 @@ def verify_signature(image: OtaImage, store: TrustStore) -> SignatureReport:
             )
     if verifying:
         raise SignatureError(
-            f"The image was signed by key {verifying[0].key_id[:16]}… of manufacturer "
-            f"{manufacturer:#06x}, which is on the revocation list.",
+            f"The image was signed by key {verifying[0].key_id[:16]}... of manufacturer "
+            f"{hex_id(manufacturer)}, which is on the revocation list.",
             code="signer-revoked",
             details={"key_id": verifying[0].key_id},
         )
     raise SignatureError(
         f"The signature does not match any of the {len(candidates)} trusted key(s) for "
-        f"manufacturer {manufacturer:#06x}: the image was altered after signing, or signed "
+        f"manufacturer {hex_id(manufacturer)}: the image was altered after signing, or signed "
         "by a key that is not in this trust store.",
         code="signature-invalid",
     )

@@ -22,7 +22,7 @@ from bridgelab.firmware.compat import (
     compatibility_problems,
 )
 from bridgelab.firmware.digest import manufacturer_image_sha256
-from bridgelab.firmware.errors import FirmwareError, SignatureError
+from bridgelab.firmware.errors import FirmwareError, SignatureError, hex_id
 from bridgelab.firmware.image import OtaImage, load_image
 from bridgelab.firmware.signing import SIGNATURE_ALGORITHM
 from bridgelab.firmware.trust import SignatureReport, TrustStore, verify_signature
@@ -173,8 +173,8 @@ def signature_findings(
     note = Finding.note(
         "signature-verified",
         Severity.INFO,
-        f"Signed by trusted key {signer.key_id[:16]}…{label} for manufacturer "
-        f"{signer.manufacturer_code:#06x}.",
+        f"Signed by trusted key {signer.key_id[:16]}...{label} for manufacturer "
+        f"{hex_id(signer.manufacturer_code)}.",
     )
     return signer, "verified", [note]
 
@@ -225,8 +225,8 @@ def _compatibility_notes(report: CompatibilityReport) -> list[Finding]:
             Finding.note(
                 "downgrade-allowed",
                 Severity.WARNING,
-                f"Downgrade from {report.device.file_version:#010x} to "
-                f"{report.image_file_version:#010x} allowed: {report.downgrade_reason}",
+                f"Downgrade from {hex_id(report.device.file_version, 8)} to "
+                f"{hex_id(report.image_file_version, 8)} allowed: {report.downgrade_reason}",
             )
         )
     if report.wildcard_image_type:
