@@ -1,0 +1,259 @@
+"""The whole pre-flight check of an image: every finding, not just the first.
+
+`assess_image` is what the update engine runs before a single byte goes to a bridge and
+what the GUI shows: the header summary, the Manufacturer Image hash, the signer, the
+compatibility verdict and a list of findings (code, severity, message, action). A report
+is `ok` when no finding is an error; `raise_first()` turns it back into the exception of
+the first error for callers that stop at the first problem.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from bridgelab.firmware.compat import (
+    CompatibilityReport,
+    DeviceIdentity,
+    DowngradeOverride,
+    check_compatibility,
+    compatibility_problems,
+)
+from bridgelab.firmware.digest import manufacturer_image_sha256
+from bridgelab.firmware.errors import FirmwareError, SignatureError, hex_id
+from bridgelab.firmware.image import OtaImage, load_image
+from bridgelab.firmware.signing import SIGNATURE_ALGORITHM
+from bridgelab.firmware.trust import SignatureReport, TrustStore, verify_signature
+
+
+class Severity(StrEnum):
+    ERROR = "error"  # the image must not be sent
+    WARNING = "warning"  # it may be sent, but someone should know
+    INFO = "info"  # a fact worth recording
+
+
+# Findings that are not failures: their codes, kept here so docs and tests can list them.
+NOTE_ACTIONS: dict[str, str] = {
+    "signature-verified": "",
+    "signature-not-checked": "Verify the image against a trust store before sending it.",
+    "compatibility-not-checked": "Check the image against the device before sending it.",
+    "downgrade-allowed": "The downgrade and its reason are recorded with the attempt.",
+    "wildcard-image-type": "",
+    "wildcard-file-version": "",
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing the check found; `error` keeps the exception of an error finding."""
+
+    code: str
+    severity: Severity
+    message: str
+    action: str = ""
+    error: FirmwareError | None = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def from_error(cls, error: FirmwareError) -> Finding:
+        return cls(error.code, Severity.ERROR, error.message, error.action, error)
+
+    @classmethod
+    def note(cls, code: str, severity: Severity, message: str) -> Finding:
+        return cls(code, severity, message, NOTE_ACTIONS[code])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "severity": str(self.severity),
+            "message": self.message,
+            "action": self.action,
+        }
+
+
+def describe_image(image: OtaImage, *, sha256: bytes | None = None) -> dict[str, Any]:
+    """Every header field and the body's shape, as JSON-ready values (integers, not hex)."""
+    header = image.header
+    signature_offset = image.signature_offset
+    return {
+        "file_size": len(image.raw),
+        "header_version": header.header_version,
+        "header_length": header.header_length,
+        "field_control": header.field_control,
+        "manufacturer_code": header.manufacturer_code,
+        "image_type": header.image_type,
+        "file_version": header.file_version,
+        "stack_version": header.stack_version,
+        "header_string": header.header_text,
+        "total_image_size": header.total_image_size,
+        "security_credential_version": header.security_credential_version,
+        "destination_eui64": header.destination_eui64,
+        "min_hw_version": header.min_hw_version,
+        "max_hw_version": header.max_hw_version,
+        "body_form": str(image.body_form),
+        "sub_elements": [
+            {"tag": item.tag, "name": item.name, "offset": item.offset, "length": item.length}
+            for item in image.sub_elements
+        ],
+        "manufacturer_image_offset": image.manufacturer_image_offset,
+        "manufacturer_image_size": image.manufacturer_image_size,
+        "manufacturer_image_sha256": (sha256 or manufacturer_image_sha256(image)).hex(),
+        "signature": {
+            "present": image.signature is not None,
+            "algorithm": SIGNATURE_ALGORITHM if image.signature is not None else None,
+            "offset": signature_offset,
+            "covers_bytes": [0, signature_offset] if signature_offset is not None else None,
+        },
+    }
+
+
+@dataclass(frozen=True)
+class VerificationReport:
+    """Everything `assess_image` found; JSON-ready through `to_dict()`."""
+
+    summary: dict[str, Any] = field(repr=False)
+    manufacturer_image_sha256: bytes
+    signer: SignatureReport | None
+    signature_status: str
+    compatibility: CompatibilityReport | None
+    findings: tuple[Finding, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    @property
+    def errors(self) -> tuple[Finding, ...]:
+        return tuple(item for item in self.findings if item.severity is Severity.ERROR)
+
+    def raise_first(self) -> None:
+        """Raise the first error finding's exception; return quietly when `ok`."""
+        if self.errors:
+            first = self.errors[0]
+            raise first.error or FirmwareError(first.message, action=first.action)
+
+    def to_dict(self) -> dict[str, Any]:
+        image = dict(self.summary)
+        image["signature"] = {
+            **image["signature"],
+            "status": self.signature_status,
+            "signer": self.signer.to_dict() if self.signer is not None else None,
+        }
+        return {
+            "ok": self.ok,
+            "image": image,
+            "compatibility": (
+                self.compatibility.to_dict() if self.compatibility is not None else None
+            ),
+            "findings": [item.to_dict() for item in self.findings],
+        }
+
+
+def signature_findings(
+    image: OtaImage, trust: TrustStore | None
+) -> tuple[SignatureReport | None, str, list[Finding]]:
+    """The signer (or None), the signature status code, and the findings about it.
+
+    The status is `verified`, `not-checked` (no trust store given) or the SignatureError
+    code (unsigned, signer-unknown, signer-revoked, signature-invalid).
+    """
+    if trust is None:
+        note = Finding.note(
+            "signature-not-checked",
+            Severity.WARNING,
+            "The signature was not checked: no trust store was given.",
+        )
+        return None, "not-checked", [note]
+    try:
+        signer = verify_signature(image, trust)
+    except SignatureError as error:
+        return None, error.code, [Finding.from_error(error)]
+    label = f" ({signer.label})" if signer.label else ""
+    note = Finding.note(
+        "signature-verified",
+        Severity.INFO,
+        f"Signed by trusted key {signer.key_id[:16]}...{label} for manufacturer "
+        f"{hex_id(signer.manufacturer_code)}.",
+    )
+    return signer, "verified", [note]
+
+
+def assess_image(
+    image: OtaImage,
+    trust: TrustStore | None,
+    device: DeviceIdentity | None = None,
+    override: DowngradeOverride | None = None,
+) -> VerificationReport:
+    """Check signature and (when `device` is given) compatibility; never raises for findings.
+
+    Errors come in a fixed order: the signature's, then the compatibility rules in the
+    order of `bridgelab.firmware.compat`. With `trust` None the signature is reported as
+    not checked (a warning), so the report is only `ok` for a caller that chose to skip it.
+    """
+    digest = manufacturer_image_sha256(image)
+    signer, status, findings = signature_findings(image, trust)
+    compatibility: CompatibilityReport | None = None
+    if device is None:
+        findings.append(
+            Finding.note(
+                "compatibility-not-checked",
+                Severity.INFO,
+                "No device was given, so compatibility was not checked.",
+            )
+        )
+    else:
+        problems = compatibility_problems(image, device, override)
+        findings += [Finding.from_error(problem) for problem in problems]
+        if not problems:
+            compatibility = check_compatibility(image, device, override)
+            findings += _compatibility_notes(compatibility)
+    return VerificationReport(
+        summary=describe_image(image, sha256=digest),
+        manufacturer_image_sha256=digest,
+        signer=signer,
+        signature_status=status,
+        compatibility=compatibility,
+        findings=tuple(findings),
+    )
+
+
+def _compatibility_notes(report: CompatibilityReport) -> list[Finding]:
+    notes: list[Finding] = []
+    if report.downgrade_reason is not None:
+        notes.append(
+            Finding.note(
+                "downgrade-allowed",
+                Severity.WARNING,
+                f"Downgrade from {hex_id(report.device.file_version, 8)} to "
+                f"{hex_id(report.image_file_version, 8)} allowed: {report.downgrade_reason}",
+            )
+        )
+    if report.wildcard_image_type:
+        notes.append(
+            Finding.note(
+                "wildcard-image-type",
+                Severity.INFO,
+                "The image's type is the wildcard 0xFFFF: it matches any image type.",
+            )
+        )
+    if report.wildcard_file_version:
+        notes.append(
+            Finding.note(
+                "wildcard-file-version",
+                Severity.INFO,
+                "The image's file version is the wildcard 0xFFFFFFFF: it is offered "
+                "whatever version the device runs.",
+            )
+        )
+    return notes
+
+
+def assess_file(
+    path: str | os.PathLike[str],
+    trust: TrustStore | None,
+    device: DeviceIdentity | None = None,
+    override: DowngradeOverride | None = None,
+) -> VerificationReport:
+    """Load then assess; file and format problems raise (there is no image to report on)."""
+    return assess_image(load_image(path), trust, device, override)
