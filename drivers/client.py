@@ -8,18 +8,19 @@ so that the update engine can keep a window of writes in flight.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from serial.serialutil import SerialBase, SerialException
+from serial.serialutil import SerialException
 
 from bridgelab.drivers import protocol as p
 from bridgelab.drivers.errors import DriverError, LinkLost, NoAnswer, ProtocolError
 from bridgelab.drivers.framing import DecoderStats, Frame, FrameDecoder, FrameKind, encode_frame
-from bridgelab.drivers.link import DEFAULT_BAUD, open_link
+from bridgelab.drivers.link import DEFAULT_BAUD, SerialPort, open_link
 
 DEFAULT_TIMEOUT_S = 1.0
 HANDSHAKE_TRIES = 3
@@ -80,7 +81,7 @@ class BridgeClient:
 
     driver_name = "bridgelab-service"
 
-    def __init__(self, port: SerialBase, url: str = "") -> None:
+    def __init__(self, port: SerialPort, url: str = "") -> None:
         self.port = port
         self.url = url or str(port.port)
         self.session: Session | None = None
@@ -107,10 +108,8 @@ class BridgeClient:
         Raises the link errors of `open_link`, or NoAnswer when nothing speaks the protocol.
         """
         port = open_link(url, baudrate=baudrate)
-        try:
+        with contextlib.suppress(SerialException, OSError):
             port.reset_input_buffer()
-        except (SerialException, OSError):
-            pass
         client = cls(port, url)
         if handshake:
             try:
@@ -145,15 +144,11 @@ class BridgeClient:
 
     def close(self) -> None:
         self._closed.set()
-        try:
+        with contextlib.suppress(AttributeError, NotImplementedError, SerialException, OSError):
             self.port.cancel_read()
-        except (AttributeError, NotImplementedError, SerialException, OSError):
-            pass
         self._reader.join(timeout=1.0)
-        try:
+        with contextlib.suppress(SerialException, OSError):
             self.port.close()
-        except (SerialException, OSError):
-            pass
         self._fail_all(LinkLost("The connection was closed."))
 
     def __enter__(self) -> BridgeClient:
@@ -184,7 +179,9 @@ class BridgeClient:
 
     # ----------------------------------------------------------------- requests
 
-    def submit(self, request: p.Request, callback: Callable[[Pending], None] | None = None) -> Pending:
+    def submit(
+        self, request: p.Request, callback: Callable[[Pending], None] | None = None
+    ) -> Pending:
         """Send `request` without waiting; the Pending completes when its answer comes."""
         if self._broken is not None:
             raise self._broken
@@ -270,7 +267,7 @@ class BridgeClient:
             return
         with self._lock:
             pending = self._pending.get(frame.seq)
-            if pending is None or pending.request.COMMAND != frame.command:
+            if pending is None or frame.command != pending.request.COMMAND:
                 return  # a late answer to a request we gave up on
             del self._pending[frame.seq]
         try:

@@ -10,9 +10,10 @@ from __future__ import annotations
 import errno
 import os
 import re
+from typing import Protocol, cast
 
 import serial
-from serial.serialutil import SerialBase, SerialException
+from serial.serialutil import SerialException
 
 from bridgelab.drivers.errors import (
     LinkError,
@@ -21,6 +22,27 @@ from bridgelab.drivers.errors import (
     PortPermissionDenied,
     UnknownUrlScheme,
 )
+
+
+class SerialPort(Protocol):
+    """The part of pyserial's port interface that Bridge Lab uses."""
+
+    port: str | None
+    baudrate: int
+
+    @property
+    def in_waiting(self) -> int: ...
+
+    def read(self, size: int = 1) -> bytes: ...
+
+    def write(self, data: bytes) -> int | None: ...
+
+    def reset_input_buffer(self) -> None: ...
+
+    def cancel_read(self) -> None: ...
+
+    def close(self) -> None: ...
+
 
 HANDLER_PACKAGE = "bridgelab.drivers.urlhandler"
 DEFAULT_BAUD = 115200
@@ -78,7 +100,7 @@ def translate_open_error(url: str, error: BaseException) -> LinkError:
 
 def open_link(
     url: str, *, baudrate: int = DEFAULT_BAUD, timeout_s: float = 0.02, exclusive: bool = True
-) -> SerialBase:
+) -> SerialPort:
     """Open `url` exclusively (a second program cannot share the port) and return it.
 
     Raises PortNotFound, PortPermissionDenied, PortBusy, UnknownUrlScheme or LinkError.
@@ -91,4 +113,4 @@ def open_link(
         port.open()
     except (SerialException, ValueError, OSError) as error:
         raise translate_open_error(url, error) from error
-    return port
+    return cast(SerialPort, port)

@@ -30,7 +30,11 @@ class PortInfo:
 
     @property
     def usb_id(self) -> str:
-        return f"{self.vid:04X}:{self.pid:04X}" if self.vid is not None and self.pid is not None else ""
+        return (
+            f"{self.vid:04X}:{self.pid:04X}"
+            if self.vid is not None and self.pid is not None
+            else ""
+        )
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)

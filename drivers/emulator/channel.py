@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
+import select
 import socket
 from typing import Protocol
 
@@ -43,8 +45,6 @@ class SocketChannel:
             try:
                 sent = self.sock.send(view)
             except BlockingIOError:
-                import select
-
                 select.select([], [self.sock], [], 1.0)
                 continue
             except OSError:
@@ -90,7 +90,5 @@ class PtyChannel:
 
     def close(self) -> None:
         for fd in (self.master_fd, self.slave_fd):
-            try:
+            with contextlib.suppress(OSError):
                 os.close(fd)
-            except OSError:
-                pass

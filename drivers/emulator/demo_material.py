@@ -48,9 +48,7 @@ class DemoImage:
 DEMO_IMAGES: tuple[DemoImage, ...] = (
     DemoImage("bridge-demo-1.3.0.ota", "newer than the Demo bridge's 1.2.0", 0x01030000),
     DemoImage("bridge-demo-1.1.0.ota", "older: a downgrade, needs a reason", 0x01010000),
-    DemoImage(
-        "bridge-demo-wrong-type.ota", "for another image type: refused", 0x01030000, 0x0106
-    ),
+    DemoImage("bridge-demo-wrong-type.ota", "for another image type: refused", 0x01030000, 0x0106),
     DemoImage(
         "bridge-demo-1.3.0-tampered.ota",
         "one byte changed after signing: signature invalid",

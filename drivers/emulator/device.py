@@ -8,7 +8,6 @@ link, its pacing and the faults that act on bytes and frames.
 
 from __future__ import annotations
 
-import hashlib
 import random
 import time
 from collections.abc import Callable
@@ -78,8 +77,7 @@ class EmulatedBridge:
         self._activate_at: float | None = None
         self._leave_pending = self.faults.leave_han_at is not None
         self._tcso_pending = self.faults.tcso is not None
-        self._expected_size = 0
-        self.ota = None  # set by attach_ota_client()
+        self._activate_on_reboot = False
         self._note(0x0001, f"power on, running {format_version(self.firmware_version)}")
 
     # ----------------------------------------------------------------- facts
@@ -190,13 +188,17 @@ class EmulatedBridge:
         self._down_until = None
         self.uptime_origin = self._clock()
         reason = self._boot_reason
+        if self._activate_on_reboot:
+            self._activate_on_reboot = False
+            if self._install_download():
+                reason = p.RebootReason.ACTIVATION
         if self.flash.state.trial and reason != p.RebootReason.ACTIVATION:
             # An unconfirmed trial image rolls back on any reboot it did not ask for.
             self.flash.switch_back()
             reason = p.RebootReason.ROLLBACK
-        if self.flash.state.trial:
-            pass
-        self._note(0x0002, f"boot ({reason.name.lower()}), running {format_version(self.firmware_version)}")
+        self._note(
+            0x0002, f"boot ({reason.name.lower()}), running {format_version(self.firmware_version)}"
+        )
         self._events.append(p.Rebooted(reason, self.firmware_version))
         if self.join_state in (JoinState.JOINED, JoinState.JOINING, JoinState.AWAITING_JOIN):
             self._set_join(JoinState.JOINING)
@@ -214,7 +216,9 @@ class EmulatedBridge:
             return self._refuse(request, seq, p.Status.UNKNOWN_COMMAND, "command not supported")
         return handler(self, request, seq)
 
-    def _ok(self, request: p.Request, seq: int, body: p.Message | None = None, busy_s: float = 0.0) -> Reply:
+    def _ok(
+        self, request: p.Request, seq: int, body: p.Message | None = None, busy_s: float = 0.0
+    ) -> Reply:
         return Reply(p.encode_response(request.COMMAND, seq, body), busy_s)
 
     def _refuse(self, request: p.Request, seq: int, status: p.Status, text: str) -> Reply:
@@ -358,18 +362,21 @@ class EmulatedBridge:
             return self._refuse(request, seq, p.Status.ACTIVATION_FAILED, "bootloader refused")
         if request.delay_s == p.ACTIVATE_ON_NEXT_REBOOT:
             self._note(0x0024, "activation deferred to the next reboot")
-            self._activate_at = None
-            download_pending = True
+            self._activate_on_reboot = True
         else:
             self._activate_at = self._clock() + request.delay_s
-            download_pending = False
-        del download_pending
         return self._ok(request, seq)
 
     def _activate_now(self) -> None:
+        if self._install_download():
+            self._note(0x0025, "activating new image")
+            self.reboot(p.RebootReason.ACTIVATION)
+
+    def _install_download(self) -> bool:
+        """Switch slots to the verified download (as a trial). False if there is none."""
         download = self.flash.state.download
         if download is None or not download.verified:
-            return
+            return False
         if self.faults.version_unchanged:
             # The bootloader silently keeps the old image: what "100 % but the version
             # never changed" looks like from the outside.
@@ -378,8 +385,7 @@ class EmulatedBridge:
             self.flash.install(
                 download.file_version, download.manufacturer_image_sha256, trial=True
             )
-        self._note(0x0025, "activating new image")
-        self.reboot(p.RebootReason.ACTIVATION)
+        return True
 
     def _update_confirm(self, request: p.Request, seq: int) -> Reply:
         if not self.flash.state.trial:
@@ -436,7 +442,3 @@ _HANDLERS: dict[type[p.Request], Callable[[EmulatedBridge, p.Request, int], Repl
     p.UpdateRollback: EmulatedBridge._update_rollback,
     p.GetUpdateStatus: EmulatedBridge._update_status,
 }
-
-
-def sha256(data: bytes) -> bytes:
-    return hashlib.sha256(data).digest()

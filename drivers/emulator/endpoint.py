@@ -157,7 +157,9 @@ class Endpoint:
 
     # ----------------------------------------------------------------- scheduling
 
-    def _schedule(self, at: float, action: str, *, frame: Frame | None = None, raw: bytes = b"") -> None:
+    def _schedule(
+        self, at: float, action: str, *, frame: Frame | None = None, raw: bytes = b""
+    ) -> None:
         heapq.heappush(self._queue, _Timed(at, next(self._order), action, frame, raw))
 
     def _run_due(self, now: float) -> None:
@@ -170,8 +172,6 @@ class Endpoint:
                 self._handle(item.frame, max(item.at, now))
             elif item.action == "send":
                 self.channel.send(item.raw)
-            elif item.action == "baud" and self._baud_before is None:
-                pass
         self._flush_events(now)
 
     def _handle(self, frame: Frame, now: float) -> None:
@@ -185,8 +185,14 @@ class Endpoint:
         try:
             request = p.decode_request(frame)
         except ProtocolError as error:
-            status = p.Status.UNKNOWN_COMMAND if error.code == "unknown-command" else p.Status.BAD_REQUEST
-            self._transmit(p.encode_response(frame.command, frame.seq, status=status, text=error.message), now)
+            status = (
+                p.Status.UNKNOWN_COMMAND
+                if error.code == "unknown-command"
+                else p.Status.BAD_REQUEST
+            )
+            self._transmit(
+                p.encode_response(frame.command, frame.seq, status=status, text=error.message), now
+            )
             return
         start = max(now, self._busy_until)
         reply = self.device.handle(request, frame.seq)
@@ -194,7 +200,11 @@ class Endpoint:
             self._busy_until = start + reply.busy_s
         if reply.frame is not None:
             self._transmit(reply.frame, max(start, self._busy_until))
-        if isinstance(request, p.SetBaud) and reply.frame is not None and reply.frame.payload[:1] == b"\x00":
+        if (
+            isinstance(request, p.SetBaud)
+            and reply.frame is not None
+            and reply.frame.payload[:1] == b"\x00"
+        ):
             self._switch_baud(request.baud)
 
     def _flush_events(self, now: float) -> None:

@@ -47,10 +47,10 @@ class Serial(SerialBase):
     def open(self) -> None:
         if self.is_open:
             raise SerialException("Port is already open.")
-        if self._port is None:
+        if self.port is None:
             raise SerialException("Port must be configured before it can be used.")
         try:
-            self.options = parse_emu_url(str(self._port))
+            self.options = parse_emu_url(str(self.port))
         except BridgeLabError as error:
             raise SerialException(str(error)) from error
         host, device_side = socket.socketpair()
@@ -110,7 +110,7 @@ class Serial(SerialBase):
     def read(self, size: int = 1) -> bytes:
         if not self.is_open:
             raise PortNotOpenError()
-        deadline = None if self._timeout is None else time.monotonic() + self._timeout
+        deadline = None if self.timeout is None else time.monotonic() + self.timeout
         while len(self._buffer) < size:
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
@@ -120,7 +120,7 @@ class Serial(SerialBase):
         del self._buffer[:size]
         return chunk
 
-    def write(self, data: bytes | bytearray | memoryview) -> int:
+    def write(self, data: Any) -> int:
         if self._sock is None:
             raise PortNotOpenError()
         try:
