@@ -32,8 +32,12 @@ def _install_stop_handlers(stop: threading.Event) -> None:
     signal.signal(signal.SIGTERM, handler)
 
 
-def _announce(out: TextIO, url: str, options: EmulatorOptions) -> None:
+def _announce(
+    out: TextIO, url: str, options: EmulatorOptions, on_listening: Callable[[str], None] | None
+) -> None:
     print(f"listening on {url}", file=out, flush=True)
+    if on_listening is not None:
+        on_listening(url)
     baud = f"{options.baud} baud" if options.baud else "unpaced"
     print(
         f"profile {options.profile}, {baud}, adapter latency {options.latency_ms:g} ms, "
@@ -43,7 +47,12 @@ def _announce(out: TextIO, url: str, options: EmulatorOptions) -> None:
     )
 
 
-def serve_pty(options: EmulatorOptions, stop: threading.Event, out: TextIO = sys.stdout) -> None:
+def serve_pty(
+    options: EmulatorOptions,
+    stop: threading.Event,
+    out: TextIO = sys.stdout,
+    on_listening: Callable[[str], None] | None = None,
+) -> None:
     if not hasattr(os, "openpty"):
         raise UsageError(
             "This system has no pseudo-terminals.",
@@ -57,7 +66,7 @@ def serve_pty(options: EmulatorOptions, stop: threading.Event, out: TextIO = sys
     device = build_device(options)
     link = LinkModel(options.baud, options.latency_ms / 1000.0)
     endpoint = Endpoint(device, PtyChannel(master, slave), link, seed=options.seed).start()
-    _announce(out, os.ttyname(slave), options)
+    _announce(out, os.ttyname(slave), options, on_listening)
     try:
         stop.wait()
     finally:
@@ -71,15 +80,13 @@ def serve_tcp(
     port: int,
     stop: threading.Event,
     out: TextIO = sys.stdout,
-    on_listening: Callable[[int], None] | None = None,
+    on_listening: Callable[[str], None] | None = None,
 ) -> None:
     """Serve one host connection at a time; the bridge persists across connections."""
     device = build_device(options)
     with socket.create_server((host, port), reuse_port=False) as server:
         actual_port = server.getsockname()[1]
-        _announce(out, f"socket://{host}:{actual_port}", options)
-        if on_listening is not None:
-            on_listening(actual_port)
+        _announce(out, f"socket://{host}:{actual_port}", options, on_listening)
         while not stop.is_set():
             readable, _, _ = select.select([server], [], [], 0.1)
             if not readable:

@@ -1,0 +1,84 @@
+"""Test helpers: emulated bridges on each transport, and a plain stop-and-wait transfer."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import queue
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+from bridgelab.drivers import protocol as p
+from bridgelab.drivers.client import BridgeClient
+from bridgelab.drivers.emulator.factory import EmulatorOptions
+from bridgelab.drivers.emulator.faults import parse_faults
+from bridgelab.drivers.emulator.serve import serve_pty, serve_tcp
+
+TRANSPORTS = ("emu", "pty", "tcp")
+
+
+@contextlib.contextmanager
+def emulator_url(
+    transport: str,
+    profile: str = "demo",
+    faults: str = "",
+    *,
+    baud: int | None = None,
+    latency_ms: float = 0.0,
+    state: Path | None = None,
+    seed: int = 0,
+) -> Iterator[str]:
+    """A URL that reaches a fresh emulated bridge over `transport` (emu, pty or tcp)."""
+    if transport == "emu":
+        query = [f"seed={seed}"]
+        if faults:
+            query.append(f"faults={faults}")
+        if baud:
+            query.append(f"baud={baud}&latency_ms={latency_ms}")
+        if state:
+            query.append(f"state={state}")
+        yield f"emu://{profile}?" + "&".join(query)
+        return
+    options = EmulatorOptions(
+        profile=profile,
+        baud=baud,
+        latency_ms=latency_ms,
+        faults=parse_faults(faults),
+        seed=seed,
+        state=state,
+    )
+    stop = threading.Event()
+    urls: queue.Queue[str] = queue.Queue()
+    if transport == "pty":
+        target = lambda: serve_pty(options, stop, io.StringIO(), urls.put)  # noqa: E731
+    else:
+        target = lambda: serve_tcp(options, "127.0.0.1", 0, stop, io.StringIO(), urls.put)  # noqa: E731
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    try:
+        yield urls.get(timeout=5)
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        assert not thread.is_alive(), "emulator thread did not stop"
+
+
+def push_image(client: BridgeClient, image: bytes, *, start_at: int | None = None) -> int:
+    """Stop-and-wait transfer of `image`; returns the offset the bridge resumed from."""
+    header_length = int.from_bytes(image[6:8], "little")
+    begin = client.call(
+        p.UpdateBegin(len(image), hashlib.sha256(image).digest(), image[:header_length]),
+        p.UpdateBeginResponse,
+        timeout_s=5,
+    )
+    offset = begin.resume_offset if start_at is None else start_at
+    resumed = begin.resume_offset
+    block = min(begin.max_write, 1024)
+    while offset < len(image):
+        answer = client.call(
+            p.UpdateWrite(offset, image[offset : offset + block]), p.UpdateWriteResponse
+        )
+        offset = answer.next_offset
+    return resumed
