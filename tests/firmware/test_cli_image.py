@@ -77,7 +77,9 @@ def test_keys_generate_prints_paths_and_id_never_the_key(tmp_path: Path, capsys:
 
 
 def test_inspect_dcc_sample_as_json(dcc_dir: Path, capsys: Capture) -> None:
-    code, shown = run_json(capsys, "image", "inspect", str(dcc_dir / "sr11.1-esme-update-firmware.ota"))
+    code, shown = run_json(
+        capsys, "image", "inspect", str(dcc_dir / "sr11.1-esme-update-firmware.ota")
+    )
     assert code == 0
     expected = {
         "manufacturer_code": 0x121D,
@@ -236,6 +238,7 @@ def test_build_zigbee_form_with_every_option(
     built = json.loads(capsys.readouterr().out)
     assert built["body_form"] == "zigbee" and built["signer_key_id"] == keys["key_id"]
     code, shown = run_json(capsys, "image", "inspect", str(out), "--trust", str(trust))
+    assert code == 0
     assert shown["field_control"] == 7 and shown["header_length"] == 69
     assert shown["destination_eui64"] == 0x00124B0001020304
     assert [element["tag"] for element in shown["sub_elements"]] == [0x0000, 0xF0B1]

@@ -9,10 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-
 from bridgelab.firmware.errors import (
     ImageFileError,
     KeyFileError,
@@ -31,6 +27,9 @@ from bridgelab.firmware.keys import (
 )
 from bridgelab.firmware.signing import sign_image
 from bridgelab.firmware.trust import TrustStore, verify_signature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 
 @pytest.fixture
