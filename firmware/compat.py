@@ -17,10 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from bridgelab.eui64 import format_eui64
 from bridgelab.firmware.errors import CompatibilityError, hex_id
 from bridgelab.firmware.image import WILDCARD_FILE_VERSION, WILDCARD_IMAGE_TYPE, OtaImage
-
-from bridgelab.eui64 import format_eui64
 
 
 @dataclass(frozen=True)

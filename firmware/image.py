@@ -21,10 +21,9 @@ import struct
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
+from bridgelab.eui64 import eui64_from_wire, eui64_to_wire
 from bridgelab.firmware.errors import ImageBuildError, ImageFormatError, hex_id
 from bridgelab.firmware.files import DEFAULT_MAX_IMAGE_SIZE, read_file
-
-from bridgelab.eui64 import eui64_from_wire, eui64_to_wire
 
 MAGIC = 0x0BEEF11E
 MAGIC_BYTES = MAGIC.to_bytes(4, "little")

@@ -14,11 +14,12 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from bridgelab.firmware.errors import FirmwareError, ImageFileError, KeyFileError
-from bridgelab.firmware.files import read_file, write_file, write_new_private_file
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+
+from bridgelab.firmware.errors import FirmwareError, ImageFileError, KeyFileError
+from bridgelab.firmware.files import read_file, write_file, write_new_private_file
 
 PrivateKey = ec.EllipticCurvePrivateKey
 PublicKey = ec.EllipticCurvePublicKey

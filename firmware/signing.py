@@ -12,6 +12,15 @@ from __future__ import annotations
 import hashlib
 from dataclasses import replace
 
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import (
+    Prehashed,
+    decode_dss_signature,
+    encode_dss_signature,
+)
+
 from bridgelab.firmware.errors import ImageBuildError
 from bridgelab.firmware.image import (
     GBCS_TRAILER_SIZE,
@@ -23,14 +32,6 @@ from bridgelab.firmware.image import (
     signature_container,
 )
 from bridgelab.firmware.keys import PrivateKey, PublicKey
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import (
-    Prehashed,
-    decode_dss_signature,
-    encode_dss_signature,
-)
 
 SIGNATURE_ALGORITHM = "ecdsa-p256-sha256"
 _SCALAR_SIZE = SIGNATURE_SIZE // 2

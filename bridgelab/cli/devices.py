@@ -1,0 +1,173 @@
+"""`bridgelab ports`, `bridgelab info` and `bridgelab emulate`."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from bridgelab.cli.output import parse_int, print_json
+
+HEX4 = "0x{:04X}"
+
+
+def register(sub: Any) -> None:
+    ports = sub.add_parser("ports", help="list serial ports and the Demo bridge")
+    ports.add_argument("--json", action="store_true", help="machine-readable output")
+    ports.set_defaults(handler=cmd_ports)
+
+    info = sub.add_parser("info", help="identify a bridge: firmware, HAN join state, diagnosis")
+    info.add_argument("--port", required=True, metavar="URL", help="port or URL (emu://demo)")
+    info.add_argument("--baud", type=parse_int, default=115200, help="baud rate (115200)")
+    info.add_argument("--json", action="store_true", help="machine-readable output")
+    info.set_defaults(handler=cmd_info)
+
+    emulate = sub.add_parser(
+        "emulate",
+        help="run an emulated bridge on a pty or TCP port",
+        description="Serve an emulated bridge until interrupted. The first line printed is "
+        "`listening on URL`.",
+    )
+    emulate.add_argument(
+        "--profile", default="demo", help="demo, legacy, orphaned, not-in-log or a TOML file"
+    )
+    where = emulate.add_mutually_exclusive_group()
+    where.add_argument(
+        "--pty", action="store_true", help="serve on a new pseudo-terminal (default)"
+    )
+    where.add_argument("--tcp", metavar="HOST:PORT", help="serve on a TCP port (socket:// URL)")
+    emulate.add_argument(
+        "--baud", type=parse_int, default=115200, help="line rate to pace at (115200; 0 unpaced)"
+    )
+    emulate.add_argument(
+        "--adapter-latency-ms", type=float, default=1.0, help="USB adapter latency each way (1)"
+    )
+    emulate.add_argument(
+        "--faults", default="", metavar="SPEC", help="name=value,... (see docs/emulator.md)"
+    )
+    emulate.add_argument("--state", metavar="FILE", help="keep the flash in FILE across runs")
+    emulate.add_argument("--trust", metavar="DIR", help="extra trusted manufacturer keys")
+    emulate.add_argument(
+        "--seed", type=parse_int, default=0, help="random seed for faults and radio"
+    )
+    emulate.set_defaults(handler=cmd_emulate)
+
+
+def cmd_ports(args: argparse.Namespace) -> int:
+    from bridgelab.drivers.ports import scan_ports
+
+    found = scan_ports()
+    if args.json:
+        print_json({"ports": [p.to_dict() for p in found]})
+        return 0
+    width = max(len(p.url) for p in found)
+    for port in found:
+        extra = " ".join(x for x in (port.usb_id, port.serial_number or "") if x)
+        print(f"{port.url:<{width}}  {port.description}{'  ' + extra if extra else ''}")
+    return 0
+
+
+def _info_dict(url: str, baud: int) -> dict[str, Any]:
+    from bridgelab.drivers.client import BridgeClient
+    from bridgelab.drivers.diagnosis import diagnose
+    from bridgelab.eui64 import format_eui64
+
+    with BridgeClient.connect(url, baudrate=baud) as client:
+        identity = client.identity()
+        join = client.join_status()
+        p2p = client.p2p_link()
+        session = client.session
+    findings = diagnose(identity, join, p2p)
+    return {
+        "port": url,
+        "driver": BridgeClient.driver_name,
+        "model": identity.model,
+        "protocol_version": session.protocol_version if session else None,
+        "identity": {
+            "manufacturer_code": identity.manufacturer_code,
+            "image_type": identity.image_type,
+            "hardware_version": identity.hardware_version,
+            "firmware_version": identity.firmware_version,
+            "inactive_firmware_version": identity.inactive_firmware_version,
+            "bootloader_version": identity.bootloader_version,
+            "eui64": format_eui64(identity.eui64),
+            "serial_number": identity.serial_number,
+            "ota_capable": identity.ota_capable,
+        },
+        "join": {
+            "state": join.state.label,
+            "ch_eui64": format_eui64(join.ch_eui64),
+            "channel": join.channel,
+            "pan_id": join.pan_id,
+            "lqi": join.lqi,
+            "rssi": join.rssi,
+            "device_type": join.device_type,
+            "last_failure_code": None if join.last_failure_code == 0xFF else join.last_failure_code,
+        },
+        "p2p": {
+            "state": p2p.state.name.lower(),
+            "partner_eui64": format_eui64(p2p.partner_eui64),
+            "lqi": p2p.lqi,
+            "rssi": p2p.rssi,
+        },
+        "diagnosis": [f.to_dict() for f in findings],
+    }
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from bridgelab.drivers.join_state import MEANINGS, JoinState
+    from bridgelab.drivers.versions import format_version
+
+    info = _info_dict(args.port, args.baud)
+    if args.json:
+        print_json(info)
+        return 0
+    ident, join, p2p = info["identity"], info["join"], info["p2p"]
+    state = JoinState[join["state"].upper().replace("-", "_")]
+    rows = [
+        ("Port", info["port"]),
+        ("Model", info["model"]),
+        ("EUI-64", ident["eui64"]),
+        ("Serial number", ident["serial_number"]),
+        ("Manufacturer", HEX4.format(ident["manufacturer_code"])),
+        ("Image type", HEX4.format(ident["image_type"])),
+        ("Hardware", HEX4.format(ident["hardware_version"])),
+        ("Firmware (running)", format_version(ident["firmware_version"])),
+        ("Firmware (inactive)", format_version(ident["inactive_firmware_version"])),
+        ("Bootloader", format_version(ident["bootloader_version"])),
+        ("OTA client", "yes" if ident["ota_capable"] else "no (legacy)"),
+        (
+            "HAN",
+            f"{MEANINGS[state].title} (channel {join['channel']}, PAN {join['pan_id']:#06x}, "
+            f"LQI {join['lqi']}, RSSI {join['rssi']} dBm)",
+        ),
+        ("Comms Hub", join["ch_eui64"]),
+        ("P2P link", f"{p2p['state']} to {p2p['partner_eui64']} (LQI {p2p['lqi']})"),
+    ]
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:
+        print(f"{name:<{width}}  {value}")
+    print()
+    for finding in info["diagnosis"]:
+        print(f"{finding['severity'].upper():<8} {finding['message']}")
+    return 0
+
+
+def cmd_emulate(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from bridgelab.drivers.emulator.factory import EmulatorOptions
+    from bridgelab.drivers.emulator.faults import parse_faults
+    from bridgelab.drivers.emulator.profiles import load_profile
+    from bridgelab.drivers.emulator.serve import run
+
+    load_profile(args.profile)  # refuse a bad profile before announcing anything
+    options = EmulatorOptions(
+        profile=args.profile,
+        baud=args.baud or None,
+        latency_ms=args.adapter_latency_ms,
+        faults=parse_faults(args.faults),
+        seed=args.seed,
+        state=Path(args.state) if args.state else None,
+        trust=Path(args.trust) if args.trust else None,
+    )
+    return run(options, args.tcp)

@@ -1,0 +1,345 @@
+"""`BridgeClient`: the bridge service protocol over any link, with blocking calls.
+
+A reader thread decodes frames and completes pending requests by sequence number;
+unsolicited events go to listeners (called on the reader thread: a GUI must marshal them
+to its own thread). Every call takes a timeout; requests may be pipelined with `submit()`
+so that the update engine can keep a window of writes in flight.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from serial.serialutil import SerialException
+
+from bridgelab.drivers import protocol as p
+from bridgelab.drivers.errors import DriverError, LinkLost, NoAnswer, ProtocolError
+from bridgelab.drivers.framing import DecoderStats, Frame, FrameDecoder, FrameKind, encode_frame
+from bridgelab.drivers.link import DEFAULT_BAUD, SerialPort, open_link
+
+DEFAULT_TIMEOUT_S = 1.0
+HANDSHAKE_TRIES = 3
+HANDSHAKE_TIMEOUT_S = 0.5
+
+EventListener = Callable[[p.Event], None]
+# (direction "tx"/"rx", frame bytes as sent or received, monotonic time)
+TraceListener = Callable[[str, bytes, float], None]
+M = TypeVar("M", bound=p.Message)
+
+
+class Pending:
+    """A request in flight. `wait()` returns the response body or raises."""
+
+    __slots__ = ("_done", "callback", "error", "request", "response", "sent_at", "seq")
+
+    def __init__(self, request: p.Request, seq: int) -> None:
+        self.request = request
+        self.seq = seq
+        self.sent_at = 0.0
+        self.response: p.Message | None = None
+        self.error: BaseException | None = None
+        self.callback: Callable[[Pending], None] | None = None
+        self._done = threading.Event()
+
+    @property
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    def _finish(self) -> None:
+        self._done.set()
+        if self.callback is not None:
+            self.callback(self)
+
+    def wait(self, timeout_s: float | None = DEFAULT_TIMEOUT_S) -> p.Message:
+        if not self._done.wait(timeout_s):
+            name = type(self.request).__name__
+            raise NoAnswer(f"No answer to {name} within {timeout_s:g} s.")
+        if self.error is not None:
+            raise self.error
+        assert self.response is not None
+        return self.response
+
+
+@dataclass(frozen=True)
+class Session:
+    """What the handshake agreed."""
+
+    protocol_version: int
+    max_payload: int
+    window: int
+    baud_rates: tuple[int, ...]
+    model: str
+
+
+class BridgeClient:
+    """One connection to one bridge. Thread-safe: any thread may call it."""
+
+    driver_name = "bridgelab-service"
+
+    def __init__(self, port: SerialPort, url: str = "") -> None:
+        self.port = port
+        self.url = url or str(port.port)
+        self.session: Session | None = None
+        self._decoder = FrameDecoder()
+        self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._pending: dict[int, Pending] = {}
+        self._next_seq = 0
+        self._event_listeners: list[EventListener] = []
+        self._trace_listeners: list[TraceListener] = []
+        self._closed = threading.Event()
+        self._broken: DriverError | None = None
+        self._reader = threading.Thread(target=self._read_loop, name="bridge-reader", daemon=True)
+        self._reader.start()
+
+    # ----------------------------------------------------------------- lifecycle
+
+    @classmethod
+    def connect(
+        cls, url: str, *, baudrate: int = DEFAULT_BAUD, handshake: bool = True
+    ) -> BridgeClient:
+        """Open `url`, flush stale bytes, and agree the session (HELLO).
+
+        Raises the link errors of `open_link`, or NoAnswer when nothing speaks the protocol.
+        """
+        port = open_link(url, baudrate=baudrate)
+        with contextlib.suppress(SerialException, OSError):
+            port.reset_input_buffer()
+        client = cls(port, url)
+        if handshake:
+            try:
+                client.handshake()
+            except BaseException:
+                client.close()
+                raise
+        return client
+
+    def handshake(self, hello: p.Hello | None = None) -> Session:
+        offer = hello or p.Hello()
+        last_error: DriverError | None = None
+        for _ in range(HANDSHAKE_TRIES):
+            try:
+                answer = self.call(offer, p.HelloResponse, timeout_s=HANDSHAKE_TIMEOUT_S)
+            except NoAnswer as error:
+                last_error = error
+                continue
+            self.session = Session(
+                answer.protocol_version,
+                answer.max_payload,
+                answer.window,
+                answer.baud_rates,
+                answer.model,
+            )
+            self._decoder.max_payload = answer.max_payload + 64
+            return self.session
+        raise NoAnswer(
+            f"{self.url}: no answer in the Bridge Lab service protocol after "
+            f"{HANDSHAKE_TRIES} tries."
+        ) from last_error
+
+    def close(self) -> None:
+        self._closed.set()
+        with contextlib.suppress(AttributeError, NotImplementedError, SerialException, OSError):
+            self.port.cancel_read()
+        self._reader.join(timeout=1.0)
+        with contextlib.suppress(SerialException, OSError):
+            self.port.close()
+        self._fail_all(LinkLost("The connection was closed."))
+
+    def __enter__(self) -> BridgeClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def is_open(self) -> bool:
+        return not self._closed.is_set() and self._broken is None
+
+    # ----------------------------------------------------------------- listeners
+
+    def add_event_listener(self, listener: EventListener) -> None:
+        self._event_listeners.append(listener)
+
+    def remove_event_listener(self, listener: EventListener) -> None:
+        if listener in self._event_listeners:
+            self._event_listeners.remove(listener)
+
+    def add_trace_listener(self, listener: TraceListener) -> None:
+        self._trace_listeners.append(listener)
+
+    def remove_trace_listener(self, listener: TraceListener) -> None:
+        if listener in self._trace_listeners:
+            self._trace_listeners.remove(listener)
+
+    # ----------------------------------------------------------------- requests
+
+    def submit(
+        self, request: p.Request, callback: Callable[[Pending], None] | None = None
+    ) -> Pending:
+        """Send `request` without waiting; the Pending completes when its answer comes."""
+        if self._broken is not None:
+            raise self._broken
+        if self._closed.is_set():
+            raise LinkLost("The connection is closed.")
+        with self._lock:
+            seq = self._allocate_seq()
+            pending = Pending(request, seq)
+            pending.callback = callback
+            self._pending[seq] = pending
+        raw = encode_frame(p.encode_request(request, seq))
+        pending.sent_at = time.monotonic()
+        try:
+            with self._write_lock:
+                self.port.write(raw)
+        except (SerialException, OSError) as error:
+            broken = LinkLost(f"{self.url}: writing failed ({error}).")
+            self._break(broken)
+            raise broken from error
+        for listener in self._trace_listeners:
+            listener("tx", raw, pending.sent_at)
+        return pending
+
+    def _allocate_seq(self) -> int:
+        for _ in range(256):
+            seq = self._next_seq
+            self._next_seq = (self._next_seq + 1) & 0xFF
+            if seq not in self._pending:
+                return seq
+        raise ProtocolError("256 requests in flight: the window is far too large.")
+
+    def forget(self, pending: Pending) -> None:
+        """Stop waiting for `pending` (its late answer, if any, is dropped)."""
+        with self._lock:
+            if self._pending.get(pending.seq) is pending:
+                del self._pending[pending.seq]
+
+    def call(self, request: p.Request, expect: type[M], timeout_s: float = DEFAULT_TIMEOUT_S) -> M:
+        """Send and wait for the answer; raises NoAnswer, DeviceStatusError, LinkLost."""
+        pending = self.submit(request)
+        try:
+            answer = pending.wait(timeout_s)
+        finally:
+            self.forget(pending)
+        if not isinstance(answer, expect):
+            raise ProtocolError(f"Expected {expect.__name__}, got {type(answer).__name__}.")
+        return answer
+
+    def call_empty(self, request: p.Request, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+        self.call(request, p.Empty, timeout_s)
+
+    # ----------------------------------------------------------------- reader thread
+
+    def _read_loop(self) -> None:
+        while not self._closed.is_set():
+            try:
+                waiting = self.port.in_waiting
+                data = self.port.read(waiting or 1)
+            except (SerialException, OSError, TypeError, AttributeError) as error:
+                if not self._closed.is_set():
+                    self._break(LinkLost(f"{self.url}: the link broke ({error})."))
+                return
+            if not data:
+                continue
+            now = time.monotonic()
+            for frame in self._decoder.feed(data):
+                if self._trace_listeners:
+                    raw = encode_frame(frame)
+                    for listener in self._trace_listeners:
+                        listener("rx", raw, now)
+                self._dispatch(frame)
+
+    def _dispatch(self, frame: Frame) -> None:
+        if frame.kind == FrameKind.EVENT:
+            try:
+                event = p.decode_event(frame)
+            except ProtocolError:
+                return
+            for listener in list(self._event_listeners):
+                listener(event)
+            return
+        if frame.kind != FrameKind.RESPONSE:
+            return
+        with self._lock:
+            pending = self._pending.get(frame.seq)
+            if pending is None or frame.command != pending.request.COMMAND:
+                return  # a late answer to a request we gave up on
+            del self._pending[frame.seq]
+        try:
+            pending.response = p.decode_response(type(pending.request), frame)
+        except DriverError as error:
+            pending.error = error
+        pending._finish()
+
+    def _break(self, error: DriverError) -> None:
+        self._broken = error
+        self._fail_all(error)
+
+    def _fail_all(self, error: DriverError) -> None:
+        with self._lock:
+            pendings = list(self._pending.values())
+            self._pending.clear()
+        for pending in pendings:
+            pending.error = error
+            pending._finish()
+
+    @property
+    def decoder_stats(self) -> DecoderStats:
+        return self._decoder.stats
+
+    # ----------------------------------------------------------------- the commands
+
+    def ping(self, data: bytes = b"", timeout_s: float = DEFAULT_TIMEOUT_S) -> float:
+        """Round trip in seconds."""
+        started = time.monotonic()
+        answer = self.call(p.Ping(data), p.PingResponse, timeout_s)
+        if answer.data != data:
+            raise ProtocolError("PING came back with different data.")
+        return time.monotonic() - started
+
+    def identity(self, timeout_s: float = DEFAULT_TIMEOUT_S) -> p.IdentityResponse:
+        return self.call(p.GetIdentity(), p.IdentityResponse, timeout_s)
+
+    def join_status(self, timeout_s: float = DEFAULT_TIMEOUT_S) -> p.JoinStatusResponse:
+        return self.call(p.GetJoinStatus(), p.JoinStatusResponse, timeout_s)
+
+    def p2p_link(self, timeout_s: float = DEFAULT_TIMEOUT_S) -> p.P2PLinkResponse:
+        return self.call(p.GetP2PLink(), p.P2PLinkResponse, timeout_s)
+
+    def update_status(self, timeout_s: float = DEFAULT_TIMEOUT_S) -> p.UpdateStatusResponse:
+        return self.call(p.GetUpdateStatus(), p.UpdateStatusResponse, timeout_s)
+
+    def event_log(self, timeout_s: float = DEFAULT_TIMEOUT_S) -> list[p.LogEntry]:
+        """The device's whole event log, read page by page."""
+        entries: list[p.LogEntry] = []
+        while True:
+            page = self.call(p.ReadEventLog(len(entries), 64), p.EventLogResponse, timeout_s)
+            entries.extend(page.entries)
+            if not page.entries or len(entries) >= page.total:
+                return entries
+
+    def reboot(self, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+        self.call_empty(p.Reboot(), timeout_s)
+
+    def set_baud(self, baud: int) -> bool:
+        """Switch both ends to `baud`; fall back to the old rate if the new one fails.
+
+        Returns True when the new rate works. The device reverts by itself unless a valid
+        frame reaches it at the new rate within a second.
+        """
+        old = self.port.baudrate
+        self.call_empty(p.SetBaud(baud))
+        self.port.baudrate = baud
+        try:
+            self.ping(timeout_s=0.5)
+            return True
+        except (NoAnswer, ProtocolError):
+            self.port.baudrate = old
+            time.sleep(1.1)  # let the device's own fallback timer expire
+            self.ping(timeout_s=1.0)
+            return False

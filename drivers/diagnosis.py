@@ -1,0 +1,108 @@
+"""What a bridge's state means for the engineer, as findings with a next step.
+
+`diagnose()` turns identity, join status and the P2P link into a list of findings, most
+severe first. Each finding has a stable code (scripts and the triage log use it), a
+severity (`error`, `warning`, `info`) and a message that ends with what to do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from bridgelab.drivers import protocol as p
+from bridgelab.drivers.join_state import JOIN_FAILURE_CODES, MEANINGS, JoinState
+
+WEAK_LQI = 80
+_ORDER = {"error": 0, "warning": 1, "info": 2}
+
+
+@dataclass(frozen=True)
+class Finding:
+    severity: str
+    code: str
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def ota_blockers(identity: p.IdentityResponse, join: p.JoinStatusResponse) -> list[Finding]:
+    """Why this bridge cannot take firmware over the air now (empty: it can)."""
+    blockers: list[Finding] = []
+    if not identity.ota_capable:
+        blockers.append(
+            Finding(
+                "warning",
+                "not-ota-capable",
+                "Not OTA capable: this bridge has no OTA client (installed before the CH/DCC "
+                "changes), so it can only be updated on site. Update it locally now.",
+            )
+        )
+    if join.state == JoinState.ORPHANED:
+        blockers.append(
+            Finding(
+                "error",
+                "orphaned-after-swap-out",
+                "Orphaned after a Comms Hub swap-out: it cannot rejoin the HAN as a PPMID, so "
+                "no OTA is possible. Update it locally, and raise it with the supplier.",
+            )
+        )
+    elif join.state != JoinState.JOINED:
+        meaning = MEANINGS[join.state]
+        blockers.append(
+            Finding(
+                "error" if join.state == JoinState.NOT_IN_DEVICE_LOG else "warning",
+                f"not-joined-{join.state.label}",
+                f"{meaning.title}: {meaning.meaning} OTA needs the bridge on the HAN. "
+                f"{meaning.next_step}",
+            )
+        )
+    return blockers
+
+
+def diagnose(
+    identity: p.IdentityResponse,
+    join: p.JoinStatusResponse,
+    p2p: p.P2PLinkResponse | None = None,
+) -> list[Finding]:
+    findings = ota_blockers(identity, join)
+    if join.state == JoinState.JOIN_FAILED and join.last_failure_code != p.NO_FAILURE:
+        reason = JOIN_FAILURE_CODES.get(join.last_failure_code, "unknown code")
+        findings.append(
+            Finding(
+                "error",
+                "join-failed",
+                f"The last HAN join failed with GBCS code {join.last_failure_code} ({reason}). "
+                f"{MEANINGS[JoinState.JOIN_FAILED].next_step}",
+            )
+        )
+    if join.state == JoinState.JOINED and join.lqi < WEAK_LQI:
+        findings.append(
+            Finding(
+                "warning",
+                "weak-han-signal",
+                f"Weak HAN signal (LQI {join.lqi}, RSSI {join.rssi} dBm): OTA blocks will be "
+                "lost and retried. Check the antenna and the cupboard door; update locally if "
+                "OTA keeps failing.",
+            )
+        )
+    if p2p is not None and p2p.state != p.LinkState.UP:
+        findings.append(
+            Finding(
+                "warning",
+                "p2p-link-down",
+                "The link to the premises-side bridge is down: in-home devices lose the HAN. "
+                "Check the other half's power and cabling.",
+            )
+        )
+    if not findings:
+        findings.append(
+            Finding(
+                "info",
+                "ota-ready",
+                "Joined to the HAN and OTA capable: this bridge can receive firmware over the "
+                "air. A local update is also possible.",
+            )
+        )
+    return sorted(findings, key=lambda f: _ORDER[f.severity])

@@ -1,0 +1,247 @@
+"""Serves one emulated bridge on a byte channel, with a realistic link model.
+
+A pty has no baud rate and an in-process socket is instantaneous, so the endpoint paces
+the line itself: each byte takes 10 bit times (8N1) in each direction, a frame is handled
+when its last byte would have arrived plus the USB adapter's latency, the device stays busy
+for its flash erase/write/verify time, and a response reaches the host when its last byte
+would have, plus the latency again. With `baud=None` the link is unpaced (instant), which
+is what most tests want. Byte corruption and frame drops are applied here, on the line.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import random
+import select
+import threading
+import time
+from dataclasses import dataclass, field
+
+from bridgelab.drivers import protocol as p
+from bridgelab.drivers.emulator.channel import Channel
+from bridgelab.drivers.emulator.device import EmulatedBridge
+from bridgelab.drivers.errors import ProtocolError
+from bridgelab.drivers.framing import Frame, FrameDecoder, FrameKind, encode_frame
+
+BITS_PER_BYTE = 10  # 8N1: start bit, 8 data bits, stop bit
+BAUD_FALLBACK_S = 1.0
+MAX_SELECT_S = 0.05
+
+
+@dataclass
+class LinkModel:
+    baud: int | None = None  # None: unpaced
+    latency_s: float = 0.0
+
+    def byte_time(self, count: int) -> float:
+        return 0.0 if self.baud is None else count * BITS_PER_BYTE / self.baud
+
+
+@dataclass
+class LineStats:
+    rx_bytes: int = 0
+    tx_bytes: int = 0
+    rx_frames: int = 0
+    tx_frames: int = 0
+    corrupted_bytes: int = 0
+    dropped_frames: int = 0
+    bad_frames: int = 0
+
+
+@dataclass(order=True)
+class _Timed:
+    at: float
+    order: int
+    action: str = field(compare=False)
+    frame: Frame | None = field(compare=False, default=None)
+    raw: bytes = field(compare=False, default=b"")
+
+
+class Endpoint:
+    """Runs the device on a channel in a thread of its own until `stop()`."""
+
+    def __init__(
+        self,
+        device: EmulatedBridge,
+        channel: Channel,
+        link: LinkModel | None = None,
+        *,
+        seed: int = 0,
+    ) -> None:
+        self.device = device
+        self.channel = channel
+        self.link = link or LinkModel()
+        self.stats = LineStats()
+        self._rng = random.Random(seed ^ 0x5EED)
+        self._decoder = FrameDecoder(max_payload=device.profile.max_payload + 16)
+        self._queue: list[_Timed] = []
+        self._order = itertools.count()
+        self._rx_cursor = 0.0
+        self._tx_cursor = 0.0
+        self._busy_until = 0.0
+        self._event_seq = 0
+        self._baud_before: int | None = None
+        self._baud_probation_until: float | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.peer_gone = threading.Event()
+
+    # ----------------------------------------------------------------- lifecycle
+
+    def start(self) -> Endpoint:
+        self._thread = threading.Thread(target=self.run, name="emulated-bridge", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=2.0)
+
+    def run(self) -> None:
+        while not self._stop.is_set():
+            now = time.monotonic()
+            self._run_due(now)
+            timeout = self._timeout(now)
+            try:
+                readable, _, _ = select.select([self.channel], [], [], timeout)
+            except (OSError, ValueError):
+                break
+            if readable:
+                data = self.channel.receive()
+                if data is None:
+                    self.peer_gone.set()
+                    break
+                if data:
+                    self._on_bytes(data)
+
+    def _timeout(self, now: float) -> float:
+        deadlines = [MAX_SELECT_S]
+        if self._queue:
+            deadlines.append(self._queue[0].at - now)
+        device_deadline = self.device.next_deadline()
+        if device_deadline is not None:
+            deadlines.append(device_deadline - now)
+        return max(0.0, min(deadlines))
+
+    # ----------------------------------------------------------------- receive path
+
+    def _on_bytes(self, data: bytes) -> None:
+        now = time.monotonic()
+        faults = self.device.faults
+        if faults.corrupt_rate:
+            data = self._corrupt(data, faults.corrupt_rate)
+        self.stats.rx_bytes += len(data)
+        self._rx_cursor = max(self._rx_cursor, now)
+        # Feed frame by frame so each frame is ready when its own last byte has arrived.
+        start = 0
+        while start < len(data):
+            end = data.find(b"\x00", start)
+            end = len(data) if end < 0 else end + 1
+            segment = data[start:end]
+            start = end
+            self._rx_cursor += self.link.byte_time(len(segment))
+            ready_at = self._rx_cursor + self.link.latency_s
+            for frame in self._decoder.feed(segment):
+                self._schedule(ready_at, "handle", frame=frame)
+        self.stats.bad_frames = self._decoder.stats.crc_errors + self._decoder.stats.malformed
+
+    def _corrupt(self, data: bytes, rate: float) -> bytes:
+        out = bytearray(data)
+        for index in range(len(out)):
+            if self._rng.random() < rate:
+                out[index] ^= 1 << self._rng.randrange(8)
+                self.stats.corrupted_bytes += 1
+        return bytes(out)
+
+    # ----------------------------------------------------------------- scheduling
+
+    def _schedule(
+        self, at: float, action: str, *, frame: Frame | None = None, raw: bytes = b""
+    ) -> None:
+        heapq.heappush(self._queue, _Timed(at, next(self._order), action, frame, raw))
+
+    def _run_due(self, now: float) -> None:
+        self.device.poll()
+        self._flush_events(now)
+        self._check_baud_probation(now)
+        while self._queue and self._queue[0].at <= now:
+            item = heapq.heappop(self._queue)
+            if item.action == "handle" and item.frame is not None:
+                self._handle(item.frame, max(item.at, now))
+            elif item.action == "send":
+                self.channel.send(item.raw)
+        self._flush_events(now)
+
+    def _handle(self, frame: Frame, now: float) -> None:
+        if self.device.faults.drop_rate and self._rng.random() < self.device.faults.drop_rate:
+            self.stats.dropped_frames += 1
+            return
+        if frame.kind != FrameKind.REQUEST:
+            return
+        self.stats.rx_frames += 1
+        self._baud_probation_until = None  # a valid frame at the new rate: keep it
+        try:
+            request = p.decode_request(frame)
+        except ProtocolError as error:
+            status = (
+                p.Status.UNKNOWN_COMMAND
+                if error.code == "unknown-command"
+                else p.Status.BAD_REQUEST
+            )
+            self._transmit(
+                p.encode_response(frame.command, frame.seq, status=status, text=error.message), now
+            )
+            return
+        start = max(now, self._busy_until)
+        reply = self.device.handle(request, frame.seq)
+        if self.link.baud is not None:
+            self._busy_until = start + reply.busy_s
+        if reply.frame is not None:
+            self._transmit(reply.frame, max(start, self._busy_until))
+        if (
+            isinstance(request, p.SetBaud)
+            and reply.frame is not None
+            and reply.frame.payload[:1] == b"\x00"
+        ):
+            self._switch_baud(request.baud)
+
+    def _flush_events(self, now: float) -> None:
+        for event in self.device.drain_events():
+            self._event_seq = (self._event_seq + 1) & 0xFF
+            frame = Frame(FrameKind.EVENT, self._event_seq, event.COMMAND, event.encode())
+            self._transmit(frame, now)
+
+    def _transmit(self, frame: Frame, ready_at: float) -> None:
+        if self.device.faults.drop_rate and self._rng.random() < self.device.faults.drop_rate:
+            self.stats.dropped_frames += 1
+            return
+        raw = encode_frame(frame)
+        if self.device.faults.corrupt_rate:
+            raw = self._corrupt(raw, self.device.faults.corrupt_rate)
+        self._tx_cursor = max(self._tx_cursor, ready_at) + self.link.byte_time(len(raw))
+        self.stats.tx_bytes += len(raw)
+        self.stats.tx_frames += 1
+        deliver_at = self._tx_cursor + self.link.latency_s
+        if deliver_at <= time.monotonic():
+            self.channel.send(raw)
+        else:
+            self._schedule(deliver_at, "send", raw=raw)
+
+    # ----------------------------------------------------------------- baud switching
+
+    def _switch_baud(self, baud: int) -> None:
+        if self.link.baud is None:
+            return
+        self._baud_before = self.link.baud
+        # The response goes out at the old rate; the new rate applies after it.
+        self.link = LinkModel(baud, self.link.latency_s)
+        self._baud_probation_until = self._tx_cursor + BAUD_FALLBACK_S
+
+    def _check_baud_probation(self, now: float) -> None:
+        if self._baud_probation_until is not None and now > self._baud_probation_until:
+            self._baud_probation_until = None
+            if self._baud_before is not None:
+                self.link = LinkModel(self._baud_before, self.link.latency_s)
+            self._baud_before = None

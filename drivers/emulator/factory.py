@@ -1,0 +1,104 @@
+"""Builds emulated bridges from options: shared by `emu://` URLs and `bridgelab emulate`."""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
+
+from bridgelab.drivers.emulator.channel import SocketChannel
+from bridgelab.drivers.emulator.device import EmulatedBridge
+from bridgelab.drivers.emulator.endpoint import Endpoint, LinkModel
+from bridgelab.drivers.emulator.faults import VALID_FAULTS, Faults, apply_fault, parse_faults
+from bridgelab.drivers.emulator.image_check import make_image_checker
+from bridgelab.drivers.emulator.profiles import load_profile
+from bridgelab.errors import UsageError
+
+
+@dataclass
+class EmulatorOptions:
+    profile: str = "demo"
+    baud: int | None = None
+    latency_ms: float = 0.0
+    faults: Faults = field(default_factory=Faults)
+    seed: int = 0
+    state: Path | None = None
+    trust: Path | None = None
+    instance_id: str = ""
+
+
+_URL_OPTIONS = ("baud", "latency_ms", "faults", "seed", "state", "trust", "id")
+
+
+class EmuUrlError(UsageError):
+    code = "bad-emu-url"
+    default_action = (
+        "Write it as emu://PROFILE?option=value&...; options: "
+        + ", ".join(_URL_OPTIONS)
+        + ", and any fault ("
+        + ", ".join(VALID_FAULTS)
+        + ")."
+    )
+
+
+def _number(name: str, text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise EmuUrlError(f"emu:// option {name}={text!r} is not a number.") from None
+    if value < 0:
+        raise EmuUrlError(f"emu:// option {name} must not be negative.")
+    return value
+
+
+def parse_emu_url(url: str) -> EmulatorOptions:
+    parts = urlsplit(url)
+    if parts.scheme.lower() != "emu":
+        raise EmuUrlError(f"{url!r} is not an emu:// URL.")
+    options = EmulatorOptions(profile=(parts.netloc + parts.path).strip("/") or "demo")
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        name = key.strip().lower()
+        if name == "baud":
+            options.baud = int(_number(name, value)) or None
+        elif name in ("latency_ms", "latency-ms"):
+            options.latency_ms = _number(name, value)
+        elif name == "faults":
+            parse_faults(value, options.faults)
+        elif name == "seed":
+            options.seed = int(_number(name, value))
+        elif name == "state":
+            options.state = Path(value)
+        elif name == "trust":
+            options.trust = Path(value)
+        elif name == "id":
+            options.instance_id = value
+        elif name in VALID_FAULTS:
+            apply_fault(options.faults, name, value)
+        else:
+            raise EmuUrlError(f"Unknown emu:// option {key!r}.")
+    return options
+
+
+def build_device(options: EmulatorOptions) -> EmulatedBridge:
+    profile = load_profile(options.profile)
+    return EmulatedBridge(
+        profile,
+        options.faults,
+        image_checker=make_image_checker(options.trust),
+        state_path=options.state,
+        seed=options.seed,
+    )
+
+
+def build_endpoint(
+    options: EmulatorOptions, sock: socket.socket, device: EmulatedBridge | None = None
+) -> Endpoint:
+    """An endpoint serving `device` (or a new one from `options`) on a connected socket."""
+    link = LinkModel(options.baud, options.latency_ms / 1000.0)
+    return Endpoint(
+        device if device is not None else build_device(options),
+        SocketChannel(sock),
+        link,
+        seed=options.seed,
+    )

@@ -1,0 +1,115 @@
+"""`bridgelab emulate`: one emulated bridge as a separate process, on a pty or a TCP port.
+
+The first line printed is `listening on URL` (a pty path, or `socket://host:port`), so a
+lab script can start several and read where each one is. The bridge lives as long as the
+process: a host may disconnect and reconnect (a cable pulled and plugged back in), and
+with `--state FILE` its flash survives a restart of the process too (a power cycle).
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import socket
+import sys
+import threading
+from collections.abc import Callable
+from types import FrameType
+from typing import TextIO
+
+from bridgelab.drivers.emulator.channel import PtyChannel, SocketChannel
+from bridgelab.drivers.emulator.endpoint import Endpoint, LinkModel
+from bridgelab.drivers.emulator.factory import EmulatorOptions, build_device
+from bridgelab.errors import UsageError
+
+
+def _install_stop_handlers(stop: threading.Event) -> None:
+    def handler(_signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+
+
+def _announce(out: TextIO, url: str, options: EmulatorOptions) -> None:
+    print(f"listening on {url}", file=out, flush=True)
+    baud = f"{options.baud} baud" if options.baud else "unpaced"
+    print(
+        f"profile {options.profile}, {baud}, adapter latency {options.latency_ms:g} ms, "
+        f"faults {options.faults.describe()}; Ctrl+C to stop",
+        file=out,
+        flush=True,
+    )
+
+
+def serve_pty(options: EmulatorOptions, stop: threading.Event, out: TextIO = sys.stdout) -> None:
+    if not hasattr(os, "openpty"):
+        raise UsageError(
+            "This system has no pseudo-terminals.",
+            code="no-pty",
+            action="Use --tcp HOST:PORT and connect to socket://HOST:PORT instead.",
+        )
+    import tty
+
+    master, slave = os.openpty()
+    tty.setraw(slave)  # no echo, no line editing: the line carries binary frames
+    device = build_device(options)
+    link = LinkModel(options.baud, options.latency_ms / 1000.0)
+    endpoint = Endpoint(device, PtyChannel(master, slave), link, seed=options.seed).start()
+    _announce(out, os.ttyname(slave), options)
+    try:
+        stop.wait()
+    finally:
+        endpoint.stop()
+        endpoint.channel.close()
+
+
+def serve_tcp(
+    options: EmulatorOptions,
+    host: str,
+    port: int,
+    stop: threading.Event,
+    out: TextIO = sys.stdout,
+    on_listening: Callable[[int], None] | None = None,
+) -> None:
+    """Serve one host connection at a time; the bridge persists across connections."""
+    device = build_device(options)
+    with socket.create_server((host, port), reuse_port=False) as server:
+        actual_port = server.getsockname()[1]
+        _announce(out, f"socket://{host}:{actual_port}", options)
+        if on_listening is not None:
+            on_listening(actual_port)
+        while not stop.is_set():
+            readable, _, _ = select.select([server], [], [], 0.1)
+            if not readable:
+                continue
+            connection, _ = server.accept()
+            connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            link = LinkModel(options.baud, options.latency_ms / 1000.0)
+            endpoint = Endpoint(device, SocketChannel(connection), link, seed=options.seed)
+            endpoint.start()
+            while not stop.is_set() and not endpoint.peer_gone.wait(0.1):
+                pass
+            endpoint.stop()
+            endpoint.channel.close()
+
+
+def parse_host_port(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit():
+        raise UsageError(
+            f"{text!r} is not HOST:PORT.", code="bad-address", action="For example 127.0.0.1:7000."
+        )
+    return host or "127.0.0.1", int(port)
+
+
+def run(options: EmulatorOptions, tcp: str | None) -> int:
+    stop = threading.Event()
+    _install_stop_handlers(stop)
+    if tcp:
+        host, port = parse_host_port(tcp)
+        serve_tcp(options, host, port, stop)
+    else:
+        serve_pty(options, stop)
+    return 0
