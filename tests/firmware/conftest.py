@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+
 from bridgelab.firmware.compat import DeviceIdentity
 from bridgelab.firmware.image import BodyForm, build_image
 from bridgelab.firmware.keys import save_public_key
 from bridgelab.firmware.signing import sign_image
-from cryptography.hazmat.primitives.asymmetric import ec
 
 MANUFACTURER = 0x121D
 IMAGE_TYPE = 0x0042

@@ -6,6 +6,8 @@ import json
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+
 from bridgelab.firmware.compat import (
     DowngradeOverride,
     check_compatibility,
@@ -15,7 +17,6 @@ from bridgelab.firmware.errors import CompatibilityError, SignatureError
 from bridgelab.firmware.image import parse_image
 from bridgelab.firmware.trust import TrustStore
 from bridgelab.firmware.verify import Severity, assess_image
-from cryptography.hazmat.primitives.asymmetric import ec
 
 
 @pytest.fixture

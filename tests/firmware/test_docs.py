@@ -7,6 +7,8 @@ import re
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+
 from bridgelab.firmware.digest import manufacturer_image_sha256
 from bridgelab.firmware.errors import ERROR_CATALOGUE
 from bridgelab.firmware.image import BodyForm, build_image, parse_header, parse_image
@@ -14,7 +16,6 @@ from bridgelab.firmware.keys import key_id, public_key_from_pem
 from bridgelab.firmware.signing import sign_image
 from bridgelab.firmware.trust import TrustStore, verify_signature
 from bridgelab.firmware.verify import NOTE_ACTIONS
-from cryptography.hazmat.primitives.asymmetric import ec
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "firmware-format.md"
 # The documentation example key is published on purpose: its private scalar lives here so

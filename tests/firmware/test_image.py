@@ -9,6 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
 from bridgelab.firmware.digest import manufacturer_image_sha256
 from bridgelab.firmware.errors import ImageBuildError, ImageFileError
 from bridgelab.firmware.image import (
@@ -21,8 +24,6 @@ from bridgelab.firmware.image import (
     parse_image,
 )
 from bridgelab.firmware.trust import TrustStore, verify_signature
-from hypothesis import HealthCheck, assume, given, settings
-from hypothesis import strategies as st
 
 # domain.md section 2: the 56-byte header test vector.
 VECTOR = (

@@ -12,6 +12,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from bridgelab.firmware.compat import DowngradeOverride, check_compatibility
 from bridgelab.firmware.errors import (
     ERROR_CATALOGUE,
@@ -25,9 +29,6 @@ from bridgelab.firmware.keys import key_id
 from bridgelab.firmware.signing import sign_image
 from bridgelab.firmware.trust import TrustedKey, TrustStore, verify_signature
 from bridgelab.firmware.verify import assess_image
-from cryptography.hazmat.primitives.asymmetric import ec
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 Mutation = Callable[[bytes], bytes]
 ZIGBEE = {"body_form": BodyForm.ZIGBEE}

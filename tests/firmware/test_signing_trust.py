@@ -9,6 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
 from bridgelab.firmware.errors import (
     ImageFileError,
     KeyFileError,
@@ -27,9 +31,6 @@ from bridgelab.firmware.keys import (
 )
 from bridgelab.firmware.signing import sign_image
 from bridgelab.firmware.trust import TrustStore, verify_signature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 
 @pytest.fixture
