@@ -131,6 +131,24 @@ class OtaCommandId(IntEnum):
     QUERY_DEVICE_SPECIFIC_FILE_REQUEST = 0x08
     QUERY_DEVICE_SPECIFIC_FILE_RESPONSE = 0x09
 
+    @property
+    def direction(self) -> ZclDirection:
+        """Which way the command travels (each OTA command id has exactly one)."""
+        if self in _SERVER_TO_CLIENT_COMMANDS:
+            return ZclDirection.SERVER_TO_CLIENT
+        return ZclDirection.CLIENT_TO_SERVER
+
+
+_SERVER_TO_CLIENT_COMMANDS = frozenset(
+    {
+        OtaCommandId.IMAGE_NOTIFY,
+        OtaCommandId.QUERY_NEXT_IMAGE_RESPONSE,
+        OtaCommandId.IMAGE_BLOCK_RESPONSE,
+        OtaCommandId.UPGRADE_END_RESPONSE,
+        OtaCommandId.QUERY_DEVICE_SPECIFIC_FILE_RESPONSE,
+    }
+)
+
 
 # --------------------------------------------------------------------------- wire helpers
 
@@ -256,7 +274,9 @@ def _field_widths(cls: type) -> dict[str, int]:
 class OtaCommandBase:
     """Shared behaviour of every OTA command record.
 
-    Subclasses set `COMMAND_ID`, `DIRECTION` and `NAME`, and implement `to_bytes()` (the
+    Subclasses name their command id and their name in the class statement
+    (`class ImageNotify(OtaCommandBase, command=..., name=...)`; the direction follows
+    from the id), and implement `to_bytes()` (the
     payload after the ZCL header) and `_decode(reader)`. Construction checks that every
     integer fits its wire width, then the subclass's `_validate()`; both raise
     `ZclValueError`.
@@ -265,6 +285,17 @@ class OtaCommandBase:
     COMMAND_ID: ClassVar[OtaCommandId]
     DIRECTION: ClassVar[ZclDirection]
     NAME: ClassVar[str]
+
+    def __init_subclass__(
+        cls, *, command: OtaCommandId | None = None, name: str | None = None
+    ) -> None:
+        # dataclass(slots=True) re-creates each class without these keywords (so keep what
+        # is set), and breaks zero-argument super() here (object's hook does nothing anyway).
+        if command is not None:
+            cls.COMMAND_ID = command
+            cls.DIRECTION = command.direction
+        if name is not None:
+            cls.NAME = name
 
     def __post_init__(self) -> None:
         for name, size in _field_widths(type(self)).items():
@@ -313,16 +344,12 @@ def _check_status(record: OtaCommandBase, status: ZclStatus, allowed: frozenset[
 
 
 @dataclass(frozen=True, slots=True)
-class ImageNotify(OtaCommandBase):
+class ImageNotify(OtaCommandBase, command=OtaCommandId.IMAGE_NOTIFY, name="Image Notify"):
     """Server tells clients an image is available (0x00).
 
     The payload type on the wire (0-3) follows from which optional fields are set; they
     must be set in order: manufacturer code, then image type, then file version.
     """
-
-    COMMAND_ID: ClassVar[OtaCommandId] = OtaCommandId.IMAGE_NOTIFY
-    DIRECTION: ClassVar[ZclDirection] = ZclDirection.SERVER_TO_CLIENT
-    NAME: ClassVar[str] = "Image Notify"
 
     query_jitter: U8
     manufacturer_code: U16 | None = None
@@ -366,12 +393,11 @@ class ImageNotify(OtaCommandBase):
 
 
 @dataclass(frozen=True, slots=True)
-class QueryNextImageRequest(OtaCommandBase):
+class QueryNextImageRequest(
+    OtaCommandBase, command=OtaCommandId.QUERY_NEXT_IMAGE_REQUEST, name="Query Next Image Request"
+):
     """Client asks whether a newer image exists (0x01)."""
 
-    COMMAND_ID: ClassVar[OtaCommandId] = OtaCommandId.QUERY_NEXT_IMAGE_REQUEST
-    DIRECTION: ClassVar[ZclDirection] = ZclDirection.CLIENT_TO_SERVER
-    NAME: ClassVar[str] = "Query Next Image Request"
     _HW_VERSION_PRESENT: ClassVar[int] = 0x01
 
     manufacturer_code: U16
@@ -452,34 +478,33 @@ class _ImageOfferResponse(OtaCommandBase):
 
 
 @dataclass(frozen=True, slots=True)
-class QueryNextImageResponse(_ImageOfferResponse):
+class QueryNextImageResponse(
+    _ImageOfferResponse,
+    command=OtaCommandId.QUERY_NEXT_IMAGE_RESPONSE,
+    name="Query Next Image Response",
+):
     """Server's answer to a Query Next Image Request (0x02); `image_size` is the whole file."""
 
-    COMMAND_ID: ClassVar[OtaCommandId] = OtaCommandId.QUERY_NEXT_IMAGE_RESPONSE
-    DIRECTION: ClassVar[ZclDirection] = ZclDirection.SERVER_TO_CLIENT
-    NAME: ClassVar[str] = "Query Next Image Response"
-
 
 @dataclass(frozen=True, slots=True)
-class QueryDeviceSpecificFileResponse(_ImageOfferResponse):
+class QueryDeviceSpecificFileResponse(
+    _ImageOfferResponse,
+    command=OtaCommandId.QUERY_DEVICE_SPECIFIC_FILE_RESPONSE,
+    name="Query Device Specific File Response",
+):
     """Server's answer to a Query Device Specific File Request (0x09)."""
 
-    COMMAND_ID: ClassVar[OtaCommandId] = OtaCommandId.QUERY_DEVICE_SPECIFIC_FILE_RESPONSE
-    DIRECTION: ClassVar[ZclDirection] = ZclDirection.SERVER_TO_CLIENT
-    NAME: ClassVar[str] = "Query Device Specific File Response"
-
 
 @dataclass(frozen=True, slots=True)
-class ImageBlockRequest(OtaCommandBase):
+class ImageBlockRequest(
+    OtaCommandBase, command=OtaCommandId.IMAGE_BLOCK_REQUEST, name="Image Block Request"
+):
     """Client asks for up to `max_data_size` bytes at `file_offset` (0x03).
 
     `minimum_block_period` is the raw u16 of the MinimumBlockPeriod attribute:
     milliseconds, or seconds in cluster revision 2.
     """
 
-    COMMAND_ID: ClassVar[OtaCommandId] = OtaCommandId.IMAGE_BLOCK_REQUEST
-    DIRECTION: ClassVar[ZclDirection] = ZclDirection.CLIENT_TO_SERVER
-    NAME: ClassVar[str] = "Image Block Request"
     _EUI64_PRESENT: ClassVar[int] = 0x01
     _BLOCK_PERIOD_PRESENT: ClassVar[int] = 0x02
 
@@ -517,15 +542,14 @@ class ImageBlockRequest(OtaCommandBase):
 
 
 @dataclass(frozen=True, slots=True)
-class ImagePageRequest(OtaCommandBase):
+class ImagePageRequest(
+    OtaCommandBase, command=OtaCommandId.IMAGE_PAGE_REQUEST, name="Image Page Request"
+):
     """Client asks for `page_size` bytes from `file_offset`, sent in blocks (0x04).
 
     `response_spacing_ms` is the pause the server leaves between the blocks of a page.
     """
 
-    COMMAND_ID: ClassVar[OtaCommandId] = OtaCommandId.IMAGE_PAGE_REQUEST
-    DIRECTION: ClassVar[ZclDirection] = ZclDirection.CLIENT_TO_SERVER
-    NAME: ClassVar[str] = "Image Page Request"
     _EUI64_PRESENT: ClassVar[int] = 0x01
 
     manufacturer_code: U16
@@ -560,12 +584,10 @@ class ImagePageRequest(OtaCommandBase):
 
 
 @dataclass(frozen=True, slots=True)
-class ImageBlockResponse(OtaCommandBase):
+class ImageBlockResponse(
+    OtaCommandBase, command=OtaCommandId.IMAGE_BLOCK_RESPONSE, name="Image Block Response"
+):
     """Server sends one block of the image (0x05 with status SUCCESS)."""
-
-    COMMAND_ID: ClassVar[OtaCommandId] = OtaCommandId.IMAGE_BLOCK_RESPONSE
-    DIRECTION: ClassVar[ZclDirection] = ZclDirection.SERVER_TO_CLIENT
-    NAME: ClassVar[str] = "Image Block Response"
 
     manufacturer_code: U16
     image_type: U16
@@ -592,17 +614,17 @@ class ImageBlockResponse(OtaCommandBase):
 
 
 @dataclass(frozen=True, slots=True)
-class ImageBlockWaitForData(OtaCommandBase):
+class ImageBlockWaitForData(
+    OtaCommandBase,
+    command=OtaCommandId.IMAGE_BLOCK_RESPONSE,
+    name="Image Block Response (WAIT_FOR_DATA)",
+):
     """Server asks the client to retry later (0x05 with status WAIT_FOR_DATA).
 
     Wait `request_time - current_time` seconds (both UTC seconds, or `current_time` 0 and
     `request_time` an offset). `minimum_block_period`, when present, is the new raw
     MinimumBlockPeriod for later requests (milliseconds; seconds in cluster revision 2).
     """
-
-    COMMAND_ID: ClassVar[OtaCommandId] = OtaCommandId.IMAGE_BLOCK_RESPONSE
-    DIRECTION: ClassVar[ZclDirection] = ZclDirection.SERVER_TO_CLIENT
-    NAME: ClassVar[str] = "Image Block Response (WAIT_FOR_DATA)"
 
     current_time: U32
     request_time: U32
@@ -629,12 +651,10 @@ class ImageBlockWaitForData(OtaCommandBase):
 
 
 @dataclass(frozen=True, slots=True)
-class ImageBlockAbort(OtaCommandBase):
+class ImageBlockAbort(
+    OtaCommandBase, command=OtaCommandId.IMAGE_BLOCK_RESPONSE, name="Image Block Response (ABORT)"
+):
     """Server stops the download (0x05 with status ABORT); no other field."""
-
-    COMMAND_ID: ClassVar[OtaCommandId] = OtaCommandId.IMAGE_BLOCK_RESPONSE
-    DIRECTION: ClassVar[ZclDirection] = ZclDirection.SERVER_TO_CLIENT
-    NAME: ClassVar[str] = "Image Block Response (ABORT)"
 
     def to_bytes(self) -> bytes:
         return _u8(ZclStatus.ABORT)
@@ -646,12 +666,11 @@ class ImageBlockAbort(OtaCommandBase):
 
 
 @dataclass(frozen=True, slots=True)
-class UpgradeEndRequest(OtaCommandBase):
+class UpgradeEndRequest(
+    OtaCommandBase, command=OtaCommandId.UPGRADE_END_REQUEST, name="Upgrade End Request"
+):
     """Client reports the end of a download (0x06): SUCCESS after it verified the image."""
 
-    COMMAND_ID: ClassVar[OtaCommandId] = OtaCommandId.UPGRADE_END_REQUEST
-    DIRECTION: ClassVar[ZclDirection] = ZclDirection.CLIENT_TO_SERVER
-    NAME: ClassVar[str] = "Upgrade End Request"
     _ALLOWED: ClassVar[frozenset[ZclStatus]] = frozenset(
         {
             ZclStatus.SUCCESS,
@@ -681,17 +700,15 @@ class UpgradeEndRequest(OtaCommandBase):
 
 
 @dataclass(frozen=True, slots=True)
-class UpgradeEndResponse(OtaCommandBase):
+class UpgradeEndResponse(
+    OtaCommandBase, command=OtaCommandId.UPGRADE_END_RESPONSE, name="Upgrade End Response"
+):
     """Server says when to switch to the new image (0x07).
 
     `upgrade_time` 0xFFFFFFFF: wait for a later Upgrade End Response; otherwise count
     down `upgrade_time - current_time` seconds (0 or less: now). Identity fields may be
     wildcards (0xFFFF, 0xFFFFFFFF).
     """
-
-    COMMAND_ID: ClassVar[OtaCommandId] = OtaCommandId.UPGRADE_END_RESPONSE
-    DIRECTION: ClassVar[ZclDirection] = ZclDirection.SERVER_TO_CLIENT
-    NAME: ClassVar[str] = "Upgrade End Response"
 
     manufacturer_code: U16
     image_type: U16
@@ -725,12 +742,12 @@ class UpgradeEndResponse(OtaCommandBase):
 
 
 @dataclass(frozen=True, slots=True)
-class QueryDeviceSpecificFileRequest(OtaCommandBase):
+class QueryDeviceSpecificFileRequest(
+    OtaCommandBase,
+    command=OtaCommandId.QUERY_DEVICE_SPECIFIC_FILE_REQUEST,
+    name="Query Device Specific File Request",
+):
     """Client asks for a file meant for itself alone, e.g. a log or credentials (0x08)."""
-
-    COMMAND_ID: ClassVar[OtaCommandId] = OtaCommandId.QUERY_DEVICE_SPECIFIC_FILE_REQUEST
-    DIRECTION: ClassVar[ZclDirection] = ZclDirection.CLIENT_TO_SERVER
-    NAME: ClassVar[str] = "Query Device Specific File Request"
 
     request_node_eui64: Eui64
     manufacturer_code: U16
