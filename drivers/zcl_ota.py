@@ -274,12 +274,11 @@ def _field_widths(cls: type) -> dict[str, int]:
 class OtaCommandBase:
     """Shared behaviour of every OTA command record.
 
-    Subclasses name their command id and their name in the class statement
+    Subclasses give their command id and name in the class statement
     (`class ImageNotify(OtaCommandBase, command=..., name=...)`; the direction follows
-    from the id), and implement `to_bytes()` (the
-    payload after the ZCL header) and `_decode(reader)`. Construction checks that every
-    integer fits its wire width, then the subclass's `_validate()`; both raise
-    `ZclValueError`.
+    from the id) and implement `to_bytes()` (the payload after the ZCL header) and
+    `_decode(reader)`. Construction checks that every integer fits its wire width, then
+    runs the subclass's `_validate()`; both raise `ZclValueError`.
     """
 
     COMMAND_ID: ClassVar[OtaCommandId]
@@ -338,8 +337,10 @@ class OtaCommandBase:
 
 
 def _check_status(record: OtaCommandBase, status: ZclStatus, allowed: frozenset[ZclStatus]) -> None:
+    names = ", ".join(sorted(s.name for s in allowed))
+    if not isinstance(status, ZclStatus):
+        raise record._invalid("status", f"{status!r} is not a ZclStatus (one of {names})")
     if status not in allowed:
-        names = ", ".join(sorted(s.name for s in allowed))
         raise record._invalid("status", f"{status.name} is not allowed here (only {names})")
 
 

@@ -163,6 +163,7 @@ def test_derived_values() -> None:
         (lambda: QueryNextImageResponse(ZclStatus.SUCCESS, MFR), "image fields"),
         (lambda: QueryNextImageResponse(ZclStatus.NO_IMAGE_AVAILABLE, MFR), "image fields"),
         (lambda: UpgradeEndRequest(ZclStatus.WAIT_FOR_DATA, MFR, TYPE, 1), "status"),
+        (lambda: QueryNextImageResponse(0, MFR, TYPE, 1, 2), "status"),  # type: ignore[arg-type]
     ],
 )
 def test_unencodable_values_are_refused(build: object, field: str) -> None:

@@ -11,7 +11,6 @@ import argparse
 from typing import Any
 
 from bridgelab.cli.output import EXIT_OK, print_json
-from bridgelab.drivers.install_code import CRC_SIZE, derive_link_key, parse_install_code
 
 
 def register(sub: Any) -> None:
@@ -35,6 +34,9 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here so other commands do not pay for loading `cryptography`.
+    from bridgelab.drivers.install_code import CRC_SIZE, derive_link_key, parse_install_code
+
     code = parse_install_code(" ".join(args.code))
     code.require_crc_ok()
     key = derive_link_key(code) if args.show_key else None
