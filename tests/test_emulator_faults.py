@@ -43,29 +43,31 @@ def test_corrupt_bytes_are_never_delivered_as_data(transport: str) -> None:
         client = BridgeClient.connect(url)
         with client:
             answered = failed = 0
-            for index in range(150):
+            for index in range(60):
                 data = bytes([index % 251 + 1]) * 100
                 try:
-                    client.ping(data, timeout_s=0.3)  # ping() checks the echoed bytes
+                    client.ping(data, timeout_s=0.1)  # ping() checks the echoed bytes
                     answered += 1
                 except NoAnswer:
                     failed += 1
-            assert answered > 50 and failed > 0
+            assert answered > 15 and failed > 0
             assert client.decoder_stats.crc_errors + client.decoder_stats.malformed > 0
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
 def test_dropped_frames_cost_answers_not_correctness(transport: str) -> None:
-    with emulator_url(transport, faults="drop-rate=0.2", seed=5) as url:
-        with BridgeClient.connect(url) as client:
-            results = []
-            for _ in range(60):
-                try:
-                    results.append(client.identity(timeout_s=0.3).serial_number)
-                except NoAnswer:
-                    results.append(None)
-            assert results.count(None) > 5
-            assert {r for r in results if r is not None} == {"BLD-0001"}
+    with (
+        emulator_url(transport, faults="drop-rate=0.2", seed=5) as url,
+        BridgeClient.connect(url) as client,
+    ):
+        results = []
+        for _ in range(40):
+            try:
+                results.append(client.identity(timeout_s=0.1).serial_number)
+            except NoAnswer:
+                results.append(None)
+        assert results.count(None) > 3
+        assert {r for r in results if r is not None} == {"BLD-0001"}
 
 
 def test_a_bridge_that_drops_everything_gives_no_answer_not_a_hang() -> None:
