@@ -81,7 +81,6 @@ from bridgelab.drivers.zcl_ota import (
     decode_frame,
     encode_frame,
 )
-
 from bridgelab.errors import BridgeLabError
 
 

@@ -25,7 +25,6 @@ from bridgelab.drivers.zcl_ota import (
     decode_frame,
     encode_frame,
 )
-
 from bridgelab.errors import BridgeLabError
 
 # Given a client request, return the answers to send instead of the default ones, or None

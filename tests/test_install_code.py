@@ -8,6 +8,10 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bridgelab.cli import main
 from bridgelab.drivers.install_code import (
     InstallCodeCrcError,
     InstallCodeError,
@@ -16,10 +20,6 @@ from bridgelab.drivers.install_code import (
     mmo_hash,
     parse_install_code,
 )
-from hypothesis import given
-from hypothesis import strategies as st
-
-from bridgelab.cli import main
 
 CODE_16 = "83FED3407A939723A5C639B26916D505C3B5"
 KEY_16 = "66B6900981E1EE3CA4206B6B861C02BB"

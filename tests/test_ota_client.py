@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+
 from bridgelab.drivers.ota_client import (
     DownloadState,
     OtaClient,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
+
 from bridgelab.drivers.ota_client import OtaClientConfig, OtaOutcome
 from bridgelab.drivers.ota_image_server import simulate_upgrade
 from bridgelab.drivers.ota_timing import (

@@ -6,6 +6,9 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from bridgelab.drivers.zcl_ota import (
     ImageBlockAbort,
     ImageBlockRequest,
@@ -29,8 +32,6 @@ from bridgelab.drivers.zcl_ota import (
     decode_frame,
     encode_frame,
 )
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "zcl-ota.md"
 
