@@ -17,9 +17,11 @@ from pathlib import Path
 from bridgelab.drivers import protocol as p
 from bridgelab.drivers.emulator.faults import Faults
 from bridgelab.drivers.emulator.flash import Download, Flash
+from bridgelab.drivers.emulator.ota_port import OtaPort
 from bridgelab.drivers.emulator.profiles import Profile
 from bridgelab.drivers.framing import Frame
 from bridgelab.drivers.join_state import JoinState
+from bridgelab.drivers.ota_client import OtaDeviceIdentity
 from bridgelab.drivers.versions import NO_VERSION, format_version
 
 
@@ -78,6 +80,8 @@ class EmulatedBridge:
         self._leave_pending = self.faults.leave_han_at is not None
         self._tcso_pending = self.faults.tcso is not None
         self._activate_on_reboot = False
+        self._seed = seed
+        self._ota: OtaPort | None = None
         self._note(0x0001, f"power on, running {format_version(self.firmware_version)}")
 
     # ----------------------------------------------------------------- facts
@@ -408,6 +412,71 @@ class EmulatedBridge:
             return self._ok(request, seq)
         return self._refuse(request, seq, p.Status.NOT_ALLOWED, "nothing to roll back")
 
+    # OTA tunnel
+
+    def _ota_refusal(self, request: p.Request, seq: int) -> Reply | None:
+        if not self.profile.ota_capable:
+            text = "this bridge has no OTA client (legacy): update it locally"
+            return self._refuse(request, seq, p.Status.NOT_SUPPORTED, text)
+        if self.join_state != JoinState.JOINED:
+            text = f"not on the HAN ({self.join_state.label}): OTA frames cannot reach it"
+            return self._refuse(request, seq, p.Status.NOT_ALLOWED, text)
+        return None
+
+    @property
+    def ota(self) -> OtaPort:
+        if self._ota is None:
+            pr = self.profile
+            identity = OtaDeviceIdentity(
+                manufacturer_code=pr.manufacturer_code,
+                image_type=pr.image_type,
+                current_file_version=self.firmware_version,
+                eui64=pr.eui64,
+                hardware_version=pr.hardware_version,
+            )
+            self._ota = OtaPort(
+                identity,
+                round_trip_s=pr.ota_block_rtt_s,
+                minimum_block_period_ms=pr.ota_min_block_period_ms,
+                verify_time_s=pr.ota_verify_s,
+                han_loss_rate=self.faults.han_loss_rate,
+                seed=self._seed,
+                verify=self._ota_verify,
+                activate=self._ota_activate,
+                emit=self._events.append,
+            )
+        return self._ota
+
+    def _ota_verify(self, image: bytes) -> bool:
+        verdict = self._check_image(image, self)
+        if not verdict.ok:
+            self._note(0x0030, f"OTA image rejected: {verdict.reason}")
+        return verdict.ok
+
+    def _ota_activate(self, image: bytes) -> None:
+        """The OTA client's Upgrade End: install the image for good and reboot into it."""
+        verdict = self._check_image(image, self)
+        if self.faults.version_unchanged or not verdict.ok:
+            self._note(0x0031, "OTA activation: the bootloader kept the old image")
+        else:
+            self.flash.install(
+                verdict.file_version, verdict.manufacturer_image_sha256.hex(), trial=False
+            )
+            self._note(0x0031, f"OTA activation of {format_version(verdict.file_version)}")
+        self.reboot(p.RebootReason.ACTIVATION)
+
+    def _ota_tunnel(self, request: p.Request, seq: int) -> Reply:
+        assert isinstance(request, p.OtaTunnel)
+        refusal = self._ota_refusal(request, seq)
+        if refusal is not None:
+            return refusal
+        return self._ok(request, seq, self.ota.exchange(request.zcl_frame, self.firmware_version))
+
+    def _ota_status(self, request: p.Request, seq: int) -> Reply:
+        if not self.profile.ota_capable:
+            return self._refuse(request, seq, p.Status.NOT_SUPPORTED, "no OTA client")
+        return self._ok(request, seq, self.ota.status())
+
     def _update_status(self, request: p.Request, seq: int) -> Reply:
         download = self.flash.state.download
         if self.flash.state.trial:
@@ -441,4 +510,6 @@ _HANDLERS: dict[type[p.Request], Callable[[EmulatedBridge, p.Request, int], Repl
     p.UpdateConfirm: EmulatedBridge._update_confirm,
     p.UpdateRollback: EmulatedBridge._update_rollback,
     p.GetUpdateStatus: EmulatedBridge._update_status,
+    p.OtaTunnel: EmulatedBridge._ota_tunnel,
+    p.GetOtaStatus: EmulatedBridge._ota_status,
 }
