@@ -16,9 +16,22 @@ _lock = threading.Lock()
 _last_ms = 0
 _counter = 0
 _COUNTER_BITS = 12
+_RAND_B_BITS = 62
 
 
-def uuid7(unix_ms: int | None = None) -> str:
+def uuid7_at(unix_ms: int, counter: int, rand_b: int) -> str:
+    """The UUIDv7 text for a millisecond time, a 12-bit counter and 62 random bits."""
+    value = (
+        (unix_ms & ((1 << 48) - 1)) << 80
+        | 0x7 << 76
+        | (counter & ((1 << _COUNTER_BITS) - 1)) << 64
+        | 0b10 << 62
+        | (rand_b & ((1 << _RAND_B_BITS) - 1))
+    )
+    return str(uuid.UUID(int=value))
+
+
+def uuid7() -> str:
     """A new UUIDv7 as canonical lower-case text.
 
     Ids from one process are strictly increasing: within one millisecond the 12-bit
@@ -26,7 +39,7 @@ def uuid7(unix_ms: int | None = None) -> str:
     advanced by one millisecond rather than repeating.
     """
     global _last_ms, _counter
-    now_ms = time.time_ns() // 1_000_000 if unix_ms is None else unix_ms
+    now_ms = time.time_ns() // 1_000_000
     with _lock:
         if now_ms > _last_ms:
             _last_ms = now_ms
@@ -38,9 +51,7 @@ def uuid7(unix_ms: int | None = None) -> str:
                 _last_ms += 1
                 _counter = 0
         ms, counter = _last_ms, _counter
-    rand_b = int.from_bytes(os.urandom(8), "big") & ((1 << 62) - 1)
-    value = (ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | counter << 64 | 0b10 << 62 | rand_b
-    return str(uuid.UUID(int=value))
+    return uuid7_at(ms, counter, int.from_bytes(os.urandom(8), "big"))
 
 
 def uuid7_time_ms(text: str) -> int:

@@ -158,9 +158,13 @@ def resolve_session_id(db: Database, id_or_prefix: str) -> str:
     if not rows:
         raise SessionNotFound(f"No session in the triage log has an id starting {prefix!r}.")
     if len(rows) > 1:
+        matches = [row[0] for row in rows[:5]]
+        count = str(len(rows)) if len(rows) < 6 else "Several"
         raise SessionAmbiguous(
-            f"{len(rows) if len(rows) < 6 else 'Several'} sessions have ids starting {prefix!r}.",
-            details={"matches": [row[0] for row in rows[:5]]},
+            f"{count} sessions have ids starting {prefix!r}: {', '.join(matches)}"
+            + (", ..." if len(rows) > 5 else "")
+            + ".",
+            details={"matches": matches},
         )
     return str(rows[0][0])
 

@@ -34,6 +34,7 @@ from bridgelab.data.failures import Failure, FailureClass, FinalState, Stage
 from bridgelab.data.fileguard import check_integrity, inspect_db_file
 from bridgelab.data.ids import uuid7
 from bridgelab.data.location import StoreWarning, default_db_path, network_share_warning
+from bridgelab.data.merge import MergeReport, merge_attached, prepared_source
 from bridgelab.data.owners import OwnerLock, owner_is_alive, sweep_dead_owners
 from bridgelab.data.readers import ReaderPool
 from bridgelab.data.records import (
@@ -444,6 +445,16 @@ class TriageStore(AbstractContextManager["TriageStore"]):
         """The shortest unique prefix (8 characters or more) of each id, for display."""
         with self.reading() as db:
             return queries.short_ids(db, ids)
+
+    def merge(self, source: str | Path) -> MergeReport:
+        """Merge another triage log into this one (idempotent; the source is not written).
+
+        Raises `StoreNotFound`, `MergeSameFile`, and the open checks' errors for the source.
+        """
+        path = Path(source).expanduser()
+        with prepared_source(path, self.path) as ready:
+            work = partial(merge_attached, source=ready, label=str(path))
+            return self._writer.call(work, transaction=False)
 
     def stats(
         self, filters: SessionFilter | None = None, by: tuple[str, ...] = DEFAULT_GROUPS

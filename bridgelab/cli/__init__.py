@@ -16,7 +16,7 @@ from bridgelab import __version__
 from bridgelab.cli.output import run_handler
 
 # Module names under bridgelab.cli, in the order `--help` lists them.
-COMMAND_MODULES: tuple[str, ...] = ("image", "keys")
+COMMAND_MODULES: tuple[str, ...] = ("image", "keys", "log")
 
 
 def build_parser() -> argparse.ArgumentParser:
