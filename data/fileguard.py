@@ -37,9 +37,20 @@ class DbFileState:
         return self.version < SCHEMA_VERSION
 
 
+def _wal_pending(path: Path) -> bool:
+    wal = path.with_name(path.name + "-wal")
+    return wal.exists() and wal.stat().st_size > 0
+
+
 def read_only_uri(path: Path) -> str:
-    """A SQLite URI that opens `path` without the right to write it."""
-    return path.absolute().as_uri() + "?mode=ro"
+    """A SQLite URI that reads `path` without writing it or anything beside it.
+
+    Without a pending write-ahead log the file alone is the whole database, so it is
+    opened `immutable` (no locks, no `-shm`/`-wal` files created next to it); with one,
+    read-only through the WAL, which then already has its companion files.
+    """
+    uri = path.absolute().as_uri()
+    return uri + ("?mode=ro" if _wal_pending(path) else "?mode=ro&immutable=1")
 
 
 def translate_sqlite_error(path: Path, error: sqlite3.Error) -> StoreError:
@@ -64,8 +75,7 @@ def _check_header(path: Path, header: bytes, file_size: int) -> None:
     change_counter = header[24:28]
     valid_for = header[92:96]
     page_count = int.from_bytes(header[28:32], "big")
-    wal = path.with_name(path.name + "-wal")
-    wal_pending = wal.exists() and wal.stat().st_size > 0
+    wal_pending = _wal_pending(path)
     # The page count is trusted only when the header says so, and a pending WAL may hold
     # pages a crashed checkpoint had not written yet.
     trusted = change_counter == valid_for and page_count and not wal_pending

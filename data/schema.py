@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bridgelab.data.clock import iso_utc
+from bridgelab.data.errors import DbNewerSchema
+from bridgelab.data.failures import FailureClass
 from sqlite_utils import Database
 
 from bridgelab import __version__
@@ -133,8 +135,49 @@ def _to_v1(db: Database) -> None:
     db.executescript(V1_SQL)
 
 
+# v2: the failure taxonomy as a table, and one view joining what triage looks at, so that
+# a lab reading the log in Datasette or the sqlite3 shell sees titles, not just codes.
+V2_SQL = """
+CREATE TABLE failure_classes (
+    class TEXT PRIMARY KEY,
+    title TEXT NOT NULL,
+    explanation TEXT NOT NULL,
+    action TEXT NOT NULL,
+    area TEXT NOT NULL
+);
+
+CREATE VIEW session_overview AS
+SELECT s.id, s.started_at, s.ended_at, s.mode, s.final_state,
+       s.device_eui64, d.model AS device_model, d.hardware_version,
+       s.version_before, i.file_version AS target_version, s.version_after,
+       s.failure_stage, s.failure_class, f.title AS failure_title, s.failure_code,
+       s.failure_message, s.site_ref, s.host, s.operator, s.throughput_bps
+FROM sessions AS s
+LEFT JOIN devices AS d ON d.eui64 = s.device_eui64
+LEFT JOIN images AS i ON i.sha256 = s.image_sha256
+LEFT JOIN failure_classes AS f ON f.class = s.failure_class;
+"""
+
+
+def refresh_failure_classes(db: Database) -> None:
+    """Write the taxonomy of this Bridge Lab into `failure_classes` (insert or update)."""
+    db.table("failure_classes").upsert_all(
+        [
+            {"class": c.value, "title": c.title, "explanation": c.explanation,
+             "action": c.action, "area": c.area.value}
+            for c in FailureClass
+        ],
+        pk="class",
+    )  # fmt: skip
+
+
+def _to_v2(db: Database) -> None:
+    db.executescript(V2_SQL)
+    refresh_failure_classes(db)
+
+
 # MIGRATIONS[i] takes the schema from version i to version i + 1.
-MIGRATIONS: tuple[Callable[[Database], None], ...] = (_to_v1,)
+MIGRATIONS: tuple[Callable[[Database], None], ...] = (_to_v1, _to_v2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -153,6 +196,11 @@ def migrate(db: Database) -> list[int]:
     already checked the file is ours and not newer (see `fileguard`).
     """
     _, version = read_version(db)
+    if version > SCHEMA_VERSION:  # only a newer writer's un-checkpointed WAL gets here
+        raise DbNewerSchema(
+            f"The triage log was written by a newer Bridge Lab (schema {version}).",
+            details={"schema_version": version, "supported": SCHEMA_VERSION},
+        )
     applied: list[int] = []
     for target in range(version + 1, SCHEMA_VERSION + 1):
         with db.atomic():

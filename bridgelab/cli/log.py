@@ -136,8 +136,16 @@ def register(sub: Any) -> None:
 
 
 @contextmanager
-def _opened(args: argparse.Namespace, *, create: bool = False) -> Iterator[TriageStore]:
-    with TriageStore.open(args.db, create=create) as store:
+def _opened(
+    args: argparse.Namespace, *, writes: bool = False, create: bool = False
+) -> Iterator[TriageStore]:
+    """The log named by --db (or the default); only `merge` may create one.
+
+    Commands that write (`merge`, `note`) check the file's integrity first, so that a
+    damaged log is reported rather than written to.
+    """
+    store = TriageStore.open(args.db, create=create, integrity_check=writes)
+    with store:
         for warning in store.warnings:
             print(f"warning [{warning.code}]: {warning.message} {warning.action}", file=sys.stderr)
         yield store
@@ -237,7 +245,7 @@ def _output(path: str | None) -> Iterator[TextIO]:
 
 
 def merge_logs(args: argparse.Namespace) -> int:
-    with _opened(args, create=True) as store:
+    with _opened(args, writes=True, create=True) as store:
         reports = [store.merge(path) for path in args.files]
     if args.json:
         print_json({"merged": [r.to_dict() for r in reports]})
@@ -284,7 +292,7 @@ def show_stats(args: argparse.Namespace) -> int:
 
 
 def add_note(args: argparse.Namespace) -> int:
-    with _opened(args) as store:
+    with _opened(args, writes=True) as store:
         session_id = store.resolve_session_id(args.session)
         note_id = store.add_note(session_id, args.text, author=args.author)
     if args.json:
