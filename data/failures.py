@@ -97,8 +97,10 @@ class FailureClass(StrEnum):
     def info(self) -> FailureInfo:
         return _FAILURE_INFO[self]
 
+    # Shadows str.title(), which nobody calls on a class value; `title` is what the GUI
+    # and the docs call it.
     @property
-    def title(self) -> str:
+    def title(self) -> str:  # type: ignore[override]
         return self.info.title
 
     @property

@@ -27,7 +27,6 @@ class ReaderPool:
         self._busy_timeout_s = busy_timeout_s
         self._lock = threading.Lock()
         self._idle: list[Database] = []
-        self._all: list[Database] = []
         self._closed = False
 
     def _new(self) -> Database:
@@ -48,8 +47,6 @@ class ReaderPool:
             db = self._idle.pop() if self._idle else None
         if db is None:
             db = self._new()
-            with self._lock:
-                self._all.append(db)
         try:
             yield db
         except sqlite3.DatabaseError as error:
@@ -57,13 +54,16 @@ class ReaderPool:
                 raise translate_sqlite_error(self._path, error) from error
             raise
         finally:
-            if db.conn.in_transaction:
-                db.conn.rollback()
-            with self._lock:
-                if self._closed:
-                    db.close()
-                else:
-                    self._idle.append(db)
+            self._give_back(db)
+
+    def _give_back(self, db: Database) -> None:
+        if db.conn.in_transaction:
+            db.conn.rollback()
+        with self._lock:
+            if not self._closed:
+                self._idle.append(db)
+                return
+        db.close()
 
     def close(self) -> None:
         """Close every idle connection now; borrowed ones close when given back."""

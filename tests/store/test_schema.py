@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 
@@ -11,34 +12,7 @@ from bridgelab.data import SCHEMA_VERSION, DbNewerSchema, SessionStart, TriageSt
 from bridgelab.data.schema import APPLICATION_ID, MIGRATIONS
 from sqlite_utils import Database
 
-FROZEN_V1 = Path(__file__).resolve().parents[1] / "fixtures" / "triage_schema_v1.sql"
-V1_SESSION = "01900000-0000-7000-8000-000000000001"
-
-
-def build_v1(path: Path) -> None:
-    """A log exactly as Bridge Lab schema 1 wrote it, with one failed session in it."""
-    with closing(sqlite3.connect(path)) as conn:
-        conn.executescript(FROZEN_V1.read_text(encoding="utf-8"))
-        conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-        conn.execute("PRAGMA user_version = 1")
-        conn.execute(
-            "INSERT INTO devices (eui64, model, first_seen, last_seen) VALUES "
-            "('00:12:4B:00:01:02:03:04', 'P2P-A1', '2024-06-01T10:00:00.000Z', "
-            "'2024-06-01T10:00:00.000Z')"
-        )
-        conn.execute(
-            "INSERT INTO sessions (id, mode, device_eui64, started_at, ended_at, final_state, "
-            "failure_stage, failure_class, failure_code) VALUES (?, 'local', "
-            "'00:12:4B:00:01:02:03:04', '2024-06-01T10:00:00.000Z', "
-            "'2024-06-01T10:05:00.000Z', 'failed', 'transfer', 'stalled', 'no-block')",
-            [V1_SESSION],
-        )
-        conn.execute(
-            "INSERT INTO events (session_id, seq, at, kind, data) VALUES "
-            "(?, 0, '2024-06-01T10:00:00.000Z', 'session-started', '{}')",
-            [V1_SESSION],
-        )
-        conn.commit()
+BuildV1 = Callable[[Path], str]
 
 
 def schema_of(path: Path) -> list[tuple[str, str, str]]:
@@ -50,20 +24,20 @@ def schema_of(path: Path) -> list[tuple[str, str, str]]:
     return [(t, n, " ".join((sql or "").split())) for t, n, sql in rows]
 
 
-def test_v1_log_migrates_to_the_current_schema(tmp_path: Path) -> None:
+def test_v1_log_migrates_to_the_current_schema(tmp_path: Path, build_v1: BuildV1) -> None:
     old, fresh = tmp_path / "old.db", tmp_path / "fresh.db"
-    build_v1(old)
+    v1_session = build_v1(old)
     with TriageStore.open(old) as store:
         assert store.open_report.migrated == list(range(2, SCHEMA_VERSION + 1))
-        record = store.get_session(V1_SESSION)
+        record = store.get_session(v1_session)
         assert (record.failure_class, record.device_model) == ("stalled", "P2P-A1")
-        assert [e.kind for e in store.session_events(V1_SESSION)] == ["session-started"]
+        assert [e.kind for e in store.session_events(v1_session)] == ["session-started"]
         # The migrated log takes new sessions like any other.
         new = store.begin_session(SessionStart(mode="local", port_url="emu://demo"))
         store.end_session(new, "success")
         with store.reading() as db:
             title = db.execute(
-                "SELECT failure_title FROM session_overview WHERE id = ?", [V1_SESSION]
+                "SELECT failure_title FROM session_overview WHERE id = ?", [v1_session]
             ).fetchone()[0]
         assert title == "Stalled"
     TriageStore.open(fresh).close()
@@ -77,7 +51,7 @@ def test_v1_log_migrates_to_the_current_schema(tmp_path: Path) -> None:
         assert [v for (v,) in history] == list(range(2, SCHEMA_VERSION + 1))
 
 
-def test_frozen_v1_is_what_migration_1_builds(tmp_path: Path) -> None:
+def test_frozen_v1_is_what_migration_1_builds(tmp_path: Path, build_v1: BuildV1) -> None:
     frozen, built = tmp_path / "frozen.db", tmp_path / "built.db"
     build_v1(frozen)
     with closing(sqlite3.connect(built)) as conn:
