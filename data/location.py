@@ -107,8 +107,8 @@ def network_share_warning(
                 mounts_text = Path("/proc/mounts").read_text(encoding="utf-8", errors="replace")
             except OSError:
                 return None
-        folder = _existing_ancestor(path)
-        found = mount_fs_type(folder, mounts_text)
+        # resolve() follows the symlinks of the part that exists and keeps the rest.
+        found = mount_fs_type(path.resolve(), mounts_text)
         if found and found[1].lower() in NETWORK_FS_TYPES:
             kind = f"a network share ({found[1]} at {found[0]})"
     if kind is None:
@@ -127,13 +127,3 @@ def _is_unc(text: str) -> bool:
     if text.upper().startswith("\\\\?\\UNC\\"):
         return True
     return text.startswith(("\\\\", "//")) and not text.startswith(("\\\\?\\", "\\\\.\\"))
-
-
-def _existing_ancestor(path: Path) -> Path:
-    current = path.absolute()
-    while not current.exists() and current.parent != current:
-        current = current.parent
-    try:
-        return current.resolve()
-    except OSError:
-        return current

@@ -144,8 +144,10 @@ class TriageStore(AbstractContextManager["TriageStore"]):
         if not state.exists and not create:
             raise StoreNotFound(f"There is no triage log at {resolved}.")
         will_recover = any(not owner_is_alive(resolved, o) for o in state.running_owners)
-        if state.exists and state.version and (
-            integrity_check or state.needs_migration or will_recover
+        if (
+            state.exists
+            and state.version
+            and (integrity_check or state.needs_migration or will_recover)
         ):
             check_integrity(resolved)  # before the migration or recovery writes
         warnings = [w for w in [network_share_warning(resolved)] if w is not None]
