@@ -16,12 +16,22 @@ _RELATIVE = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])", re.IGNORECASE)
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
+# The last whole second formatted: the writer stamps thousands of events per second, and
+# strftime is most of the cost. One tuple, so threads swap it atomically.
+_last_second: tuple[int, str] = (-1, "")
+
+
 def iso_utc(unix_s: float | None = None) -> str:
     """Unix seconds (default: now) as `YYYY-MM-DDTHH:MM:SS.mmmZ`."""
+    global _last_second
     t = time.time() if unix_s is None else unix_s
     whole = int(t)
     millis = int((t - whole) * 1000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{millis:03d}Z"
+    second, text = _last_second
+    if second != whole:
+        text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
+        _last_second = (whole, text)
+    return f"{text}.{millis:03d}Z"
 
 
 def parse_iso(text: str) -> datetime:
