@@ -16,7 +16,7 @@ from bridgelab import __version__
 from bridgelab.cli.output import run_handler
 
 # Module names under bridgelab.cli, in the order `--help` lists them.
-COMMAND_MODULES: tuple[str, ...] = ("devices", "install_code", "image", "keys")
+COMMAND_MODULES: tuple[str, ...] = ("devices", "install_code", "image", "keys", "log")
 
 
 def build_parser() -> argparse.ArgumentParser:
