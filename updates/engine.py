@@ -98,7 +98,7 @@ class UpdateEngine:
     def cancelled(self) -> bool:
         return self._cancel.is_set()
 
-    def _emit(self, event: ev.UpdateEvent) -> None:
+    def emit(self, event: ev.UpdateEvent) -> None:
         for subscriber in self.subscribers:
             subscriber(event)
 
@@ -108,29 +108,27 @@ class UpdateEngine:
     def notice(self, level: str, code: str, message: str) -> None:
         self.notices.append(message)
         self.log.event("notice", {"level": level, "code": code, "message": message})
-        self._emit(ev.Notice(time.monotonic(), level, code, message))
+        self.emit(ev.Notice(time.monotonic(), level, code, message))
 
     def retry(self, stage: Stage, reason: str, offset: int | None = None) -> None:
         self.retries += 1
         self.log.event("retry", {"stage": stage.value, "reason": reason, "offset": offset})
         self.log.update(retries=self.retries)
-        self._emit(ev.Retry(time.monotonic(), stage, self.retries, reason, offset))
+        self.emit(ev.Retry(time.monotonic(), stage, self.retries, reason, offset))
 
     @contextlib.contextmanager
     def stage(self, stage: Stage, detail: str = "") -> Iterator[None]:
         started = time.monotonic()
         self.log.stage(stage, {"detail": detail} if detail else None)
-        self._emit(ev.StageStarted(started, stage, detail))
+        self.emit(ev.StageStarted(started, stage, detail))
         ok = False
         try:
             yield
             ok = True
         finally:
-            self._emit(
-                ev.StageFinished(time.monotonic(), stage, ok, "", time.monotonic() - started)
-            )
+            self.emit(ev.StageFinished(time.monotonic(), stage, ok, "", time.monotonic() - started))
 
-    def _check_cancel(self) -> None:
+    def check_cancel(self) -> None:
         if self._cancel.is_set():
             raise Cancelled()
 
@@ -165,7 +163,7 @@ class UpdateEngine:
                 action=f"{error.action} Nothing was sent to the bridge.",
             )
             return self._finish(started, FinalState.FAILED, failure)
-        self._emit(
+        self.emit(
             ev.SessionStarted(
                 started, request.mode, request.port_url, str(request.image_path), image_size
             )
@@ -177,7 +175,7 @@ class UpdateEngine:
         except Cancelled:
             state = FinalState.CANCELLED
             failure = UpdateFailed(
-                self._current_stage,
+                self.current_stage,
                 FailureClass.CANCELLED,
                 "Cancelled by the user.",
                 code="cancelled",
@@ -190,16 +188,16 @@ class UpdateEngine:
             self.link.close()
         return self._finish(started, state, failure)
 
-    _current_stage = Stage.IDENTIFY
+    current_stage = Stage.IDENTIFY
 
     def _run_stages(self) -> None:
         with self.stage(Stage.IDENTIFY, self.request.port_url):
-            self._current_stage = Stage.IDENTIFY
+            self.current_stage = Stage.IDENTIFY
             self._identify()
         with self.stage(Stage.VALIDATE, str(self.request.image_path)):
-            self._current_stage = Stage.VALIDATE
+            self.current_stage = Stage.VALIDATE
             self._validate()
-        self._check_cancel()
+        self.check_cancel()
         if self.request.mode == "ota":
             from bridgelab.updates.ota_server import run_simulated_ota
 
@@ -207,7 +205,7 @@ class UpdateEngine:
         else:
             self._local_update()
         with self.stage(Stage.CONFIRM):
-            self._current_stage = Stage.CONFIRM
+            self.current_stage = Stage.CONFIRM
             self._confirm()
 
     # ----------------------------------------------------------------- identify
@@ -215,7 +213,7 @@ class UpdateEngine:
     def _identify(self) -> None:
         deadline = time.monotonic() + self.policy.timeouts.identify_s
         while True:
-            self._check_cancel()
+            self.check_cancel()
             try:
                 client = self.link.open()
                 identity = client.identity()
@@ -264,7 +262,7 @@ class UpdateEngine:
             )
         )
         self.log.update(version_before=identity.firmware_version, port_url=self.link.url)
-        self._emit(ev.DeviceIdentified(time.monotonic(), identity.eui64, info, join.state.label))
+        self.emit(ev.DeviceIdentified(time.monotonic(), identity.eui64, info, join.state.label))
 
     # ----------------------------------------------------------------- validate
 
@@ -357,7 +355,7 @@ class UpdateEngine:
         def on_progress(done: int, total: int, resumed_from: int) -> None:
             if meter.update(done):
                 self.log.progress(done, total, rate_bps=round(meter.rate_bps, 1))
-                self._emit(
+                self.emit(
                     ev.Progress(
                         time.monotonic(),
                         done,
@@ -373,7 +371,7 @@ class UpdateEngine:
             self.retry(Stage.TRANSFER, reason, offset)
 
         with self.stage(Stage.TRANSFER):
-            self._current_stage = Stage.TRANSFER
+            self.current_stage = Stage.TRANSFER
             transfer = WindowedTransfer(
                 self.link,
                 image_bytes,
@@ -399,10 +397,10 @@ class UpdateEngine:
                 },
             )
         with self.stage(Stage.VERIFY):
-            self._current_stage = Stage.VERIFY
+            self.current_stage = Stage.VERIFY
             mfr_sha = self._device_verify(image_bytes)
         with self.stage(Stage.ACTIVATE):
-            self._current_stage = Stage.ACTIVATE
+            self.current_stage = Stage.ACTIVATE
             self._activate(mfr_sha)
 
     def _device_verify(self, image_bytes: bytes) -> bytes:
@@ -415,13 +413,11 @@ class UpdateEngine:
                 p.UpdateFinish(), p.UpdateFinishResponse, self.policy.timeouts.verify_s
             )
         except p.DeviceStatusError as error:
-            cls = {
-                p.Status.HASH_MISMATCH: FailureClass.HASH_MISMATCH,
-                p.Status.IMAGE_REJECTED: FailureClass.DEVICE_REFUSED,
-            }.get(
-                p.Status(error.status) if error.status in iter(p.Status) else -1,
-                FailureClass.DEVICE_ERROR,
-            )
+            classes = {
+                int(p.Status.HASH_MISMATCH): FailureClass.HASH_MISMATCH,
+                int(p.Status.IMAGE_REJECTED): FailureClass.DEVICE_REFUSED,
+            }
+            cls = classes.get(error.status, FailureClass.DEVICE_ERROR)
             raise UpdateFailed(Stage.VERIFY, cls, error.message, code=error.code) from error
         except NoAnswer as error:
             raise UpdateFailed(
@@ -468,7 +464,7 @@ class UpdateEngine:
             )
             return
         if not self.link.healthy():
-            self._reconnect(Stage.ACTIVATE)
+            self.reconnect(Stage.ACTIVATE)
             return
         raise UpdateFailed(
             Stage.ACTIVATE,
@@ -477,7 +473,7 @@ class UpdateEngine:
             code="activation-stalled",
         )
 
-    def _reconnect(self, stage: Stage) -> BridgeClient:
+    def reconnect(self, stage: Stage) -> BridgeClient:
         deadline = time.monotonic() + self.policy.timeouts.reconnect_s
         self.retry(stage, "reconnecting")
         try:
@@ -496,9 +492,9 @@ class UpdateEngine:
 
     def _call_with_recovery(self, stage: Stage, deadline: float, what: str) -> p.IdentityResponse:
         while True:
-            self._check_cancel()
+            self.check_cancel()
             try:
-                client = self.link.current if self.link.healthy() else self._reconnect(stage)
+                client = self.link.current if self.link.healthy() else self.reconnect(stage)
                 return client.identity()
             except (NoAnswer, LinkLost) as error:
                 if time.monotonic() > deadline:
@@ -545,7 +541,7 @@ class UpdateEngine:
     def _await_rejoin(self, deadline: float) -> None:
         state = JoinState.LEFT
         while time.monotonic() < deadline:
-            self._check_cancel()
+            self.check_cancel()
             try:
                 state = self.link.current.join_status().state
             except NoAnswer:
@@ -568,7 +564,7 @@ class UpdateEngine:
         until = time.monotonic() + self.policy.healthy_s
         must_be_joined = self.join_before == JoinState.JOINED
         while time.monotonic() < until:
-            self._check_cancel()
+            self.check_cancel()
             for event in self.link.drain_events():
                 if isinstance(event, p.Rebooted):
                     raise UpdateFailed(
@@ -599,7 +595,7 @@ class UpdateEngine:
     # ----------------------------------------------------------------- endings
 
     def _classify_driver_error(self, error: DriverError) -> UpdateFailed:
-        stage = self._current_stage
+        stage = self.current_stage
         cls = FailureClass.LINK_LOST if isinstance(error, LinkLost) else FailureClass.NO_RESPONSE
         if isinstance(error, p.DeviceStatusError):
             cls = FailureClass.DEVICE_ERROR
@@ -611,7 +607,7 @@ class UpdateEngine:
         ) as crash:
             traceback.print_exc(file=crash)
         return UpdateFailed(
-            self._current_stage,
+            self.current_stage,
             FailureClass.INTERNAL_ERROR,
             f"Internal error ({type(error).__name__}: {error}).",
             code="internal-error",
@@ -657,7 +653,7 @@ class UpdateEngine:
             throughput_bps=throughput,
             retries=self.retries,
         )
-        self._emit(ev.SessionFinished(time.monotonic(), result))
+        self.emit(ev.SessionFinished(time.monotonic(), result))
         return result
 
 

@@ -19,5 +19,7 @@ class UpdateFailed(BridgeLabError):
         code: str | None = None,
         action: str | None = None,
     ) -> None:
-        super().__init__(message, code=code or cls.value, action=action or cls.action)
+        super().__init__(
+            message, code=code or cls.value, action=cls.action if action is None else action
+        )
         self.failure = Failure(stage, cls, self.code, str(self))

@@ -160,7 +160,9 @@ class WindowedTransfer:
                     epoch += 1
                     self._count_retry(f"rewind to {next_offset}", next_offset)
                     continue
-                raise self._device_failure(error)
+                if isinstance(error, p.DeviceStatusError):
+                    raise self._device_failure(error)
+                raise error
             assert isinstance(done.response, p.UpdateWriteResponse)
             if done.response.next_offset > acked:
                 acked = done.response.next_offset
