@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bridgelab.data.clock import iso_utc
-from bridgelab.data.errors import SessionNotFound
+from bridgelab.data.errors import SessionAlreadyEnded, SessionNotFound
 from bridgelab.data.failures import Failure, FailureClass, FinalState
 from bridgelab.data.owners import owner_is_alive
 from bridgelab.data.records import DeviceInfo, ImageInfo, JsonDict, SessionStart, eui64_text
@@ -115,6 +115,11 @@ def end_session(
     fields: dict[str, Any],
     t: float,
 ) -> None:
+    row = state.db.execute("SELECT final_state FROM sessions WHERE id = ?", [session_id]).fetchone()
+    if row is None:
+        raise SessionNotFound(f"No session {session_id} in the triage log.")
+    if row[0] != FinalState.RUNNING.value:
+        raise SessionAlreadyEnded(f"Session {session_id} has already ended ({row[0]}).")
     values = dict(fields)
     transfer = state.transfers.get(session_id)
     if transfer is not None:
