@@ -19,7 +19,7 @@ import zipfile
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bridgelab.data import queries
 from bridgelab.data.clock import iso_utc, parse_iso
@@ -27,9 +27,11 @@ from bridgelab.data.export import EVENT_CSV_COLUMNS
 from bridgelab.data.failures import FailureClass
 from bridgelab.data.records import SessionRecord
 from bridgelab.data.schema import SCHEMA_VERSION
-from sqlite_utils import Database
 
 from bridgelab import __version__
+
+if TYPE_CHECKING:  # sqlite_utils loads only when a store opens
+    from sqlite_utils import Database
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bridgelab.data.errors import BadFilter, SessionAmbiguous, SessionNotFound
 from bridgelab.data.failures import FailureClass, FinalState
@@ -21,9 +21,11 @@ from bridgelab.data.records import (
     SessionRecord,
     eui64_text,
 )
-from sqlite_utils import Database
 
 from bridgelab.eui64 import Eui64Error
+
+if TYPE_CHECKING:  # sqlite_utils loads only when a store opens
+    from sqlite_utils import Database
 
 SESSION_SELECT = (
     "SELECT s.*, d.model AS device_model, d.hardware_version AS hardware_version, "

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bridgelab.data import queries, writes
 from bridgelab.data.clock import iso_utc
@@ -51,9 +51,11 @@ from bridgelab.data.records import (
 from bridgelab.data.schema import migrate
 from bridgelab.data.stats import DEFAULT_GROUPS, StatsReport, compute_stats
 from bridgelab.data.writer import EVENT, FRAME, PROGRESS, Writer, WriterState
-from sqlite_utils import Database
 
 from bridgelab import __version__
+
+if TYPE_CHECKING:  # sqlite_utils loads only when a store opens
+    from sqlite_utils import Database
 
 FRAME_DIRECTIONS = frozenset({"tx", "rx"})
 
