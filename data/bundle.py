@@ -19,9 +19,7 @@ import zipfile
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any
-
-from sqlite_utils import Database
+from typing import TYPE_CHECKING, Any
 
 from bridgelab import __version__
 from bridgelab.data import queries
@@ -30,6 +28,9 @@ from bridgelab.data.export import EVENT_CSV_COLUMNS
 from bridgelab.data.failures import FailureClass
 from bridgelab.data.records import SessionRecord
 from bridgelab.data.schema import SCHEMA_VERSION
+
+if TYPE_CHECKING:  # sqlite_utils loads only when a store opens
+    from sqlite_utils import Database
 
 
 @dataclass(frozen=True)

@@ -90,6 +90,13 @@ class SessionAmbiguous(StoreError):
     default_action = "Give more characters of the session id."
 
 
+class SessionAlreadyEnded(StoreError):
+    """`end_session` for a session that has already ended (its record stays as it was)."""
+
+    code = "session-already-ended"
+    default_action = "End each session once; add what was learnt later as a note."
+
+
 class SessionNotOpen(StoreError):
     """Progress or trace logged for a session this store is not running."""
 

@@ -10,19 +10,18 @@ import csv
 import json
 from collections.abc import Iterable
 from dataclasses import fields
-from typing import Any, TextIO
-
-from sqlite_utils import Database
+from typing import TYPE_CHECKING, Any, TextIO
 
 from bridgelab.data import queries
 from bridgelab.data.clock import iso_utc
 from bridgelab.data.records import SessionFilter, SessionRecord
 from bridgelab.data.schema import SCHEMA_VERSION
 
+if TYPE_CHECKING:  # sqlite_utils loads only when a store opens
+    from sqlite_utils import Database
+
 SESSION_CSV_COLUMNS = tuple(f.name for f in fields(SessionRecord))
 EVENT_CSV_COLUMNS = ("session_id", "seq", "at", "kind", "data")
-FORMATS = ("csv", "json")
-TABLES = ("sessions", "events")
 
 
 def _cell(value: Any) -> Any:

@@ -83,43 +83,38 @@ def _count(state: WriterState, table: str) -> int:
     return int(state.db.execute(f"SELECT count(*) FROM main.{table}").fetchone()[0])
 
 
-def _merge_devices(state: WriterState, cols: list[str]) -> None:
-    # Fill our gaps from theirs; their values win when their report is the newer one.
-    facts = [c for c in cols if c not in ("eui64", "first_seen", "last_seen")]
-    newer = "excluded.last_seen > devices.last_seen"
-    sets = [
-        f"{c} = CASE WHEN {newer} THEN coalesce(excluded.{c}, devices.{c}) "
-        f"ELSE coalesce(devices.{c}, excluded.{c}) END"
-        for c in facts
-    ]
-    sets += [
-        "first_seen = min(devices.first_seen, excluded.first_seen)",
-        "last_seen = max(devices.last_seen, excluded.last_seen)",
-    ]
-    changed = " OR ".join(
-        ["excluded.first_seen < devices.first_seen", newer]
-        + [f"(devices.{c} IS NULL AND excluded.{c} IS NOT NULL)" for c in facts]
-    )
-    names = ", ".join(cols)
-    state.db.execute(
-        f"INSERT INTO main.devices ({names}) SELECT {names} FROM {_ALIAS}.devices WHERE true "
-        f"ON CONFLICT (eui64) DO UPDATE SET {', '.join(sets)} WHERE {changed}"
-    )
+def _merge_described(
+    table: str, key: str, *, last_seen: bool
+) -> Callable[[WriterState, list[str]], None]:
+    """Upsert for a table of facts about a thing seen over time (devices, images).
 
+    Our gaps are filled from theirs, first_seen becomes the earlier of the two, and with
+    `last_seen` the later one; when their record is the more recent, their facts win.
+    The update runs only when it changes something, so a re-merge counts no updates.
+    """
 
-def _merge_images(state: WriterState, cols: list[str]) -> None:
-    facts = [c for c in cols if c not in ("sha256", "first_seen")]
-    sets = [f"{c} = coalesce(images.{c}, excluded.{c})" for c in facts]
-    sets.append("first_seen = min(images.first_seen, excluded.first_seen)")
-    changed = " OR ".join(
-        ["excluded.first_seen < images.first_seen"]
-        + [f"(images.{c} IS NULL AND excluded.{c} IS NOT NULL)" for c in facts]
-    )
-    names = ", ".join(cols)
-    state.db.execute(
-        f"INSERT INTO main.images ({names}) SELECT {names} FROM {_ALIAS}.images WHERE true "
-        f"ON CONFLICT (sha256) DO UPDATE SET {', '.join(sets)} WHERE {changed}"
-    )
+    def merge(state: WriterState, cols: list[str]) -> None:
+        facts = [c for c in cols if c not in (key, "first_seen", "last_seen")]
+        newer = f"excluded.last_seen > {table}.last_seen" if last_seen else "false"
+        sets = [
+            f"{c} = CASE WHEN {newer} THEN coalesce(excluded.{c}, {table}.{c}) "
+            f"ELSE coalesce({table}.{c}, excluded.{c}) END"
+            for c in facts
+        ]
+        sets.append(f"first_seen = min({table}.first_seen, excluded.first_seen)")
+        changes = [f"excluded.first_seen < {table}.first_seen"]
+        if last_seen:
+            sets.append(f"last_seen = max({table}.last_seen, excluded.last_seen)")
+            changes.append(newer)
+        changes += [f"({table}.{c} IS NULL AND excluded.{c} IS NOT NULL)" for c in facts]
+        names = ", ".join(cols)
+        state.db.execute(
+            f"INSERT INTO main.{table} ({names}) SELECT {names} FROM {_ALIAS}.{table} "
+            f"WHERE true ON CONFLICT ({key}) DO UPDATE SET {', '.join(sets)} "
+            f"WHERE {' OR '.join(changes)}"
+        )
+
+    return merge
 
 
 def _merge_sessions(state: WriterState, cols: list[str]) -> None:
@@ -146,8 +141,8 @@ def _merge_plain(table: str) -> Callable[[WriterState, list[str]], None]:
 
 
 _MERGERS: dict[str, Callable[[WriterState, list[str]], None]] = {
-    "devices": _merge_devices,
-    "images": _merge_images,
+    "devices": _merge_described("devices", "eui64", last_seen=True),
+    "images": _merge_described("images", "sha256", last_seen=False),
     "sessions": _merge_sessions,
     "events": _merge_plain("events"),
     "frames": _merge_plain("frames"),

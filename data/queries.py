@@ -7,10 +7,8 @@ returns records; none writes.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from typing import Any
-
-from sqlite_utils import Database
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from bridgelab.data.errors import BadFilter, SessionAmbiguous, SessionNotFound
 from bridgelab.data.failures import FailureClass, FinalState
@@ -24,6 +22,9 @@ from bridgelab.data.records import (
     eui64_text,
 )
 from bridgelab.eui64 import Eui64Error
+
+if TYPE_CHECKING:  # sqlite_utils loads only when a store opens
+    from sqlite_utils import Database
 
 SESSION_SELECT = (
     "SELECT s.*, d.model AS device_model, d.hardware_version AS hardware_version, "
@@ -39,14 +40,19 @@ SHORT_ID_MIN = 8
 _UUID_HYPHENS = (8, 12, 16, 20)
 
 
-def _choice(
-    value: str, allowed: type[FinalState] | type[FailureClass] | type[Mode], what: str
-) -> str:
-    try:
-        return allowed(value.strip().lower()).value
-    except ValueError:
-        names = ", ".join(member.value for member in allowed)
-        raise BadFilter(f"{value!r} is not a {what}.", action=f"Use one of: {names}.") from None
+def _chooser(
+    allowed: type[FinalState] | type[FailureClass] | type[Mode], what: str
+) -> Callable[[str], str]:
+    """A converter that accepts only the enum's values; BadFilter lists them otherwise."""
+
+    def choose(value: str) -> str:
+        try:
+            return allowed(value.strip().lower()).value
+        except ValueError:
+            names = ", ".join(member.value for member in allowed)
+            raise BadFilter(f"{value!r} is not a {what}.", action=f"Use one of: {names}.") from None
+
+    return choose
 
 
 def where_clause(filters: SessionFilter | None) -> tuple[str, list[Any]]:
@@ -61,33 +67,22 @@ def where_clause(filters: SessionFilter | None) -> tuple[str, list[Any]]:
         except Eui64Error as error:
             raise BadFilter(error.message, action=error.action) from None
         terms.append("s.device_eui64 = ?")
-    if filters.result:
-        terms.append("s.final_state = ?")
-        params.append(_choice(filters.result, FinalState, "session result"))
-    if filters.failure_class:
-        terms.append("s.failure_class = ?")
-        params.append(_choice(filters.failure_class, FailureClass, "failure class"))
-    if filters.since:
-        terms.append("s.started_at >= ?")
-        params.append(filters.since)
-    if filters.until:
-        terms.append("s.started_at < ?")
-        params.append(filters.until)
-    if filters.mode:
-        terms.append("s.mode = ?")
-        params.append(_choice(filters.mode, Mode, "mode"))
-    if filters.site:
-        terms.append("s.site_ref = ?")
-        params.append(filters.site)
-    if filters.campaign:
-        terms.append("s.campaign_id = ?")
-        params.append(filters.campaign)
-    if filters.image_version is not None:
-        terms.append("s.image_sha256 IN (SELECT sha256 FROM images WHERE file_version = ?)")
-        params.append(filters.image_version)
-    if filters.model:
-        terms.append("s.device_eui64 IN (SELECT eui64 FROM devices WHERE model = ?)")
-        params.append(filters.model)
+    chosen: list[tuple[object, str, Callable[[Any], object]]] = [
+        (filters.result, "s.final_state = ?", _chooser(FinalState, "session result")),
+        (filters.failure_class, "s.failure_class = ?", _chooser(FailureClass, "failure class")),
+        (filters.since, "s.started_at >= ?", str),
+        (filters.until, "s.started_at < ?", str),
+        (filters.mode, "s.mode = ?", _chooser(Mode, "mode")),
+        (filters.site, "s.site_ref = ?", str),
+        (filters.campaign, "s.campaign_id = ?", str),
+        (filters.image_version,
+         "s.image_sha256 IN (SELECT sha256 FROM images WHERE file_version = ?)", int),
+        (filters.model, "s.device_eui64 IN (SELECT eui64 FROM devices WHERE model = ?)", str),
+    ]  # fmt: skip
+    for value, term, convert in chosen:
+        if value is not None and value != "":
+            terms.append(term)
+            params.append(convert(value))
     return (" WHERE " + " AND ".join(terms)) if terms else "", params
 
 
@@ -250,19 +245,19 @@ def session_notes(db: Database, session_id: str) -> list[NoteRecord]:
     return [NoteRecord(*row) for row in rows]
 
 
-def get_device(db: Database, eui64: str) -> dict[str, Any] | None:
-    rows = list(db.query("SELECT * FROM devices WHERE eui64 = ?", [eui64]))
-    if not rows:
-        return None
-    row = rows[0]
-    row["identity"] = json.loads(row["identity"]) if row["identity"] else {}
+def _row_by_key(
+    db: Database, table: str, key: str, value: str, json_column: str
+) -> dict[str, Any] | None:
+    """One row as a dict, its JSON column decoded ({} when empty); None when absent."""
+    row = next(iter(db.table(table).rows_where(f"{key} = ?", [value], limit=1)), None)
+    if row is not None:
+        row[json_column] = json.loads(row[json_column]) if row[json_column] else {}
     return row
+
+
+def get_device(db: Database, eui64: str) -> dict[str, Any] | None:
+    return _row_by_key(db, "devices", "eui64", eui64, "identity")
 
 
 def get_image(db: Database, sha256: str) -> dict[str, Any] | None:
-    rows = list(db.query("SELECT * FROM images WHERE sha256 = ?", [sha256]))
-    if not rows:
-        return None
-    row = rows[0]
-    row["details"] = json.loads(row["details"]) if row["details"] else {}
-    return row
+    return _row_by_key(db, "images", "sha256", sha256, "details")

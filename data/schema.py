@@ -13,13 +13,15 @@ copy of each released schema and the tests migrate it to the current one.
 from __future__ import annotations
 
 from collections.abc import Callable
-
-from sqlite_utils import Database
+from typing import TYPE_CHECKING
 
 from bridgelab import __version__
 from bridgelab.data.clock import iso_utc
 from bridgelab.data.errors import DbNewerSchema
 from bridgelab.data.failures import FailureClass
+
+if TYPE_CHECKING:  # sqlite_utils loads only when a store opens
+    from sqlite_utils import Database
 
 # "BRLG": tells a triage log from any other SQLite file.
 APPLICATION_ID = 0x42524C47

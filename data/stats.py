@@ -8,13 +8,14 @@ outcome yet, so neither counts either way (both are still shown).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
-
-from sqlite_utils import Database
+from typing import TYPE_CHECKING, Any
 
 from bridgelab.data.errors import BadFilter
 from bridgelab.data.queries import where_clause
 from bridgelab.data.records import SessionFilter
+
+if TYPE_CHECKING:  # sqlite_utils loads only when a store opens
+    from sqlite_utils import Database
 
 # Group name -> the SQL expression it groups by (over sessions s, devices d, images i).
 GROUPS: dict[str, str] = {

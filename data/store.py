@@ -25,9 +25,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from types import TracebackType
-from typing import Any
-
-from sqlite_utils import Database
+from typing import TYPE_CHECKING, Any
 
 from bridgelab import __version__
 from bridgelab.data import queries, writes
@@ -54,6 +52,9 @@ from bridgelab.data.records import (
 from bridgelab.data.schema import migrate
 from bridgelab.data.stats import DEFAULT_GROUPS, StatsReport, compute_stats
 from bridgelab.data.writer import EVENT, FRAME, PROGRESS, Writer, WriterState
+
+if TYPE_CHECKING:  # sqlite_utils loads only when a store opens
+    from sqlite_utils import Database
 
 FRAME_DIRECTIONS = frozenset({"tx", "rx"})
 

@@ -51,6 +51,13 @@ def store_error_from(path: Path, error: BaseException) -> BaseException:
         return StoreBusy(f"The triage log {path} stayed locked by another program.")
     if "malformed" in text or "not a database" in text:
         return translate_sqlite_error(path, error)
+    if "foreign key" in text:
+        return StoreWriteFailed(
+            f"Could not write to the triage log {path}: the record names a session, device "
+            "or image the log does not hold.",
+            action="Record the device or image first, and log only for sessions begun here.",
+            details={"sqlite": str(error)},
+        )
     return StoreWriteFailed(
         f"Could not write to the triage log {path}: {error}.", details={"sqlite": str(error)}
     )
@@ -78,29 +85,27 @@ class WriterState:
     def __init__(self, path: Path, db: Database) -> None:
         self.path = path
         self.db = db
-        self._next_seq: dict[str, int] = {}
-        self._next_frame_seq: dict[str, int] = {}
+        # table -> session id -> the next sequence number to hand out
+        self._next_seq: dict[str, dict[str, int]] = {"events": {}, "frames": {}}
         self.transfers: dict[str, _Transfer] = {}
 
-    def next_event_seq(self, session_id: str) -> int:
-        seq = self._next_seq.get(session_id)
-        if seq is None:
+    def _next(self, table: str, session_id: str) -> int:
+        counters = self._next_seq[table]
+        seq = counters.get(session_id)
+        if seq is None:  # first use since this store opened: carry on from the table
             row = self.db.execute(
-                "SELECT coalesce(max(seq) + 1, 0) FROM events WHERE session_id = ?", [session_id]
+                f"SELECT coalesce(max(seq) + 1, 0) FROM {table} WHERE session_id = ?",
+                [session_id],
             ).fetchone()
             seq = int(row[0])
-        self._next_seq[session_id] = seq + 1
+        counters[session_id] = seq + 1
         return seq
 
+    def next_event_seq(self, session_id: str) -> int:
+        return self._next("events", session_id)
+
     def next_frame_seq(self, session_id: str) -> int:
-        seq = self._next_frame_seq.get(session_id)
-        if seq is None:
-            row = self.db.execute(
-                "SELECT coalesce(max(seq) + 1, 0) FROM frames WHERE session_id = ?", [session_id]
-            ).fetchone()
-            seq = int(row[0])
-        self._next_frame_seq[session_id] = seq + 1
-        return seq
+        return self._next("frames", session_id)
 
     def insert_event(self, session_id: str, kind: str, data: JsonDict | None, t: float) -> int:
         seq = self.next_event_seq(session_id)
@@ -109,8 +114,8 @@ class WriterState:
 
     def forget(self, session_id: str) -> None:
         """Drop the counters of an ended session (they reload from the table if needed)."""
-        self._next_seq.pop(session_id, None)
-        self._next_frame_seq.pop(session_id, None)
+        for counters in self._next_seq.values():
+            counters.pop(session_id, None)
         self.transfers.pop(session_id, None)
 
     def commit_batch(self, items: list[tuple[Any, ...]]) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 from sqlite_utils.db import NotFoundError
 
 from bridgelab.data.clock import iso_utc
-from bridgelab.data.errors import SessionNotFound
+from bridgelab.data.errors import SessionAlreadyEnded, SessionNotFound
 from bridgelab.data.failures import Failure, FailureClass, FinalState
 from bridgelab.data.owners import owner_is_alive
 from bridgelab.data.records import DeviceInfo, ImageInfo, JsonDict, SessionStart, eui64_text
@@ -116,6 +116,11 @@ def end_session(
     fields: dict[str, Any],
     t: float,
 ) -> None:
+    row = state.db.execute("SELECT final_state FROM sessions WHERE id = ?", [session_id]).fetchone()
+    if row is None:
+        raise SessionNotFound(f"No session {session_id} in the triage log.")
+    if row[0] != FinalState.RUNNING.value:
+        raise SessionAlreadyEnded(f"Session {session_id} has already ended ({row[0]}).")
     values = dict(fields)
     transfer = state.transfers.get(session_id)
     if transfer is not None:

@@ -20,17 +20,22 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from bridgelab.cli import log_format
 from bridgelab.cli.output import format_table, parse_int, print_json
-from bridgelab.data import FinalState, Mode, SessionFilter, TriageStore
-from bridgelab.data.bundle import write_bundle
+from bridgelab.data import FinalState, Mode, SessionFilter
 from bridgelab.data.clock import parse_when
-from bridgelab.data.export import FORMATS, TABLES, write_events_csv, write_json, write_sessions_csv
-from bridgelab.data.merge import MERGE_TABLES
 from bridgelab.data.stats import DEFAULT_GROUPS, GROUPS
 from bridgelab.errors import UsageError
+
+if TYPE_CHECKING:
+    from bridgelab.data import TriageStore
+
+# The parser is built for every `bridgelab` command, so the store itself (sqlite-utils)
+# is imported only by the handlers that use it.
+FORMATS = ("csv", "json")
+TABLES = ("sessions", "events")
 
 LIST_LIMIT = 50
 BUNDLE_LIMIT = 50
@@ -144,6 +149,8 @@ def _opened(
     Commands that write (`merge`, `note`) check the file's integrity first, so that a
     damaged log is reported rather than written to.
     """
+    from bridgelab.data import TriageStore
+
     store = TriageStore.open(args.db, create=create, integrity_check=writes)
     with store:
         for warning in store.warnings:
@@ -219,6 +226,8 @@ def _indent(text: str) -> str:
 
 
 def export_log(args: argparse.Namespace) -> int:
+    from bridgelab.data.export import write_events_csv, write_json, write_sessions_csv
+
     filters = _filter_from(args)
     with _opened(args) as store, _output(args.output) as out, store.reading() as db:
         if args.format == "json":
@@ -245,6 +254,8 @@ def _output(path: str | None) -> Iterator[TextIO]:
 
 
 def merge_logs(args: argparse.Namespace) -> int:
+    from bridgelab.data.merge import MERGE_TABLES
+
     with _opened(args, writes=True, create=True) as store:
         reports = [store.merge(path) for path in args.files]
     if args.json:
@@ -260,6 +271,8 @@ def merge_logs(args: argparse.Namespace) -> int:
 
 
 def bundle_sessions(args: argparse.Namespace) -> int:
+    from bridgelab.data.bundle import write_bundle
+
     filters = _filter_from(args)
     with _opened(args) as store:
         if args.session:

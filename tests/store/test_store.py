@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import uuid
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from bridgelab.data import (
     FailureClass,
     FinalState,
     ImageInfo,
+    SessionAlreadyEnded,
     SessionAmbiguous,
     SessionFilter,
     SessionNotFound,
@@ -23,6 +25,7 @@ from bridgelab.data import (
     Stage,
     StoreClosed,
     StoreNotFound,
+    StoreWriteFailed,
     TriageStore,
 )
 from bridgelab.data.ids import uuid7, uuid7_at, uuid7_time_ms
@@ -243,3 +246,28 @@ def test_stored_identity_and_image_metadata(store: TriageStore, make_start: Star
         and image["signer"] == "00:11:22:33:44:55:66:77"
         and image["size"] == 170_000
     )
+
+
+def test_a_session_ends_once(store: TriageStore, make_start: StartFactory) -> None:
+    sid = store.begin_session(make_start())
+    store.end_session(sid, "success", version_after=2)
+    with pytest.raises(SessionAlreadyEnded):
+        store.end_session(sid, "failed", Failure(Stage.CONFIRM, FailureClass.UNHEALTHY))
+    assert store.get_session(sid).final_state == "success"
+    assert [e.kind for e in store.session_events(sid)].count("session-ended") == 1
+
+
+def test_a_batch_that_cannot_be_written_is_reported_not_lost_silently(
+    db_path: Path, make_start: StartFactory
+) -> None:
+    store = TriageStore.open(db_path, batch_interval_s=60)
+    sid = store.begin_session(make_start())
+    # Another program breaks the log under the store: the next batch of frames fails.
+    with closing(sqlite3.connect(db_path)) as other:
+        other.execute("DROP TABLE frames")
+        other.commit()
+    store.log_frame(sid, "tx", b"\x01")
+    with pytest.raises(StoreWriteFailed, match="frames"):
+        store.flush()
+    store.log_event(sid, "command", {"name": "still logging"})  # the store carries on
+    store.close()
