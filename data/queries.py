@@ -37,6 +37,10 @@ ORDERS = {
     "oldest": "s.started_at ASC, s.id ASC",
 }
 SHORT_ID_MIN = 8
+SEARCH_COLUMNS = (
+    "s.id", "s.device_eui64", "s.port_url", "s.site_ref", "s.operator", "s.failure_code",
+    "s.failure_message",
+)  # fmt: skip
 _UUID_HYPHENS = (8, 12, 16, 20)
 
 
@@ -53,6 +57,11 @@ def _chooser(
             raise BadFilter(f"{value!r} is not a {what}.", action=f"Use one of: {names}.") from None
 
     return choose
+
+
+def _escape_like(text: str) -> str:
+    """`text` matched literally inside a LIKE pattern (backslash is the escape)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def where_clause(filters: SessionFilter | None) -> tuple[str, list[Any]]:
@@ -83,6 +92,10 @@ def where_clause(filters: SessionFilter | None) -> tuple[str, list[Any]]:
         if value is not None and value != "":
             terms.append(term)
             params.append(convert(value))
+    if filters.text and filters.text.strip():
+        pattern = "%" + _escape_like(filters.text.strip()) + "%"
+        terms.append("(" + " OR ".join(f"{c} LIKE ? ESCAPE '\\'" for c in SEARCH_COLUMNS) + ")")
+        params.extend([pattern] * len(SEARCH_COLUMNS))
     return (" WHERE " + " AND ".join(terms)) if terms else "", params
 
 

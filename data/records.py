@@ -192,6 +192,9 @@ class SessionFilter:
 
     `device` takes any EUI-64 spelling; `since`/`until` are stored-form times (see
     `clock.parse_when`), `since` inclusive and `until` exclusive, on `started_at`.
+    `text` is a case-insensitive search in the session id, device EUI-64, port, site,
+    operator, failure code and failure message (a scan: combine it with other filters on
+    large logs).
     """
 
     device: str | None = None
@@ -204,3 +207,4 @@ class SessionFilter:
     campaign: str | None = None
     image_version: int | None = None
     model: str | None = None
+    text: str | None = None

@@ -42,6 +42,7 @@ from bridgelab.updates.transfer import Cancelled
 
 if TYPE_CHECKING:
     from bridgelab.updates.engine import UpdateEngine
+    from bridgelab.updates.policy import UpdatePolicy
 
 WAIT_FOR_COMMAND = 0xFFFFFFFF
 MAX_EXCHANGES = 2_000_000
@@ -185,21 +186,27 @@ class OtaServerSession:
         )
 
 
-def run_simulated_ota(engine: UpdateEngine) -> None:
-    """TRANSFER (blocks), VERIFY (the client's own check) and ACTIVATE, over the tunnel."""
-    assert engine.image is not None
-    policy = engine.policy
-    server = OtaServerSession(engine)
-    size = len(server.raw)
-    predicted = predict_ota_duration(
-        size,
-        block_size=min(server.block_size, 63),
+def predict_policy_ota_duration(image_size: int, policy: UpdatePolicy) -> float:
+    """Seconds the real over-the-air update of `image_size` bytes would take under
+    `policy` (what the engine announces before a simulated OTA, and the GUI before start)."""
+    return predict_ota_duration(
+        image_size,
+        block_size=min(policy.ota_block_size, 63),
         round_trip_s=policy.ota_round_trip_s,
         block_period_s=policy.ota_min_block_period_ms / 1000.0,
         loss_rate=policy.ota_loss_rate,
         verify_time_s=DEFAULT_VERIFY_TIME_S,
         countdown_s=max(0, policy.ota_upgrade_delay_s),
     )
+
+
+def run_simulated_ota(engine: UpdateEngine) -> None:
+    """TRANSFER (blocks), VERIFY (the client's own check) and ACTIVATE, over the tunnel."""
+    assert engine.image is not None
+    policy = engine.policy
+    server = OtaServerSession(engine)
+    size = len(server.raw)
+    predicted = predict_policy_ota_duration(size, policy)
     engine.predicted_ota_s = predicted
     engine.notice(
         "info",

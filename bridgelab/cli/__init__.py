@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "keys",
     "install_code",
     "log",
+    "gui",
 )
 
 
@@ -44,10 +45,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     handler = getattr(args, "handler", None)
     if handler is None:
-        # The desktop application arrives with the GUI issue; until then say so plainly.
-        print(f"bridgelab {__version__}")
-        print("The desktop application is not built yet; see `bridgelab --help` for commands.")
-        return 0
+        # No command: the desktop application, as `make run` and the desktop launcher expect.
+        args = parser.parse_args(["gui"])
+        handler = args.handler
     return run_handler(handler, args)
 
 

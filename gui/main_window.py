@@ -1,0 +1,404 @@
+"""The main window: the port picker, four views in tabs, menus, and the status bar.
+
+Deliberately thin. It creates the controllers (`BridgeSession`, `UpdateController`,
+`BenchController`, `EmulatorServer`, `PortList`, `StoreHolder`) around one `TaskRunner`,
+hands them to the views, and wires signals between them; the work lives in the
+controllers, the drawing in the views. `shutdown()` stops everything in order (long jobs
+cancelled, workers joined, the bridge and the triage log closed), so closing the window
+leaves no thread behind.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import (
+    QFrame,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QScrollArea,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from bridgelab.drivers.emulator.demo_material import DEMO_DIR, DEMO_IMAGES
+from bridgelab.drivers.ports import PortInfo
+from bridgelab.errors import BridgeLabError
+from bridgelab.gui.about import show_about
+from bridgelab.gui.bench_controller import BenchController
+from bridgelab.gui.bridge_session import BridgeSession, BridgeSnapshot, ConnectionState
+from bridgelab.gui.dialogs import Dialogs
+from bridgelab.gui.emulator_server import EmulatorServer
+from bridgelab.gui.port_list import PortList, choose_start_port, claimed_usb_ids
+from bridgelab.gui.settings import Settings
+from bridgelab.gui.store_holder import StoreHolder
+from bridgelab.gui.tasks import TaskRunner
+from bridgelab.gui.triage_jobs import merge_log, merge_words
+from bridgelab.gui.update_controller import UpdateController
+from bridgelab.gui.views.bench_view import BenchView
+from bridgelab.gui.views.device_view import DeviceView
+from bridgelab.gui.views.downgrade_dialog import DowngradeDialog
+from bridgelab.gui.views.emulator_panel import EmulatorPanel
+from bridgelab.gui.views.triage_view import TriageView
+from bridgelab.gui.views.update_view import UpdateView
+from bridgelab.gui.widgets.connection_bar import ConnectionBar
+from bridgelab.updates.policy import UpdatePolicy
+
+VIEWS = ("device", "update", "triage", "bench")
+VIEW_TITLES = {"device": "&Device", "update": "&Update", "triage": "&Triage", "bench": "Lab &bench"}
+IMAGE_FILTER = "Firmware images (*.ota *.zigbee *.bin *.img);;All files (*)"
+DEFAULT_SIZE = (1280, 760)
+
+
+def scrollable(view: QWidget) -> QScrollArea:
+    """The view in a frameless scroll area: on a screen smaller than the view needs, it
+    scrolls instead of pushing the window off the screen."""
+    area = QScrollArea()
+    area.setWidget(view)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    return area
+
+
+@dataclass(frozen=True)
+class WindowOptions:
+    """What the command line (or a test) asks of the window."""
+
+    port: str | None = None  # connect here instead of choosing
+    db: Path | None = None  # triage log (None: BRIDGELAB_DB or the user data folder)
+    policy: UpdatePolicy | None = None  # update timeouts (tests shorten the health check)
+    watch_ports: bool = True  # False: list the ports once, no rescans (screenshots)
+
+
+class MainWindow(QMainWindow):
+    shutDown = Signal()
+
+    def __init__(
+        self,
+        settings: Settings,
+        options: WindowOptions | None = None,
+        *,
+        dialogs: Dialogs | None = None,
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self.options = options or WindowOptions()
+        self.dialogs = dialogs or Dialogs(self)
+        self._closed = False
+        self.setWindowTitle("Bridge Lab")
+
+        # -- controllers
+        self.runner = TaskRunner(self)
+        self.store = StoreHolder(self.runner, self)
+        self.session = BridgeSession(self.runner, baud=settings.baud, parent=self)
+        self.ports = PortList(self.runner, parent=self)
+        policy = self.options.policy
+        self.updates = UpdateController(
+            self.runner, self.session, self.store, settings, policy=policy, parent=self
+        )
+        self.bench = BenchController(self.runner, self.store, policy=policy, parent=self)
+        self.emulator = EmulatorServer(self.runner, self)
+
+        # -- views
+        self.connection = ConnectionBar()
+        self.connection.set_baud(settings.baud)
+        self.device_view = DeviceView()
+        self.update_view = UpdateView(self.updates)
+        self.triage_view = TriageView(self.runner, self.dialogs)
+        self.bench_view = BenchView(self.bench, self.dialogs)
+        self.emulator_panel: EmulatorPanel | None = None
+        self.views: dict[str, QWidget] = {
+            "device": self.device_view,
+            "update": self.update_view,
+            "triage": self.triage_view,
+            "bench": self.bench_view,
+        }
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        for name in VIEWS:
+            self.tabs.addTab(scrollable(self.views[name]), VIEW_TITLES[name].replace("&", ""))
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.connection)
+        layout.addWidget(self.tabs, 1)
+        self.setCentralWidget(central)
+        self.log_label = QLabel("Triage log: opening\u2026")
+        self.statusBar().addPermanentWidget(self.log_label)
+
+        self._build_menus()
+        self._wire()
+        self._restore_geometry()
+
+    # -- start and stop ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Open the triage log, list the ports and connect (all asynchronously)."""
+        self.store.open(self.options.db)
+        self.ports.start(self._first_ports, watch=self.options.watch_ports)
+
+    def _first_ports(self, ports: list[PortInfo]) -> None:
+        url = choose_start_port(
+            ports, self.settings.last_port, self.options.port, claimed_usb_ids()
+        )
+        self.connection.set_url(url)
+        self.connect_to(url)
+
+    def shutdown(self) -> None:
+        """Stop every job and thread this window started; safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        self.ports.stop()
+        self.updates.cancel()
+        self.bench.cancel()
+        self.emulator.stop()
+        self.runner.shutdown()
+        self.session.close()
+        self.store.close()
+        self.settings.sync()
+        self.shutDown.emit()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if (self.updates.running or self.bench.running) and not self._closed:
+            question = (
+                "An update is running. Cancel it and quit? The bridge keeps what it "
+                "received; updating again later resumes from there."
+            )
+            if not self.dialogs.confirm("Quit Bridge Lab", question):
+                event.ignore()
+                return
+        self.settings.geometry = self.saveGeometry()
+        self.settings.last_view = VIEWS[self.tabs.currentIndex()]
+        self.shutdown()
+        event.accept()
+
+    def _restore_geometry(self) -> None:
+        geometry = self.settings.geometry
+        if geometry is not None and self.restoreGeometry(geometry):
+            return
+        screen = QGuiApplication.primaryScreen()
+        width, height = DEFAULT_SIZE
+        if screen is not None:
+            available = screen.availableGeometry()
+            width, height = min(width, available.width()), min(height, available.height())
+        self.resize(width, height)
+
+    # -- views ------------------------------------------------------------------------------
+
+    def show_view(self, name: str) -> None:
+        self.tabs.setCurrentIndex(VIEWS.index(name))
+
+    def current_view(self) -> str:
+        return VIEWS[self.tabs.currentIndex()]
+
+    def connect_to(self, url: str) -> None:
+        self.settings.last_port = url
+        baud = self.connection.current_baud()
+        self.settings.baud = baud
+        self.session.baud = baud
+        self.session.connect_to(url)
+
+    # -- wiring -----------------------------------------------------------------------------
+
+    def _wire(self) -> None:
+        session, bar = self.session, self.connection
+        bar.connectRequested.connect(self.connect_to)
+        bar.disconnectRequested.connect(session.disconnect_bridge)
+        session.stateChanged.connect(self._on_session_state)
+        session.snapshotChanged.connect(self._on_snapshot)
+        session.problem.connect(self._on_problem)
+        session.logEntry.connect(self.device_view.add_log_entry)
+        session.eventLog.connect(self.device_view.show_log)
+        self.device_view.tryUpdateRequested.connect(self._try_demo_update)
+        self.device_view.retryRequested.connect(lambda: session.connect_to(session.url))
+        self.device_view.hintDismissed.connect(self._dismiss_hint)
+        self.ports.portsChanged.connect(bar.set_ports)
+        self.ports.plugged.connect(self._on_plugged)
+        self.store.opened.connect(self._on_store_opened)
+        self.store.failed.connect(self._on_store_failed)
+        self.store.changed.connect(self.triage_view.model.reload)
+        self.update_view.openImageRequested.connect(self.open_image)
+        self.update_view.downgradeRequested.connect(self._ask_downgrade)
+        self.update_view.showSessionRequested.connect(self.show_session)
+        self.updates.finished.connect(self._on_update_finished)
+        self.triage_view.message.connect(self.statusBar().showMessage)
+        self.runner.unhandledError.connect(self._on_unhandled)
+
+    def _on_session_state(self, state: str) -> None:
+        connection_state = ConnectionState(state)
+        self.connection.set_state(connection_state, self.session.url)
+        self.device_view.set_state(connection_state, self.session.url)
+        self.setWindowTitle(
+            f"Bridge Lab \u2013 {self.session.url}" if self.session.url else "Bridge Lab"
+        )
+
+    def _on_snapshot(self, snapshot: BridgeSnapshot) -> None:
+        self.device_view.show_snapshot(snapshot, show_hint=not self.settings.demo_hint_dismissed)
+
+    def _on_problem(self, error: BridgeLabError) -> None:
+        self.device_view.show_problem(error, self.session.url)
+        self.statusBar().showMessage(error.message, 10_000)
+
+    def _on_plugged(self, port: PortInfo) -> None:
+        self.statusBar().showMessage(
+            f"{port.url} plugged in ({port.description}): pick it above to connect.", 15_000
+        )
+
+    def _on_store_opened(self, store: object) -> None:
+        path = self.store.path
+        self.log_label.setText(f"Triage log: {path}")
+        self.triage_view.set_store(self.store.store)
+        for warning in getattr(store, "warnings", []):
+            self.statusBar().showMessage(str(getattr(warning, "message", warning)), 15_000)
+
+    def _on_store_failed(self, error: BridgeLabError) -> None:
+        self.log_label.setText("Triage log: NOT AVAILABLE (updates are not logged)")
+        self.triage_view.show_store_problem(error)
+
+    def _on_update_finished(self, result: object) -> None:
+        session_id = getattr(result, "session_id", None)
+        if session_id:
+            self.statusBar().showMessage(f"Update logged as session {session_id}.", 15_000)
+
+    def _on_unhandled(self, error: BridgeLabError) -> None:
+        self.statusBar().showMessage(error.message, 15_000)
+        self.dialogs.warn("Bridge Lab", f"{error.message}\n\n{error.action}".strip())
+
+    def _dismiss_hint(self) -> None:
+        self.settings.demo_hint_dismissed = True
+
+    def _try_demo_update(self) -> None:
+        self.show_view("update")
+        if self.updates.image_path is None:
+            self.updates.set_image(DEMO_IMAGES[0].path)
+
+    def show_session(self, session_id: str) -> None:
+        self.show_view("triage")
+        self.triage_view.open_session(session_id)
+
+    # -- actions ----------------------------------------------------------------------------
+
+    def open_image(self) -> None:
+        start = self.settings.last_image_dir
+        if not start and self.session.snapshot is not None and self.session.snapshot.emulated:
+            start = str(DEMO_DIR)
+        path = self.dialogs.open_file("Open a firmware image", start, IMAGE_FILTER)
+        if path is not None:
+            self.settings.last_image_dir = str(path.parent)
+            self.show_view("update")
+            self.updates.set_image(path)
+
+    def _ask_downgrade(self) -> None:
+        assessment = self.updates.assessment
+        if assessment is None or assessment.device is None:
+            return
+        dialog = DowngradeDialog(assessment.device.file_version, assessment.file_version, self)
+        if dialog.exec() == DowngradeDialog.DialogCode.Accepted:
+            self.updates.allow_downgrade(dialog.reason_text())
+
+    def merge_log(self) -> None:
+        store = self.store.store
+        if store is None:
+            return
+        path = self.dialogs.open_file(
+            "Merge another laptop's triage log", "", "Triage logs (*.db *.sqlite);;All files (*)"
+        )
+        if path is None:
+            return
+        self.statusBar().showMessage(f"Merging {path}\u2026")
+
+        def merged(report: object) -> None:
+            self.statusBar().showMessage(merge_words(report), 15_000)  # type: ignore[arg-type]
+            self.store.changed.emit()
+
+        self.runner.submit(lambda: merge_log(store, path), merged, self._on_unhandled)
+
+    def choose_trust_store(self) -> None:
+        folder = self.dialogs.choose_folder(
+            "Folder of trusted manufacturer keys", self.settings.trust_dir
+        )
+        if folder is not None:
+            self.settings.trust_dir = str(folder)
+            self.updates.reassess()
+
+    def set_operator(self) -> None:
+        name = self.dialogs.ask_text(
+            "Operator", "Your name, for the triage log:", self.settings.operator
+        )
+        if name is not None:
+            self.settings.operator = name.strip()
+
+    def show_emulator(self) -> None:
+        if self.emulator_panel is None:
+            panel = EmulatorPanel(self.emulator, self)
+            panel.connectRequested.connect(self._connect_emulated)
+            self.emulator_panel = panel
+        self.emulator_panel.show()
+        self.emulator_panel.raise_()
+
+    def _connect_emulated(self, url: str) -> None:
+        self.connection.set_url(url)
+        self.connect_to(url)
+        self.show_view("device")
+
+    def _show_hint_again(self) -> None:
+        self.settings.demo_hint_dismissed = False
+        if self.session.snapshot is not None:
+            self._on_snapshot(self.session.snapshot)
+        self.show_view("device")
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+
+        def action(menu: QMenu, text: str, slot: object, shortcut: str = "") -> QAction:
+            item = menu.addAction(text)
+            item.triggered.connect(slot)
+            if shortcut:
+                item.setShortcut(QKeySequence(shortcut))
+            return item
+
+        file_menu = bar.addMenu("&File")
+        action(file_menu, "&Open image\u2026", self.open_image, "Ctrl+O")
+        action(file_menu, "&Merge another laptop's log\u2026", self.merge_log)
+        action(file_menu, "&Export sessions\u2026", self.triage_view.export, "Ctrl+Shift+E")
+        file_menu.addSeparator()
+        quit_action = action(file_menu, "&Quit", self.close, "Ctrl+Q")
+        quit_action.setMenuRole(QAction.MenuRole.QuitRole)
+
+        bridge_menu = bar.addMenu("&Bridge")
+        action(bridge_menu, "&Connect", lambda: self.connect_to(self.connection.current_url()),
+               "Ctrl+K")  # fmt: skip
+        action(bridge_menu, "&Refresh", self.session.refresh, "F5")
+        action(bridge_menu, "&Disconnect", self.session.disconnect_bridge)
+
+        update_menu = bar.addMenu("&Update")
+        update_menu.addAction(self.update_view.start_action)
+        update_menu.addAction(self.update_view.cancel_action)
+
+        view_menu = bar.addMenu("&View")
+        for number, name in enumerate(VIEWS, start=1):
+            action(view_menu, VIEW_TITLES[name], lambda _=False, n=name: self.show_view(n),
+                   f"Ctrl+{number}")  # fmt: skip
+
+        tools = bar.addMenu("&Tools")
+        action(tools, "&Emulator\u2026", self.show_emulator, "Ctrl+Shift+M")
+        action(tools, "&Trust store folder\u2026", self.choose_trust_store)
+        action(tools, "&Operator name\u2026", self.set_operator)
+        trace = action(
+            tools, "Record raw &trace", lambda on: setattr(self.settings, "record_trace", bool(on))
+        )
+        trace.setCheckable(True)
+        trace.setChecked(self.settings.record_trace)
+
+        help_menu = bar.addMenu("&Help")
+        action(help_menu, "Show the &Demo bridge hint", self._show_hint_again)
+        about = action(help_menu, "&About Bridge Lab", lambda: show_about(self), "F1")
+        about.setMenuRole(QAction.MenuRole.AboutRole)
+        self.tabs.setFocusPolicy(Qt.FocusPolicy.StrongFocus)

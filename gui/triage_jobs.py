@@ -1,0 +1,59 @@
+"""The triage view's file jobs: export, defect bundle, merge (blocking: run on a worker).
+
+Thin wrappers over `bridgelab.data.export`, `bridgelab.data.bundle` and
+`TriageStore.merge`, each on a reader connection of its own. No Qt here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bridgelab.data.bundle import BundleReport, write_bundle
+from bridgelab.data.export import write_json, write_sessions_csv
+from bridgelab.data.merge import MergeReport
+from bridgelab.data.records import SessionFilter
+from bridgelab.data.store import TriageStore
+from bridgelab.errors import BridgeLabError
+
+EXPORT_FORMATS = {"csv": "CSV, one row per session (*.csv)", "json": "JSON with events (*.json)"}
+
+
+class ExportFailed(BridgeLabError):
+    code = "export-failed"
+    default_action = "Choose a folder you can write to, with free space (not a read-only stick)."
+
+
+def export_sessions(store: TriageStore, filters: SessionFilter, path: Path, fmt: str) -> int:
+    """Write the sessions matching `filters` to `path`; returns how many.
+
+    Raises ExportFailed when the file cannot be written, and the store's errors.
+    """
+    try:
+        with store.reading() as db, path.open("w", encoding="utf-8", newline="") as out:
+            if fmt == "json":
+                return write_json(db, out, filters)
+            return write_sessions_csv(db, out, filters)
+    except OSError as error:
+        raise ExportFailed(f"Cannot write {path}: {error.strerror or error}.") from error
+
+
+def bundle_sessions(store: TriageStore, session_ids: list[str], path: Path) -> BundleReport:
+    """Zip the sessions' stories into `path`; raises ExportFailed when it cannot be written."""
+    try:
+        with store.reading() as db:
+            return write_bundle(db, session_ids, path)
+    except OSError as error:
+        raise ExportFailed(f"Cannot write {path}: {error.strerror or error}.") from error
+
+
+def merge_log(store: TriageStore, source: Path) -> MergeReport:
+    return store.merge(source)
+
+
+def merge_words(report: MergeReport) -> str:
+    added = report.added.get("sessions", 0)
+    updated = report.updated.get("sessions", 0)
+    return (
+        f"Merged {Path(report.source).name}: {added:,} new session(s), {updated:,} updated, "
+        f"{report.total_added:,} rows added in all."
+    )

@@ -1,0 +1,195 @@
+"""The update view's controller: check an image, run the update engine, report its events.
+
+The controller holds no widgets. `set_image()` checks the image against the connected
+bridge on a worker (`assessed`); `start()` borrows the port from the `BridgeSession`,
+runs `UpdateEngine.run()` on a long-job worker and re-emits the engine's events on the
+GUI thread (`engineEvent`), then `finished` with the result, and reconnects the session
+so the device view shows the new state. `cancel()` may be pressed at any time; starting
+the same image again resumes (the bridge reports the offset it has).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal, Slot
+
+from bridgelab.errors import BridgeLabError
+from bridgelab.firmware.compat import DowngradeOverride
+from bridgelab.gui.assessment import ImageAssessment, assess_image_file
+from bridgelab.gui.bridge_session import BridgeSession, BridgeSnapshot, ConnectionState
+from bridgelab.gui.settings import Settings
+from bridgelab.gui.store_holder import StoreHolder
+from bridgelab.gui.tasks import TaskRunner
+from bridgelab.updates.engine import UpdateEngine
+from bridgelab.updates.events import UpdateResult
+from bridgelab.updates.policy import UpdatePolicy
+from bridgelab.updates.request import UpdateRequest
+
+
+class UpdateController(QObject):
+    assessing = Signal(object)  # Path
+    assessed = Signal(object)  # ImageAssessment
+    assessFailed = Signal(object)  # BridgeLabError: not an image we can read
+    runningChanged = Signal(bool)
+    engineEvent = Signal(object)  # updates.events.UpdateEvent, on the GUI thread
+    finished = Signal(object)  # UpdateResult
+    crashed = Signal(object)  # BridgeLabError: the engine itself failed (a bug)
+    _fromEngine = Signal(object)  # emitted on the engine's thread
+
+    def __init__(
+        self,
+        runner: TaskRunner,
+        session: BridgeSession,
+        store: StoreHolder,
+        settings: Settings,
+        *,
+        policy: UpdatePolicy | None = None,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.runner = runner
+        self.session = session
+        self.store = store
+        self.settings = settings
+        self.policy = policy or UpdatePolicy()
+        self.image_path: Path | None = None
+        self.override: DowngradeOverride | None = None
+        self.assessment: ImageAssessment | None = None
+        self.engine: UpdateEngine | None = None
+        self.last_result: UpdateResult | None = None
+        self._assessment_number = 0
+        self._assessed_device: object = None
+        self._fromEngine.connect(self._on_engine_event)
+        session.snapshotChanged.connect(self._on_snapshot)
+
+    @property
+    def running(self) -> bool:
+        return self.engine is not None
+
+    # -- the image --------------------------------------------------------------------------
+
+    def set_image(self, path: Path) -> None:
+        """Check a newly chosen image (any earlier downgrade permission is dropped)."""
+        self.image_path = path
+        self.override = None
+        self.reassess()
+
+    def allow_downgrade(self, reason: str) -> None:
+        """Permit this image although it is older; `reason` is recorded with the attempt."""
+        if not reason.strip():
+            raise BridgeLabError(
+                "A downgrade needs a reason.",
+                code="downgrade-needs-reason",
+                action="Say why the older image must go on; it is kept in the triage log.",
+            )
+        self.override = DowngradeOverride(reason.strip())
+        self.reassess()
+
+    def reassess(self) -> None:
+        path = self.image_path
+        if path is None:
+            return
+        snapshot = self.session.snapshot
+        device = snapshot.device_identity if snapshot is not None else None
+        self._assessed_device = device
+        trust_dir = Path(self.settings.trust_dir) if self.settings.trust_dir else None
+        override, policy = self.override, self.policy
+        self._assessment_number += 1
+        number = self._assessment_number
+        self.assessing.emit(path)
+        self.runner.submit(
+            lambda: assess_image_file(
+                path, device, trust_dir=trust_dir, override=override, policy=policy
+            ),
+            lambda result: self._assessed(number, result),
+            lambda error: self._assess_failed(number, error),
+        )
+
+    def _assessed(self, number: int, assessment: ImageAssessment) -> None:
+        if number == self._assessment_number:
+            self.assessment = assessment
+            self.assessed.emit(assessment)
+
+    def _assess_failed(self, number: int, error: BridgeLabError) -> None:
+        if number == self._assessment_number:
+            self.assessment = None
+            self.assessFailed.emit(error)
+
+    def _on_snapshot(self, snapshot: BridgeSnapshot) -> None:
+        # The verdict is about *this* bridge: check again when another one (or a new
+        # firmware version) is connected, not on every LQI change.
+        if (
+            self.image_path is not None
+            and not self.running
+            and snapshot.device_identity != self._assessed_device
+        ):
+            self.reassess()
+
+    # -- the update -------------------------------------------------------------------------
+
+    def start(self, mode: str) -> None:
+        """Run the update in `mode` ("local" or "ota"); raises BridgeLabError if it cannot."""
+        assessment = self.assessment
+        if self.running:
+            raise BridgeLabError("An update is already running.", code="update-running")
+        if assessment is None or not assessment.can_start:
+            raise BridgeLabError(
+                "The image has not passed its checks against this bridge.",
+                code="image-not-checked",
+                action="Open an image and read the verification report first.",
+            )
+        if self.session.state != ConnectionState.CONNECTED:
+            raise BridgeLabError(
+                "No bridge is connected.",
+                code="not-connected",
+                action="Connect to the bridge first (the port picker at the top).",
+            )
+        request = UpdateRequest(
+            port_url=self.session.url,
+            image_path=assessment.path,
+            mode=mode,
+            trust_dir=Path(self.settings.trust_dir) if self.settings.trust_dir else None,
+            allow_downgrade=self.override is not None,
+            downgrade_reason=self.override.reason if self.override else None,
+            baudrate=self.session.baud,
+            operator=self.settings.operator or None,
+            policy=self.policy,
+        )
+        engine = UpdateEngine(
+            request,
+            store=self.store.store,
+            subscribers=[self._fromEngine.emit],
+            trace=self.settings.record_trace,
+        )
+        self.engine = engine
+        self.runningChanged.emit(True)
+
+        def run() -> None:
+            self.runner.submit(engine.run, self._engine_done, self._engine_failed, long=True)
+
+        self.session.release(run)
+
+    def cancel(self) -> None:
+        if self.engine is not None:
+            self.engine.cancel()
+
+    @Slot(object)
+    def _on_engine_event(self, event: object) -> None:
+        self.engineEvent.emit(event)
+
+    def _engine_done(self, result: UpdateResult) -> None:
+        engine, self.engine = self.engine, None
+        self.last_result = result
+        self.runningChanged.emit(False)
+        self.finished.emit(result)
+        self.store.changed.emit()
+        # The bridge may have come back on another port (found by its EUI-64).
+        self.session.connect_to(engine.link.url if engine is not None else self.session.url)
+
+    def _engine_failed(self, error: BridgeLabError) -> None:
+        """The engine itself crashed (it never raises for an update that fails)."""
+        self.engine = None
+        self.runningChanged.emit(False)
+        self.crashed.emit(error)
+        self.session.connect_to(self.session.url)

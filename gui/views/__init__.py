@@ -1,0 +1,1 @@
+"""The application's views: device, update, triage, lab bench, and the emulator panel."""
