@@ -159,6 +159,7 @@ class BridgeSession(QObject):
             work,
             lambda outcome: self._connected(number, *outcome),
             lambda error: self._failed(number, error),
+            on_dropped=lambda outcome: outcome[0].close(),  # the window closed meanwhile
         )
 
     def disconnect_bridge(self) -> None:
@@ -228,8 +229,8 @@ class BridgeSession(QObject):
             self.runner.submit(client.close, None, lambda _: None)
 
     def _connected(self, number: int, client: BridgeClient, snapshot: BridgeSnapshot) -> None:
-        if number != self._connection:
-            self.runner.submit(client.close, None, lambda _: None)  # superseded meanwhile
+        if number != self._connection:  # superseded meanwhile
+            self.runner.submit(client.close, None, lambda _: None)
             return
         self._client = client
         self._poll_failures = 0

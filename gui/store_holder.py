@@ -29,9 +29,19 @@ class StoreHolder(QObject):
         self.problem: BridgeLabError | None = None
         self.path: Path | None = None
 
+    @property
+    def settled(self) -> bool:
+        """Opening has ended, one way or the other (an update may start: logged or not)."""
+        return self.store is not None or self.problem is not None
+
     def open(self, path: Path | None) -> None:
         """Open the log at `path` (None: `BRIDGELAB_DB` or the user data folder)."""
-        self.runner.submit(lambda: TriageStore.open(path), self._opened, self._failed)
+        self.runner.submit(
+            lambda: TriageStore.open(path),
+            self._opened,
+            self._failed,
+            on_dropped=lambda store: store.close(),  # the window closed while it opened
+        )
 
     def _opened(self, store: TriageStore) -> None:
         self.store, self.path, self.problem = store, store.path, None

@@ -15,7 +15,9 @@ it, no thread started by the runner is left.
 from __future__ import annotations
 
 import itertools
+import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from PySide6.QtCore import QObject, QThreadPool, Signal, Slot
@@ -34,8 +36,8 @@ LONG_THREADS = 12  # one per campaign lane, plus the update and the emulator
 class TaskRunner(QObject):
     """Runs blocking callables on worker threads; delivers outcomes on the owner's thread."""
 
-    # (task id, succeeded, result or BridgeLabError); emitted on a worker, delivered queued.
-    _finished = Signal(int, bool, object)
+    # The task id whose outcome is ready; emitted on a worker, delivered queued.
+    _finished = Signal(int)
     # An error no caller handled (on_error=None): the window shows it.
     unhandledError = Signal(object)
     # The last task in flight was delivered (screenshot mode and tests wait on it).
@@ -48,7 +50,9 @@ class TaskRunner(QObject):
         self._long = QThreadPool(self)
         self._long.setMaxThreadCount(LONG_THREADS)
         self._ids = itertools.count(1)
-        self._callbacks: dict[int, tuple[DoneCallback | None, ErrorCallback | None]] = {}
+        self._callbacks: dict[int, _Callbacks] = {}
+        self._outcomes: dict[int, tuple[bool, object]] = {}
+        self._lock = threading.Lock()
         self._closed = False
         self._finished.connect(self._deliver)
 
@@ -63,46 +67,51 @@ class TaskRunner(QObject):
         on_error: ErrorCallback | None = None,
         *,
         long: bool = False,
+        on_dropped: Callable[[T], None] | None = None,
     ) -> int:
         """Run `fn()` on a worker; returns the task id. Raises RuntimeError after shutdown.
 
         A `BridgeLabError` from `fn` goes to `on_error` as it is; any other exception is a
         bug: its traceback is written to a crash file and `on_error` gets an
         `internal-error` naming that file. With `on_error` None, errors go to
-        `unhandledError`.
+        `unhandledError`. `on_dropped(result)` releases what `fn` opened (a port, a log)
+        when the result can no longer be delivered because the runner shut down first.
         """
         if self._closed:
             raise RuntimeError("the task runner is shut down")
         task_id = next(self._ids)
-        self._callbacks[task_id] = (on_done, on_error)
+        self._callbacks[task_id] = _Callbacks(on_done, on_error, on_dropped)
         pool = self._long if long else self._quick
         pool.start(lambda: self._run(task_id, fn))
         return task_id
 
     def _run(self, task_id: int, fn: Callable[[], Any]) -> None:
         """On the worker: never lets an exception escape into Qt's thread pool."""
+        outcome: tuple[bool, object]
         try:
-            result = fn()
+            outcome = (True, fn())
         except BridgeLabError as error:
-            self._finished.emit(task_id, False, error)
+            outcome = (False, error)
         except BaseException as error:  # a bug in a worker: record it, tell the user
-            self._finished.emit(task_id, False, internal_error(error))
-        else:
-            self._finished.emit(task_id, True, result)
+            outcome = (False, internal_error(error))
+        with self._lock:
+            self._outcomes[task_id] = outcome
+        self._finished.emit(task_id)
 
-    @Slot(int, bool, object)
-    def _deliver(self, task_id: int, ok: bool, payload: object) -> None:
-        callbacks = self._callbacks.pop(task_id, None)
-        if callbacks is None or self._closed:
-            return
-        on_done, on_error = callbacks
+    @Slot(int)
+    def _deliver(self, task_id: int) -> None:
+        if self._closed:
+            return  # shutdown() releases what is left
+        with self._lock:
+            ok, payload = self._outcomes.pop(task_id)
+        callbacks = self._callbacks.pop(task_id)
         try:
             if ok:
-                if on_done is not None:
-                    on_done(payload)
-            elif on_error is not None:
+                if callbacks.on_done is not None:
+                    callbacks.on_done(payload)
+            elif callbacks.on_error is not None:
                 assert isinstance(payload, BridgeLabError)
-                on_error(payload)
+                callbacks.on_error(payload)
             else:
                 self.unhandledError.emit(payload)
         finally:
@@ -112,12 +121,25 @@ class TaskRunner(QObject):
     def shutdown(self, timeout_s: float = 20.0) -> bool:
         """Wait for every task (callers cancel long jobs first); True when all ended.
 
-        Results still queued for delivery are dropped: the windows they were for are
-        closing. Each pool's threads exit before this returns.
+        Outcomes not yet delivered are dropped, their `on_dropped` run here: the windows
+        they were for are closing. Each pool's threads exit before this returns.
         """
         self._closed = True
-        self._callbacks.clear()
         deadline_ms = int(timeout_s * 1000)
         quick_done = self._quick.waitForDone(deadline_ms)
         long_done = self._long.waitForDone(deadline_ms)
+        with self._lock:
+            leftovers, self._outcomes = self._outcomes, {}
+        for task_id, (ok, payload) in leftovers.items():
+            callbacks = self._callbacks.get(task_id)
+            if ok and callbacks is not None and callbacks.on_dropped is not None:
+                callbacks.on_dropped(payload)
+        self._callbacks.clear()
         return quick_done and long_done
+
+
+@dataclass(frozen=True)
+class _Callbacks:
+    on_done: DoneCallback | None
+    on_error: ErrorCallback | None
+    on_dropped: DoneCallback | None

@@ -67,6 +67,18 @@ class UpdateController(QObject):
     def running(self) -> bool:
         return self.engine is not None
 
+    @property
+    def can_start(self) -> bool:
+        """An image passed its checks against the bridge, which is connected and idle."""
+        assessment = self.assessment
+        return (
+            not self.running
+            and assessment is not None
+            and assessment.can_start
+            and self.session.state == ConnectionState.CONNECTED
+            and self.store.settled
+        )
+
     # -- the image --------------------------------------------------------------------------
 
     def set_image(self, path: Path) -> None:

@@ -191,6 +191,9 @@ class UpdateView(QWidget):
         controller.engineEvent.connect(self._on_event)
         controller.finished.connect(self._on_finished)
         controller.crashed.connect(self._on_crashed)
+        controller.session.stateChanged.connect(self._refresh_buttons)
+        controller.store.opened.connect(self._refresh_buttons)
+        controller.store.failed.connect(self._refresh_buttons)
         self._refresh_buttons()
 
     # -- drag and drop ----------------------------------------------------------------------
@@ -298,11 +301,11 @@ class UpdateView(QWidget):
         except BridgeLabError as error:
             self.verdict.show_message(Tone.BAD, error.message, "", error.action)
 
-    def _refresh_buttons(self) -> None:
+    def _refresh_buttons(self, *_: object) -> None:
         controller = self.controller
         running = controller.running
         assessment = controller.assessment
-        ready = assessment is not None and assessment.can_start and not running
+        ready = controller.can_start
         self.start_button.setText("Resume" if self._resumable is not None else "Start")
         self.start_button.setEnabled(ready)
         self.start_action.setEnabled(ready)

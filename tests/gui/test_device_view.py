@@ -1,0 +1,113 @@
+"""Device view against the emulated bridge: identity, join state, diagnosis, problems, events."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pytestqt.qtbot import QtBot
+
+from bridgelab.gui.bridge_session import ConnectionState
+from bridgelab.gui.theme import Tone
+from tests.gui.helpers import WAIT_MS, WindowFactory
+
+
+def test_demo_bridge_identity_join_state_and_diagnosis(
+    qtbot: QtBot, make_window: WindowFactory, demo_url: Callable[..., str]
+) -> None:
+    window = make_window(demo_url())
+    with qtbot.waitSignal(window.session.snapshotChanged, timeout=WAIT_MS):
+        pass
+    view = window.device_view
+    assert view.identity.value("EUI-64") == "00:12:4B:00:01:B1:D6:01"
+    assert view.identity.value("Manufacturer") == "0xB1D6"
+    assert view.identity.value("Serial number") == "BLD-0001"
+    assert view.firmware.value("Running").startswith("1.2.0 ")
+    assert view.firmware.value("Inactive slot").startswith("1.1.0 ")
+    assert view.join_badge.word == "JOINED" and view.join_badge.tone is Tone.GOOD
+    assert view.han.value("Channel") == "15"
+    assert view.han.value("PAN id") == "0x1A2B"
+    assert "LQI 208, RSSI -61 dBm" in view.han.value("Signal")
+    assert view.p2p.value("Link") == "up"
+    assert view.diagnosis.text().startswith(Tone.GOOD.symbol)
+    assert "Joined to the HAN and OTA capable" in view.diagnosis.text()
+    assert view.hint.isVisible(), "the Demo bridge shows its first-run hint"
+    assert window.connection.state_badge.word == "Connected"
+    # The bridge's own log was read on connect (its power-on entry).
+    qtbot.waitUntil(lambda: view.device_log.count() > 0, timeout=WAIT_MS)
+    assert any("power on" in view.device_log.item(i).text() for i in range(view.device_log.count()))
+
+
+def test_legacy_bridge_says_update_locally(
+    qtbot: QtBot, make_window: WindowFactory, demo_url: Callable[..., str]
+) -> None:
+    window = make_window(demo_url("legacy"))
+    with qtbot.waitSignal(window.session.snapshotChanged, timeout=WAIT_MS):
+        pass
+    view = window.device_view
+    text = view.diagnosis.text()
+    assert "Not OTA capable" in text and "Update it locally now" in text
+    assert view.diagnosis.tone is Tone.WARN
+    assert view.firmware.value("OTA client").startswith("no")
+    assert view.firmware.value("Inactive slot") == "none"
+
+
+def test_orphaned_bridge_shows_a_red_state_and_the_next_step(
+    qtbot: QtBot, make_window: WindowFactory, demo_url: Callable[..., str]
+) -> None:
+    window = make_window(demo_url("orphaned"))
+    with qtbot.waitSignal(window.session.snapshotChanged, timeout=WAIT_MS):
+        pass
+    view = window.device_view
+    assert view.join_badge.word == "ORPHANED" and view.join_badge.tone is Tone.BAD
+    assert "Orphaned after a Comms Hub swap-out" in view.diagnosis.text()
+    assert "Update it locally" in view.diagnosis.text()
+
+
+def test_missing_port_shows_what_happened_and_the_fix_then_recovers(
+    qtbot: QtBot, make_window: WindowFactory, demo_url: Callable[..., str]
+) -> None:
+    window = make_window("/dev/ttyBRIDGELAB-NOT-THERE")
+    with qtbot.waitSignal(window.session.problem, timeout=WAIT_MS) as problem:
+        pass
+    assert problem.args is not None
+    error = problem.args[0]
+    assert error.code == "port-not-found"
+    view = window.device_view
+    assert view.problem.isVisible() and not view.details.isVisible()
+    assert "does not exist" in view.problem.text()
+    assert "Next step: Check the cable" in view.problem.text()
+    assert window.session.state == ConnectionState.FAILED
+    assert window.connection.state_badge.tone is Tone.BAD
+    # Typing a URL into the picker and pressing Connect recovers.
+    window.connection.set_url(demo_url())
+    with qtbot.waitSignal(window.session.snapshotChanged, timeout=WAIT_MS):
+        window.connection.connect_button.click()
+    assert view.details.isVisible() and not view.problem.isVisible()
+
+
+def test_no_answer_is_a_preflight_problem(qtbot: QtBot, make_window: WindowFactory) -> None:
+    window = make_window("loop://")  # opens, but nothing speaks the protocol there
+    with qtbot.waitSignal(window.session.problem, timeout=WAIT_MS) as problem:
+        pass
+    assert problem.args is not None and problem.args[0].code == "no-answer"
+    assert "power-cycle" in window.device_view.problem.text()
+
+
+def test_device_events_refresh_the_view(
+    qtbot: QtBot, make_window: WindowFactory, demo_url: Callable[..., str]
+) -> None:
+    window = make_window(demo_url("demo", "leave-han-at=0.5"))
+    with qtbot.waitSignal(window.session.snapshotChanged, timeout=WAIT_MS):
+        pass
+    view = window.device_view
+    assert view.join_badge.word == "JOINED"
+    # The bridge leaves the HAN by itself; its JOIN_CHANGED event updates the view.
+    qtbot.waitUntil(lambda: view.join_badge.word == "LEFT", timeout=WAIT_MS)
+    assert view.join_badge.tone is Tone.WARN
+    assert "Left the HAN" in view.diagnosis.text()
+    qtbot.waitUntil(
+        lambda: any(
+            "left" in view.device_log.item(i).text() for i in range(view.device_log.count())
+        ),
+        timeout=WAIT_MS,
+    )
