@@ -148,6 +148,7 @@ class BenchController(QObject):
         self.campaign: Campaign | None = None
         self.summary: CampaignSummary | None = None
         self.jobs: dict[int, JobState] = {}
+        self.campaign_ids: list[str] = []  # one per run (a retry is a run), as logged
         self._started: datetime | None = None
         self._duration_s = 0.0
         self._fromLane.connect(self._on_lane)
@@ -164,6 +165,7 @@ class BenchController(QObject):
         self.plan = plan
         self.summary = None
         self.jobs = {job.index: JobState(job) for job in plan.jobs}
+        self.campaign_ids = []
         self._started, self._duration_s = None, 0.0
         self.planChanged.emit(plan)
 
@@ -210,6 +212,7 @@ class BenchController(QObject):
 
         campaign = Campaign(plan, store=self.store.store, on_job=on_job)
         self.campaign = campaign
+        self.campaign_ids.append(campaign.campaign_id)
         self._started = self._started or datetime.now(UTC)
         self.runningChanged.emit(True)
         self.runner.submit(
