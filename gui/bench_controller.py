@@ -126,7 +126,7 @@ def demo_rack_plan(*, lanes: int = 2, policy: UpdatePolicy | None = None) -> Cam
 class BenchController(QObject):
     planChanged = Signal(object)  # CampaignPlan
     laneChanged = Signal(object)  # LaneRow
-    runningChanged = Signal(bool)
+    runningChanged = Signal()  # read `.running`
     finished = Signal(object)  # CampaignSummary of every job's latest attempt
     failed = Signal(object)  # BridgeLabError
     reportWritten = Signal(object)  # tuple of paths
@@ -156,6 +156,11 @@ class BenchController(QObject):
     @property
     def running(self) -> bool:
         return self.campaign is not None
+
+    @property
+    def can_start(self) -> bool:
+        """A plan is loaded, nothing runs, and the triage log has opened (or failed to)."""
+        return self.plan is not None and not self.running and self.store.settled
 
     # -- plans ------------------------------------------------------------------------------
 
@@ -214,7 +219,7 @@ class BenchController(QObject):
         self.campaign = campaign
         self.campaign_ids.append(campaign.campaign_id)
         self._started = self._started or datetime.now(UTC)
-        self.runningChanged.emit(True)
+        self.runningChanged.emit()
         self.runner.submit(
             campaign.run,
             lambda summary: self._done(summary, attempts_before),
@@ -236,7 +241,7 @@ class BenchController(QObject):
                 state.attempts += previous.attempts
             self.jobs[state.job.index] = state
         self.summary = self.combined_summary()
-        self.runningChanged.emit(False)
+        self.runningChanged.emit()
         self.store.changed.emit()
         for state in self.jobs.values():
             self.laneChanged.emit(lane_row(state))
@@ -244,7 +249,7 @@ class BenchController(QObject):
 
     def _crashed(self, error: BridgeLabError) -> None:
         self.campaign = None
-        self.runningChanged.emit(False)
+        self.runningChanged.emit()
         self.failed.emit(error)
 
     def combined_summary(self) -> CampaignSummary:

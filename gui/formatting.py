@@ -83,7 +83,7 @@ def format_duration(seconds: float | None) -> str:
     return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
 
 
-def format_local_time(stored: str | None) -> str:
+def format_local_time(stored: str | None, *, seconds: bool = True) -> str:
     """A stored UTC timestamp (`2025-06-01T10:00:03.123Z`) in the computer's local time."""
     if not stored:
         return "-"
@@ -91,7 +91,7 @@ def format_local_time(stored: str | None) -> str:
         moment = datetime.fromisoformat(stored)
     except ValueError:
         return stored
-    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
 
 
 def percent(fraction: float | None) -> str:

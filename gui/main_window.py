@@ -227,6 +227,7 @@ class MainWindow(QMainWindow):
         self.update_view.openImageRequested.connect(self.open_image)
         self.update_view.downgradeRequested.connect(self._ask_downgrade)
         self.update_view.showSessionRequested.connect(self.show_session)
+        self.bench_view.showSessionRequested.connect(self.show_session)
         self.updates.finished.connect(self._on_update_finished)
         self.triage_view.message.connect(self.statusBar().showMessage)
         self.runner.unhandledError.connect(self._on_unhandled)

@@ -42,6 +42,7 @@ class ScreenshotDirector(QObject):
         self.plan = plan
         self.problem: str | None = None
         self.done = False
+        self._bench_started = False
         self._deadline = QTimer(self)
         self._deadline.setSingleShot(True)
         self._deadline.setInterval(DEADLINE_MS)
@@ -111,6 +112,7 @@ class ScreenshotDirector(QObject):
         bench, plan = self.window.bench, self.plan
         bench.failed.connect(self._failed)
         if plan.start:
+            bench.finished.connect(self._select_failed_lane)
             bench.finished.connect(self._ready_once)
             bench.planChanged.connect(self._start_bench)
         else:
@@ -120,9 +122,23 @@ class ScreenshotDirector(QObject):
         else:
             bench.load_plan(Path(plan.plan))
 
-    def _start_bench(self, _: object) -> None:
-        self.window.bench.planChanged.disconnect(self._start_bench)
-        self.window.bench.start()
+    def _select_failed_lane(self, _: object) -> None:
+        """Show the first failed lane's story under the table (or the first lane's)."""
+        view = self.window.bench_view
+        states = [row[4] for row in (view.model.row(r) for r in range(view.model.rowCount()))]
+        view.table.selectRow(states.index("failed") if "failed" in states else 0)
+
+    def _start_bench(self, *_: object) -> None:
+        """Start once the plan is loaded and the triage log is open (so it is logged)."""
+        bench = self.window.bench
+        if bench.plan is None or not bench.store.settled:
+            if not bench.store.settled:
+                bench.store.opened.connect(self._start_bench)
+                bench.store.failed.connect(self._start_bench)
+            return
+        if not bench.running and not self._bench_started:
+            self._bench_started = True
+            bench.start()
 
     # -- ending -----------------------------------------------------------------------------
 

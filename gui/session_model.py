@@ -58,7 +58,7 @@ def version_words(record: SessionRecord) -> str:
 def row_cells(record: SessionRecord) -> tuple[str, ...]:
     """The display text of one session, column by column (built on the worker)."""
     return (
-        format_local_time(record.started_at),
+        format_local_time(record.started_at, seconds=False),
         record.final_state,
         record.device_eui64 or "-",
         record.device_model or "-",
@@ -79,7 +79,7 @@ class Page:
 
 class SessionTableModel(QAbstractTableModel):
     countChanged = Signal(int)  # sessions matching the filter (from a separate count query)
-    loadingChanged = Signal(bool)
+    loadingChanged = Signal()  # read `.loading`
     pageLoaded = Signal(int)  # rows loaded so far
     failed = Signal(object)  # BridgeLabError (e.g. a bad filter)
 
@@ -141,7 +141,7 @@ class SessionTableModel(QAbstractTableModel):
         if parent.isValid() or store is None or self._fetching or self._exhausted:
             return
         self._fetching = True
-        self.loadingChanged.emit(True)
+        self.loadingChanged.emit()
         generation, offset = self._generation, len(self._rows)
         filters, order, size = self.filters, self.order, self.page_size
 
@@ -155,7 +155,7 @@ class SessionTableModel(QAbstractTableModel):
         if page.generation != self._generation:
             return
         self._fetching = False
-        self.loadingChanged.emit(False)
+        self.loadingChanged.emit()
         if len(page.rows) < self.page_size:
             self._exhausted = True
         if page.rows:
@@ -168,7 +168,7 @@ class SessionTableModel(QAbstractTableModel):
     def _query_failed(self, error: BridgeLabError) -> None:
         self._fetching = False
         self._exhausted = True
-        self.loadingChanged.emit(False)
+        self.loadingChanged.emit()
         self.failed.emit(error)
 
     def _count(self) -> None:

@@ -31,7 +31,7 @@ class UpdateController(QObject):
     assessing = Signal(object)  # Path
     assessed = Signal(object)  # ImageAssessment
     assessFailed = Signal(object)  # BridgeLabError: not an image we can read
-    runningChanged = Signal(bool)
+    runningChanged = Signal()  # read `.running`
     engineEvent = Signal(object)  # updates.events.UpdateEvent, on the GUI thread
     finished = Signal(object)  # UpdateResult
     crashed = Signal(object)  # BridgeLabError: the engine itself failed (a bug)
@@ -175,7 +175,7 @@ class UpdateController(QObject):
             trace=self.settings.record_trace,
         )
         self.engine = engine
-        self.runningChanged.emit(True)
+        self.runningChanged.emit()
 
         def run() -> None:
             self.runner.submit(engine.run, self._engine_done, self._engine_failed, long=True)
@@ -193,7 +193,7 @@ class UpdateController(QObject):
     def _engine_done(self, result: UpdateResult) -> None:
         engine, self.engine = self.engine, None
         self.last_result = result
-        self.runningChanged.emit(False)
+        self.runningChanged.emit()
         self.finished.emit(result)
         self.store.changed.emit()
         # The bridge may have come back on another port (found by its EUI-64).
@@ -202,6 +202,6 @@ class UpdateController(QObject):
     def _engine_failed(self, error: BridgeLabError) -> None:
         """The engine itself crashed (it never raises for an update that fails)."""
         self.engine = None
-        self.runningChanged.emit(False)
+        self.runningChanged.emit()
         self.crashed.emit(error)
         self.session.connect_to(self.session.url)

@@ -6,7 +6,7 @@ progress, retry the failed lanes, and save the summary report (CSV and JSON).
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, Signal
 from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -33,6 +33,7 @@ from bridgelab.gui.bench_controller import (
     summary_words,
 )
 from bridgelab.gui.dialogs import Dialogs
+from bridgelab.gui.formatting import update_verdict
 from bridgelab.gui.rows_model import RowsModel
 from bridgelab.gui.theme import Tone, tone_text_color
 from bridgelab.gui.widgets.banner import Banner
@@ -75,6 +76,8 @@ class ProgressDelegate(QStyledItemDelegate):
 
 
 class BenchView(QWidget):
+    showSessionRequested = Signal(str)  # open this session in the triage view
+
     def __init__(
         self, controller: BenchController, dialogs: Dialogs, parent: QWidget | None = None
     ) -> None:
@@ -128,10 +131,17 @@ class BenchView(QWidget):
             "Open a campaign plan (TOML: bridges, images, lanes, retries) or load the demo "
             "rack of emulated bridges to see how a bench run looks.",
         )
+        self.lane = Banner()
+        self.lane_triage = self.lane.add_button("Open in &Triage")
+        self.lane_triage.clicked.connect(self._open_lane_session)
+        self.lane.setVisible(False)
+        self.table.selectionModel().selectionChanged.connect(self._show_lane)
+        self.model.dataChanged.connect(self._show_lane)
         layout = QVBoxLayout(self)
         layout.addLayout(buttons)
         layout.addWidget(self.summary)
         layout.addWidget(self.table, 1)
+        layout.addWidget(self.lane)
 
         controller.planChanged.connect(self._on_plan)
         controller.laneChanged.connect(self._on_lane)
@@ -139,6 +149,8 @@ class BenchView(QWidget):
         controller.finished.connect(self._on_finished)
         controller.failed.connect(self._on_failed)
         controller.reportWritten.connect(self._on_report)
+        controller.store.opened.connect(self._refresh_buttons)
+        controller.store.failed.connect(self._refresh_buttons)
         self._refresh_buttons()
 
     def _foreground(self, row: int, column: int) -> QColor | None:
@@ -167,8 +179,42 @@ class BenchView(QWidget):
         if table_row is not None:
             self.model.set_row(table_row, row.cells())
 
-    def _on_running(self, running: bool) -> None:
-        if running:
+    def selected_job(self) -> int | None:
+        rows = self.table.selectionModel().selectedRows()
+        if not rows:
+            return None
+        for index, table_row in self._rows.items():
+            if table_row == rows[0].row():
+                return index
+        return None
+
+    def _show_lane(self, *_: object) -> None:
+        """The selected lane's latest attempt in words, with the way to its session."""
+        index = self.selected_job()
+        state = self.controller.jobs.get(index) if index is not None else None
+        if state is None or state.last is None:
+            self.lane.setVisible(False)
+            return
+        verdict = update_verdict(state.last)
+        tone = {"good": Tone.GOOD, "bad": Tone.BAD}.get(verdict.tone, Tone.NEUTRAL)
+        name = state.job.label or state.job.port
+        attempts = f"{state.attempts} attempt{'s' if state.attempts != 1 else ''}"
+        self.lane.show_message(
+            tone,
+            f"Job {index + 1 if index is not None else '?'} ({name}): {verdict.headline}",
+            [f"{state.job.port}, {attempts}", *verdict.details],
+            verdict.next_step,
+        )
+        self.lane_triage.setVisible(bool(state.last.session_id))
+
+    def _open_lane_session(self) -> None:
+        index = self.selected_job()
+        state = self.controller.jobs.get(index) if index is not None else None
+        if state is not None and state.last is not None and state.last.session_id:
+            self.showSessionRequested.emit(state.last.session_id)
+
+    def _on_running(self) -> None:
+        if self.controller.running:
             self.summary.show_message(Tone.BUSY, "Campaign running\u2026")
         self._refresh_buttons()
 
@@ -220,14 +266,13 @@ class BenchView(QWidget):
         if folder is not None:
             self.controller.save_report(folder)
 
-    def _refresh_buttons(self) -> None:
+    def _refresh_buttons(self, *_: object) -> None:
         controller = self.controller
         running = controller.running
-        has_plan = controller.plan is not None
         has_failed = any(s.state in ("failed", "cancelled") for s in controller.jobs.values())
         self.open_button.setEnabled(not running)
         self.demo_button.setEnabled(not running)
-        self.start_button.setEnabled(has_plan and not running)
+        self.start_button.setEnabled(controller.can_start)
         self.cancel_button.setEnabled(running)
         self.retry_button.setEnabled(has_failed and not running and controller.summary is not None)
         self.report_button.setEnabled(controller.summary is not None and not running)

@@ -40,7 +40,10 @@ from bridgelab.gui.views.session_detail import SessionDetail
 TIME_RANGES = (("Any time", ""), ("Last hour", "1h"), ("Last 24 hours", "24h"),
                ("Last 7 days", "7d"), ("Last 30 days", "30d"))  # fmt: skip
 FILTER_DELAY_MS = 300
-COLUMN_CHARS = (19, 11, 23, 14, 6, 18, 30, 10, 24)
+# A sample of each column's widest usual text: the width is measured in the font in use.
+COLUMN_SAMPLES = ("2025-05-31 23:45", "interrupted", "00:12:4B:00:01:B1:D6:01", "P2P-A1 xxx",
+                  "campaign", "1.2.0 \u2192 1.3.0.17", "transfer: Activation failed", "SITE-000",
+                  "/dev/ttyUSB0")  # fmt: skip
 
 
 class TriageView(QWidget):
@@ -107,9 +110,9 @@ class TriageView(QWidget):
         vertical.setDefaultSectionSize(self.table.fontMetrics().height() + 6)
         header = self.table.horizontalHeader()
         header.setStretchLastSection(True)
-        char = self.table.fontMetrics().averageCharWidth()
-        for column, chars in enumerate(COLUMN_CHARS[: len(COLUMNS)]):
-            self.table.setColumnWidth(column, chars * char + 12)
+        metrics = self.table.fontMetrics()
+        for column, sample in enumerate(COLUMN_SAMPLES[: len(COLUMNS)]):
+            self.table.setColumnWidth(column, metrics.horizontalAdvance(sample) + 16)
         self.table.selectionModel().selectionChanged.connect(self._on_selection)
         self.detail = SessionDetail(runner)
         self.detail.bundleRequested.connect(lambda sid: self.write_bundle([sid]))
@@ -134,8 +137,8 @@ class TriageView(QWidget):
         splitter = QSplitter()
         splitter.addWidget(self.table)
         splitter.addWidget(self.detail)
-        splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 2)
+        splitter.setStretchFactor(0, 5)
+        splitter.setStretchFactor(1, 3)
         splitter.setChildrenCollapsible(False)
         layout = QVBoxLayout(self)
         layout.addLayout(filters)

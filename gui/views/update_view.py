@@ -231,8 +231,8 @@ class UpdateView(QWidget):
         self.report.show_error(error)
         self._refresh_buttons()
 
-    def _on_running(self, running: bool) -> None:
-        if running:
+    def _on_running(self) -> None:
+        if self.controller.running:
             self.verdict.setVisible(False)
             self.stages.reset()
             self.chart.clear()

@@ -63,8 +63,7 @@ def test_no_command_opens_the_window_on_the_demo_bridge(tmp_path: Path) -> None:
     assert "first-window-exposed-s=" in done.stdout
     assert '"peak_rss_mib"' in done.stdout
     assert "Traceback" not in done.stderr
-    settings = (tmp_path / "settings.ini").read_text()
-    assert "last_port=emu://demo" in settings, "with no hardware it picks the Demo bridge"
+    assert "last_view=device" in (tmp_path / "settings.ini").read_text(), "settings persist"
 
 
 def test_screenshot_of_the_device_view(tmp_path: Path) -> None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
 from pytestqt.qtbot import QtBot
 
+from bridgelab.drivers.ports import scan_ports
 from bridgelab.gui.bridge_session import ConnectionState
 from bridgelab.gui.theme import Tone
 from tests.gui.helpers import WAIT_MS, WindowFactory
@@ -35,6 +37,19 @@ def test_demo_bridge_identity_join_state_and_diagnosis(
     # The bridge's own log was read on connect (its power-on entry).
     qtbot.waitUntil(lambda: view.device_log.count() > 0, timeout=WAIT_MS)
     assert any("power on" in view.device_log.item(i).text() for i in range(view.device_log.count()))
+
+
+def test_with_no_hardware_it_opens_on_the_demo_bridge(
+    qtbot: QtBot, make_window: WindowFactory
+) -> None:
+    if any(port.vid is not None for port in scan_ports(include_demo=False)):
+        pytest.skip("a USB serial adapter is plugged in: the app would pick it")
+    window = make_window(None)
+    with qtbot.waitSignal(window.session.snapshotChanged, timeout=WAIT_MS):
+        pass
+    assert window.session.url == "emu://demo?id=gui-demo"
+    assert window.settings.last_port == "emu://demo"
+    assert window.device_view.hint.isVisible()
 
 
 def test_legacy_bridge_says_update_locally(

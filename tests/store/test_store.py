@@ -200,6 +200,28 @@ def test_filters_select_sessions(store: TriageStore, make_start: StartFactory) -
     assert store.count_sessions(SessionFilter(since="2999-01-01T00:00:00.000Z")) == 0
 
 
+def test_text_search_matches_ids_ports_sites_and_errors_literally(
+    store: TriageStore, make_start: StartFactory
+) -> None:
+    ok = store.begin_session(make_start(port_url="/dev/ttyUSB0"))
+    store.end_session(ok, "success", version_after=0x01020000)
+    other = store.begin_session(make_start(device=DeviceInfo(eui64=5), site_ref="SITE_1%"))
+    failure = Failure(Stage.TRANSFER, FailureClass.STALLED, "no-block", "Stuck at 37 %")
+    store.end_session(other, "failed", failure)
+
+    def found(text: str) -> list[str]:
+        return [r.id for r in store.query_sessions(SessionFilter(text=text), order="oldest")]
+
+    assert found("ttyusb0") == [ok]  # case-insensitive, anywhere in the port
+    assert found(other[:13]) == [other]
+    assert found("stuck at") == [other] and found("NO-BLOCK") == [other]
+    assert found("00:00:00:00:00:00:00:05") == [other]
+    # % and _ are literal characters, not wildcards.
+    assert found("SITE_1%") == [other] and found("SITE-1") == [] and found("%") == [other]
+    assert found("  ") == [ok, other]
+    assert store.count_sessions(SessionFilter(text="SITE", result="success")) == 1
+
+
 def test_close_marks_unended_sessions_interrupted_and_is_final(
     db_path: Path, make_start: StartFactory
 ) -> None:
