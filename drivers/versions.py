@@ -10,3 +10,13 @@ def format_version(version: int | None) -> str:
     if version is None or version == NO_VERSION:
         return "none"
     return ".".join(str(b) for b in version.to_bytes(4, "big"))
+
+
+def display_version(version: int | None) -> str:
+    """A version as engineers say it: `0x01020000` -> "1.2.0"; the fourth (build) byte
+    shows only when set (`0x01020007` -> "1.2.0.7"); an empty slot is "none"."""
+    if version is None or version == NO_VERSION:
+        return "none"
+    if version & 0xFF == 0:
+        return ".".join(str(b) for b in (version >> 8).to_bytes(3, "big"))
+    return format_version(version)

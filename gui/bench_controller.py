@@ -17,8 +17,9 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal, Slot
 
 from bridgelab.drivers.emulator.demo_material import DEMO_DIR
+from bridgelab.drivers.versions import display_version
 from bridgelab.errors import BridgeLabError
-from bridgelab.gui.formatting import ARROW, display_version
+from bridgelab.gui.formatting import ARROW
 from bridgelab.gui.store_holder import StoreHolder
 from bridgelab.gui.tasks import TaskRunner
 from bridgelab.updates import events as ev

@@ -9,9 +9,9 @@ from __future__ import annotations
 from bridgelab.drivers import protocol as p
 from bridgelab.drivers.diagnosis import WEAK_LQI, Finding
 from bridgelab.drivers.join_state import JOIN_FAILURE_CODES, MEANINGS, JoinState
-from bridgelab.drivers.versions import format_version
+from bridgelab.drivers.versions import display_version, format_version
 from bridgelab.eui64 import format_eui64
-from bridgelab.gui.formatting import display_version, hardware_version, hex_code
+from bridgelab.gui.formatting import hardware_version, hex_code
 
 IDENTITY_LABELS = ("Manufacturer", "Model", "Image type", "Hardware", "EUI-64", "Serial number")
 FIRMWARE_LABELS = ("Running", "Inactive slot", "Bootloader", "OTA client")

@@ -5,16 +5,11 @@ Pure functions (no Qt): the update view places the text, the tests read it.
 
 from __future__ import annotations
 
+from bridgelab.drivers.versions import display_version
 from bridgelab.gui.assessment import ImageAssessment
-from bridgelab.gui.formatting import (
-    ARROW,
-    display_version,
-    format_duration,
-    format_size,
-    hardware_version,
-    hex_code,
-)
+from bridgelab.gui.formatting import ARROW, format_size, hardware_version, hex_code
 from bridgelab.gui.theme import Tone
+from bridgelab.updates.ota_server import format_duration
 
 IMAGE_LABELS = (
     "File",

@@ -25,8 +25,9 @@ from PySide6.QtGui import QGuiApplication
 from bridgelab.data.failures import FailureClass
 from bridgelab.data.records import SessionFilter, SessionRecord
 from bridgelab.data.store import TriageStore
+from bridgelab.drivers.versions import display_version
 from bridgelab.errors import BridgeLabError
-from bridgelab.gui.formatting import ARROW, display_version, format_local_time
+from bridgelab.gui.formatting import ARROW, format_local_time
 from bridgelab.gui.tasks import TaskRunner
 from bridgelab.gui.theme import RESULT_TONES, Tone, tone_text_color
 

@@ -14,12 +14,9 @@ from bridgelab.data.clock import parse_iso
 from bridgelab.data.failures import FailureClass
 from bridgelab.data.records import NoteRecord, SessionRecord
 from bridgelab.data.store import TriageStore
-from bridgelab.gui.formatting import (
-    display_version,
-    format_duration,
-    format_local_time,
-    format_rate,
-)
+from bridgelab.drivers.versions import display_version
+from bridgelab.gui.formatting import format_local_time, format_rate
+from bridgelab.updates.ota_server import format_duration
 
 TIMELINE_HEADERS = ("+ time", "Event", "Details")
 TRACE_HEADERS = ("#", "t (s)", "Dir", "Bytes", "Frame (hex)")
@@ -68,7 +65,7 @@ def session_facts(record: SessionRecord) -> list[tuple[str, str]]:
         ("Session", record.id),
         ("Result", record.final_state),
         ("Started", format_local_time(record.started_at)),
-        ("Duration", format_duration(duration)),
+        ("Duration", format_duration(duration) if duration is not None else "-"),
         ("Mode", record.mode),
         ("Device", f"{record.device_eui64 or '-'}  {record.device_model or ''}".strip()),
         ("Versions", f"{before} \u2192 {after} (image {target})"),

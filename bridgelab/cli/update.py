@@ -99,27 +99,11 @@ def progress_line(event: Any) -> str:
 
 
 def describe_result(result: Any) -> str:
-    from bridgelab.drivers.versions import format_version
+    from bridgelab.updates.verdict import update_verdict
 
     if result.ok:
-        text = (
-            f"Updated {format_version(result.version_before)} -> "
-            f"{format_version(result.version_after)}"
-        )
-        text += ", rejoined HAN, healthy" if result.rejoined else ", healthy"
-        details = [f"{result.bytes:,} bytes in {result.duration_s:.1f} s"]
-        if result.line_efficiency is not None:
-            details.append(f"{100 * result.line_efficiency:.1f} % of line rate")
-        if result.resumed_from:
-            details.append(f"resumed from {result.resumed_from:,}")
-        if result.retries:
-            details.append(f"{result.retries} retries")
-        if result.simulated_duration_s is not None:
-            details.append(
-                f"real OTA would take {result.simulated_duration_s / 60:.0f} min "
-                f"(predicted {result.predicted_ota_duration_s / 60:.0f} min)"
-            )
-        return text + " (" + ", ".join(details) + ")."
+        verdict = update_verdict(result)
+        return verdict.headline + " (" + ", ".join(verdict.details) + ")."
     error = result.error or {}
     return f"FAILED at {result.failure_stage} [{result.result}]: {error.get('message', '')}"
 

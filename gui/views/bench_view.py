@@ -33,11 +33,12 @@ from bridgelab.gui.bench_controller import (
     summary_words,
 )
 from bridgelab.gui.dialogs import Dialogs
-from bridgelab.gui.formatting import update_verdict
+from bridgelab.gui.formatting import ARROW
 from bridgelab.gui.rows_model import RowsModel
 from bridgelab.gui.theme import Tone, tone_text_color
 from bridgelab.gui.widgets.banner import Banner
 from bridgelab.updates.campaign import CampaignPlan, CampaignSummary
+from bridgelab.updates.verdict import update_verdict
 
 STATE_TONES = {
     "queued": Tone.NEUTRAL,
@@ -195,7 +196,7 @@ class BenchView(QWidget):
         if state is None or state.last is None:
             self.lane.setVisible(False)
             return
-        verdict = update_verdict(state.last)
+        verdict = update_verdict(state.last, arrow=ARROW)
         tone = {"good": Tone.GOOD, "bad": Tone.BAD}.get(verdict.tone, Tone.NEUTRAL)
         name = state.job.label or state.job.port
         attempts = f"{state.attempts} attempt{'s' if state.attempts != 1 else ''}"

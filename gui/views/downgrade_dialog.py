@@ -17,7 +17,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from bridgelab.gui.formatting import ARROW, display_version
+from bridgelab.drivers.versions import display_version
+from bridgelab.gui.formatting import ARROW
 
 
 class DowngradeDialog(QDialog):

@@ -33,13 +33,7 @@ from bridgelab.data.failures import Stage
 from bridgelab.drivers.emulator.demo_material import DEMO_IMAGES
 from bridgelab.errors import BridgeLabError
 from bridgelab.gui.assessment import ImageAssessment
-from bridgelab.gui.formatting import (
-    format_duration,
-    format_eta,
-    format_rate,
-    percent,
-    update_verdict,
-)
+from bridgelab.gui.formatting import ARROW, format_eta, format_rate, percent
 from bridgelab.gui.theme import VERDICT_TONES, Tone
 from bridgelab.gui.update_controller import UpdateController
 from bridgelab.gui.views.report_panel import ReportPanel
@@ -48,6 +42,8 @@ from bridgelab.gui.widgets.stage_list import StageList
 from bridgelab.gui.widgets.throughput_chart import ThroughputChart
 from bridgelab.updates import events as ev
 from bridgelab.updates.events import UpdateResult
+from bridgelab.updates.ota_server import format_duration
+from bridgelab.updates.verdict import update_verdict
 
 IMAGE_SUFFIXES = (".ota", ".zigbee", ".bin", ".img")
 
@@ -265,7 +261,7 @@ class UpdateView(QWidget):
             self.notices.addItem(f"{symbol} {event.message}")
 
     def _on_finished(self, result: UpdateResult) -> None:
-        verdict = update_verdict(result)
+        verdict = update_verdict(result, arrow=ARROW)
         self.verdict.show_message(
             VERDICT_TONES[verdict.tone], verdict.headline, list(verdict.details), verdict.next_step
         )

@@ -11,8 +11,8 @@ from __future__ import annotations
 from PySide6.QtWidgets import QGridLayout, QLabel, QWidget
 
 from bridgelab.data.failures import Stage
-from bridgelab.gui.formatting import format_duration
 from bridgelab.gui.theme import Tone, tone_text_color
+from bridgelab.updates.ota_server import format_duration
 
 WAITING, RUNNING, DONE, FAILED, SKIPPED = "waiting", "running", "done", "failed", "not reached"
 _TONES = {

@@ -9,11 +9,14 @@ from PySide6.QtGui import QColor, QImage
 from pytestqt.qtbot import QtBot
 
 from bridgelab.drivers.ports import DEMO_URL, PortInfo
+from bridgelab.drivers.versions import display_version
 from bridgelab.gui.bridge_session import persistent_url
-from bridgelab.gui.formatting import display_version, format_duration, format_eta, update_verdict
+from bridgelab.gui.formatting import format_eta
 from bridgelab.gui.port_list import choose_start_port
 from bridgelab.gui.widgets.throughput_chart import ThroughputChart, nice_ceiling, plot_points, thin
 from bridgelab.updates.events import UpdateResult
+from bridgelab.updates.ota_server import format_duration
+from bridgelab.updates.verdict import update_verdict
 
 
 def result(**changes: object) -> UpdateResult:
@@ -41,7 +44,7 @@ def test_durations() -> None:
 
 
 def test_verdicts() -> None:
-    good = update_verdict(result())
+    good = update_verdict(result(), arrow="\u2192")
     assert good.tone == "good"
     assert good.headline == "Updated 1.2.0 \u2192 1.3.0, rejoined HAN, healthy"
     assert "93 % of the line rate" in good.details
