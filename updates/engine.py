@@ -19,6 +19,7 @@ import traceback
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TypeVar
 
 from bridgelab.data.errors import StoreError
 from bridgelab.data.failures import FailureClass, FinalState, Stage
@@ -52,6 +53,7 @@ from bridgelab.updates.request import UpdateRequest
 from bridgelab.updates.transfer import Cancelled, WindowedTransfer
 
 HEALTH_POLL_S = 0.25
+M = TypeVar("M", bound=p.Message)
 
 
 class UpdateEngine:
@@ -208,16 +210,31 @@ class UpdateEngine:
             self.current_stage = Stage.CONFIRM
             self._confirm()
 
+    def call_retrying(self, request: p.Request, expect: type[M], total_s: float, stage: Stage) -> M:
+        """Send an idempotent request until it is answered: a lost frame costs a retry,
+        not the session. Waits 1, 2, 4, ... request timeouts, `total_s` in all."""
+        deadline = time.monotonic() + total_s
+        wait_s = self.policy.request_timeout_s
+        while True:
+            self.check_cancel()
+            remaining = deadline - time.monotonic()
+            try:
+                return self.link.current.call(request, expect, min(wait_s, max(remaining, 0.05)))
+            except NoAnswer:
+                if time.monotonic() >= deadline:
+                    raise
+                self.retry(stage, f"no answer to {type(request).__name__}")
+                wait_s *= 2
+
     # ----------------------------------------------------------------- identify
 
     def _identify(self) -> None:
-        deadline = time.monotonic() + self.policy.timeouts.identify_s
+        timeout_s = self.policy.timeouts.identify_s
+        deadline = time.monotonic() + timeout_s
         while True:
             self.check_cancel()
             try:
-                client = self.link.open()
-                identity = client.identity()
-                join = client.join_status()
+                self.link.open()
                 break
             except (PortNotFound, PortBusy, PortPermissionDenied, UnknownUrlScheme) as error:
                 raise UpdateFailed(
@@ -228,7 +245,6 @@ class UpdateEngine:
                     action=error.action,
                 ) from error
             except DriverError as error:
-                self.link.close()
                 if time.monotonic() > deadline:
                     raise UpdateFailed(
                         Stage.IDENTIFY,
@@ -238,6 +254,22 @@ class UpdateEngine:
                         action=error.action,
                     ) from error
                 time.sleep(0.2)
+        remaining = max(deadline - time.monotonic(), 2 * self.policy.request_timeout_s)
+        try:
+            identity = self.call_retrying(
+                p.GetIdentity(), p.IdentityResponse, remaining, Stage.IDENTIFY
+            )
+            join = self.call_retrying(
+                p.GetJoinStatus(), p.JoinStatusResponse, remaining, Stage.IDENTIFY
+            )
+        except NoAnswer as error:
+            raise UpdateFailed(
+                Stage.IDENTIFY,
+                FailureClass.NO_RESPONSE,
+                error.message,
+                code=error.code,
+                action=error.action,
+            ) from error
         self.identity = identity
         self.join_before = join.state
         self.link.eui64 = identity.eui64
@@ -405,12 +437,14 @@ class UpdateEngine:
 
     def _device_verify(self, image_bytes: bytes) -> bytes:
         assert self.image is not None
-        client = self.link.current
         expected_file = hashlib.sha256(image_bytes).digest()
         expected_mfr = manufacturer_image_sha256(self.image)
         try:
-            answer = client.call(
-                p.UpdateFinish(), p.UpdateFinishResponse, self.policy.timeouts.verify_s
+            answer = self.call_retrying(
+                p.UpdateFinish(),
+                p.UpdateFinishResponse,
+                self.policy.timeouts.verify_s,
+                Stage.VERIFY,
             )
         except p.DeviceStatusError as error:
             classes = {
@@ -438,20 +472,30 @@ class UpdateEngine:
         return expected_mfr
 
     def _activate(self, mfr_sha: bytes) -> None:
-        client = self.link.current
         self.link.drain_events()
+        request = p.UpdateActivate(mfr_sha, self.policy.activate_delay_s)
+        retries_before = self.retries
         try:
-            client.call_empty(p.UpdateActivate(mfr_sha, self.policy.activate_delay_s))
+            self.call_retrying(request, p.Empty, self.policy.request_timeout_s * 3, Stage.ACTIVATE)
         except p.DeviceStatusError as error:
-            cls = (
-                FailureClass.ACTIVATION_FAILED
-                if error.status
-                in (p.Status.ACTIVATION_FAILED, p.Status.NO_IMAGE, p.Status.HASH_MISMATCH)
-                else FailureClass.DEVICE_ERROR
-            )
-            raise UpdateFailed(Stage.ACTIVATE, cls, error.message, code=error.code) from error
+            if self.retries == retries_before or error.status != p.Status.NO_IMAGE:
+                raise self._activation_refused(error) from error
+            # A repeated request found the image already taken: the first one got through.
+        except NoAnswer:
+            # Its answer may have been lost as the bridge began restarting: the restart
+            # (or its absence) below tells.
+            self.notice("info", "activate-unanswered", "No answer to the activation request.")
         self.log.event("activate", {"delay_s": self.policy.activate_delay_s})
         self.await_reboot(self.policy.activate_delay_s + self.policy.timeouts.activate_s)
+
+    def _activation_refused(self, error: p.DeviceStatusError) -> UpdateFailed:
+        activation = (p.Status.ACTIVATION_FAILED, p.Status.NO_IMAGE, p.Status.HASH_MISMATCH)
+        cls = (
+            FailureClass.ACTIVATION_FAILED
+            if error.status in activation
+            else FailureClass.DEVICE_ERROR
+        )
+        return UpdateFailed(Stage.ACTIVATE, cls, error.message, code=error.code)
 
     def await_reboot(self, timeout_s: float) -> None:
         """Wait for the bridge to restart into the new image (REBOOTED), or to come back
@@ -530,9 +574,16 @@ class UpdateEngine:
             self._await_rejoin(time.monotonic() + timeouts.rejoin_s)
         self._stay_healthy()
         if self.request.mode == "local":
+            retries_before = self.retries
             try:
-                self.link.current.call_empty(p.UpdateConfirm())
+                self.call_retrying(
+                    p.UpdateConfirm(), p.Empty, 5 * self.policy.request_timeout_s, Stage.CONFIRM
+                )
             except p.DeviceStatusError as error:
+                # A repeated confirm finds no trial image left: the first one got through.
+                repeated = self.retries > retries_before and error.status == p.Status.NOT_ALLOWED
+                if repeated and self.link.current.update_status().state != p.UpdateState.TRIAL:
+                    return self.log.event("confirmed", {"firmware_version": expected})
                 raise UpdateFailed(
                     Stage.CONFIRM, FailureClass.DEVICE_ERROR, error.message, code=error.code
                 ) from error
@@ -575,7 +626,12 @@ class UpdateEngine:
                         code="rebooted-after-update",
                     )
             try:
-                join = self.link.current.join_status()
+                join = self.call_retrying(
+                    p.GetJoinStatus(),
+                    p.JoinStatusResponse,
+                    3 * self.policy.request_timeout_s,
+                    Stage.CONFIRM,
+                )
             except DriverError as error:
                 raise UpdateFailed(
                     Stage.CONFIRM,
