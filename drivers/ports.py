@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from serial.tools import list_ports
 
@@ -99,17 +99,18 @@ def reconnect_candidates(url: str) -> list[str]:
     """
     if "://" not in url:
         return [url] + [p.url for p in scan_ports(include_demo=False) if p.url != url]
-    parts = urlsplit(url)
-    if parts.scheme.lower() != "emu":
+    if urlsplit(url).scheme.lower() != "emu":
         return [url]
-    query = dict(parse_qsl(parts.query, keep_blank_values=True))
+    base, _, raw_query = url.partition("?")
+    query = dict(parse_qsl(raw_query, keep_blank_values=True))
     if "id" not in query:
         return [url]
-    others = []
-    for index in range(EMULATED_HUB_PORTS):
-        moved = urlunsplit(parts._replace(query=urlencode({**query, "port": str(index)})))
-        if moved != url:
-            others.append(moved)
+    current = query.get("port", "0")
+    others = [
+        f"{base}?{urlencode({**query, 'port': str(index)})}"
+        for index in range(EMULATED_HUB_PORTS)
+        if str(index) != current
+    ]
     return [url, *others]
 
 
