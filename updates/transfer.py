@@ -102,7 +102,7 @@ class WindowedTransfer:
         rtt = max(client.ping(timeout_s=self.policy.request_timeout_s) for _ in range(3))
         frame_s = wire_bytes(block + WRITE_HEADER) / self.line_rate_bps
         needed = math.ceil((rtt + frame_s) / frame_s) + 2
-        return max(2, min(limit, needed))
+        return max(1, min(limit, max(2, needed)))
 
     # ----------------------------------------------------------------- the loop
 
