@@ -57,8 +57,7 @@ def register(sub: Any) -> None:
         nargs="+",
         default=[],
         metavar="KEY=VALUE",
-        help=f"the device's identity ({', '.join(DEVICE_KEYS)}); repeat the option or "
-        "list several",
+        help=f"the device's identity ({', '.join(DEVICE_KEYS)}); repeat the option or list several",
     )
     verify.add_argument("--allow-downgrade", action="store_true", help="permit an older version")
     verify.add_argument("--reason", metavar="TEXT", help="why the downgrade is needed (recorded)")
