@@ -219,6 +219,7 @@ def verify_signature(image: OtaImage, store: TrustStore) -> SignatureReport:
         )
     raise SignatureError(
         f"The signature does not match any of the {len(candidates)} trusted key(s) for "
-        f"manufacturer {hex_id(manufacturer)}.",
+        f"manufacturer {hex_id(manufacturer)}: the image was altered after signing, or signed "
+        "by a key that is not in this trust store.",
         code="signature-invalid",
     )
