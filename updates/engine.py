@@ -237,21 +237,13 @@ class UpdateEngine:
                 self.link.open()
                 break
             except (PortNotFound, PortBusy, PortPermissionDenied, UnknownUrlScheme) as error:
-                raise UpdateFailed(
-                    Stage.IDENTIFY,
-                    FailureClass.PORT_UNAVAILABLE,
-                    error.message,
-                    code=error.code,
-                    action=error.action,
+                raise UpdateFailed.from_error(
+                    Stage.IDENTIFY, FailureClass.PORT_UNAVAILABLE, error
                 ) from error
             except DriverError as error:
                 if time.monotonic() > deadline:
-                    raise UpdateFailed(
-                        Stage.IDENTIFY,
-                        FailureClass.NO_RESPONSE,
-                        error.message,
-                        code=error.code,
-                        action=error.action,
+                    raise UpdateFailed.from_error(
+                        Stage.IDENTIFY, FailureClass.NO_RESPONSE, error
                     ) from error
                 time.sleep(0.2)
         remaining = max(deadline - time.monotonic(), 2 * self.policy.request_timeout_s)
@@ -263,26 +255,13 @@ class UpdateEngine:
                 p.GetJoinStatus(), p.JoinStatusResponse, remaining, Stage.IDENTIFY
             )
         except NoAnswer as error:
-            raise UpdateFailed(
-                Stage.IDENTIFY,
-                FailureClass.NO_RESPONSE,
-                error.message,
-                code=error.code,
-                action=error.action,
+            raise UpdateFailed.from_error(
+                Stage.IDENTIFY, FailureClass.NO_RESPONSE, error
             ) from error
         self.identity = identity
         self.join_before = join.state
         self.link.eui64 = identity.eui64
-        info = {
-            "manufacturer_code": identity.manufacturer_code,
-            "image_type": identity.image_type,
-            "hardware_version": identity.hardware_version,
-            "firmware_version": identity.firmware_version,
-            "inactive_firmware_version": identity.inactive_firmware_version,
-            "bootloader_version": identity.bootloader_version,
-            "ota_capable": identity.ota_capable,
-            "join_state": join.state.label,
-        }
+        info = {**identity.to_dict(), "join_state": join.state.label}
         self.log.device(
             DeviceInfo(
                 eui64=identity.eui64,
@@ -306,12 +285,8 @@ class UpdateEngine:
         try:
             image = load_image(request.image_path)
         except FirmwareError as error:
-            raise UpdateFailed(
-                Stage.VALIDATE,
-                FailureClass.IMAGE_REJECTED,
-                error.message,
-                code=error.code,
-                action=error.action,
+            raise UpdateFailed.from_error(
+                Stage.VALIDATE, FailureClass.IMAGE_REJECTED, error
             ) from error
         self.image = image
         identity = self.identity
@@ -528,9 +503,7 @@ class UpdateEngine:
                 if error.code == "wrong-device"
                 else FailureClass.LINK_LOST
             )
-            raise UpdateFailed(
-                stage, cls, error.message, code=error.code, action=error.action
-            ) from error
+            raise UpdateFailed.from_error(stage, cls, error) from error
 
     # ----------------------------------------------------------------- confirm
 
@@ -655,7 +628,7 @@ class UpdateEngine:
         cls = FailureClass.LINK_LOST if isinstance(error, LinkLost) else FailureClass.NO_RESPONSE
         if isinstance(error, p.DeviceStatusError):
             cls = FailureClass.DEVICE_ERROR
-        return UpdateFailed(stage, cls, error.message, code=error.code, action=error.action)
+        return UpdateFailed.from_error(stage, cls, error)
 
     def _internal_error(self, error: Exception) -> UpdateFailed:
         with tempfile.NamedTemporaryFile(
