@@ -16,7 +16,14 @@ from bridgelab import __version__
 from bridgelab.cli.output import run_handler
 
 # Module names under bridgelab.cli, in the order `--help` lists them.
-COMMAND_MODULES: tuple[str, ...] = ("devices", "install_code", "image", "keys")
+COMMAND_MODULES: tuple[str, ...] = (
+    "devices",
+    "update",
+    "image",
+    "keys",
+    "install_code",
+    "log",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,7 +7,7 @@ import json
 import sys
 import tempfile
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -71,3 +71,24 @@ def run_handler(handler: Handler, args: argparse.Namespace) -> int:
         )
         report_error(internal, json_mode)
         return EXIT_INTERNAL
+
+
+def format_table(
+    headers: Sequence[str], rows: Iterable[Sequence[object]], *, right: Iterable[int] = ()
+) -> str:
+    """Rows as aligned columns under their headers; None shows as "-".
+
+    Columns whose index is in `right` are right-aligned (numbers). Trailing spaces are
+    trimmed so the output diffs cleanly.
+    """
+    aligned_right = set(right)
+    table = [list(headers)] + [["-" if cell is None else str(cell) for cell in row] for row in rows]
+    widths = [max(len(line[i]) for line in table) for i in range(len(headers))]
+    lines = []
+    for line in table:
+        cells = [
+            cell.rjust(widths[i]) if i in aligned_right else cell.ljust(widths[i])
+            for i, cell in enumerate(line)
+        ]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)

@@ -1,0 +1,195 @@
+"""`bridgelab update` and `bridgelab campaign`: the update engine from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from bridgelab.cli.output import parse_int, print_json
+from bridgelab.errors import UsageError
+
+
+def register(sub: Any) -> None:
+    update = sub.add_parser(
+        "update",
+        help="update a bridge locally or by simulated OTA, and log the attempt",
+        description="Validate IMAGE against the bridge, then send it (local: the service "
+        "port; ota: the bridge's own OTA client) and confirm the new version runs and the "
+        "bridge is back on the HAN. Exit 0 only on a confirmed update.",
+    )
+    update.add_argument("image", metavar="IMAGE", help="OTA/GBCS upgrade file")
+    update.add_argument("--port", required=True, metavar="URL", help="port or URL (emu://demo)")
+    update.add_argument("--mode", choices=("local", "ota"), default="local")
+    update.add_argument("--trust", metavar="DIR", help="folder of trusted manufacturer keys")
+    update.add_argument("--allow-downgrade", action="store_true", help="permit an older image")
+    update.add_argument("--reason", metavar="TEXT", help="why the downgrade (required with it)")
+    update.add_argument("--baud", type=parse_int, default=115200, help="baud rate (115200)")
+    update.add_argument(
+        "--db", metavar="FILE", help="triage log (default: $BRIDGELAB_DB or the user data folder)"
+    )
+    update.add_argument("--operator", help="engineer's name for the log")
+    update.add_argument("--site", dest="site_ref", help="site reference for the log")
+    update.add_argument("--trace", action="store_true", help="also log every frame (raw trace)")
+    update.add_argument(
+        "--healthy-s", type=float, default=None, help="health check after the update (2 s)"
+    )
+    update.add_argument("--json", action="store_true", help="print the result as JSON")
+    update.set_defaults(handler=cmd_update)
+
+    campaign = sub.add_parser(
+        "campaign",
+        help="run a lab campaign from a TOML plan",
+        description="Update many bridges in parallel lanes, in the plan's priority order; "
+        "see docs/campaigns.md for the plan format.",
+    )
+    campaign.add_argument("plan", metavar="PLAN.toml")
+    campaign.add_argument("--db", metavar="FILE", help="triage log")
+    campaign.add_argument("--json", action="store_true", help="print the summary as JSON")
+    campaign.set_defaults(handler=cmd_campaign)
+
+
+class ProgressPrinter:
+    """Stage lines, and on a terminal a progress bar redrawn in place."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.tty = out.isatty()
+        self._bar_shown = False
+
+    def __call__(self, event: object) -> None:
+        from bridgelab.updates import events as ev
+
+        if isinstance(event, ev.Progress):
+            if self.tty:
+                self.out.write("\r" + progress_line(event))
+                self.out.flush()
+                self._bar_shown = True
+            return
+        line = None
+        if isinstance(event, ev.StageStarted):
+            line = f"- {event.stage.value}" + (f": {event.detail}" if event.detail else "")
+        elif isinstance(event, ev.Retry):
+            line = f"  retry {event.attempt}: {event.reason}"
+        elif isinstance(event, ev.Notice):
+            line = f"  {event.level}: {event.message}"
+        if line is not None:
+            if self._bar_shown:
+                self.out.write("\n")
+                self._bar_shown = False
+            print(line, file=self.out, flush=True)
+
+
+def progress_line(event: Any) -> str:
+    width = 30
+    filled = int(width * event.fraction)
+    bar = "#" * filled + "." * (width - filled)
+    parts = [f"[{bar}] {100 * event.fraction:5.1f} %", f"{event.done:,}/{event.total:,} B"]
+    if event.simulated_s is not None:
+        parts.append(f"simulated {event.simulated_s / 60:.1f} min")
+    else:
+        parts.append(f"{event.rate_bps / 1024:.1f} KiB/s")
+    if event.line_efficiency is not None:
+        parts.append(f"line {100 * event.line_efficiency:.0f} %")
+    if event.eta_s is not None:
+        minutes, seconds = divmod(int(event.eta_s), 60)
+        parts.append(f"ETA {minutes}:{seconds:02d}")
+    return "  ".join(parts) + "   "
+
+
+def describe_result(result: Any) -> str:
+    from bridgelab.drivers.versions import format_version
+
+    if result.ok:
+        text = (
+            f"Updated {format_version(result.version_before)} -> "
+            f"{format_version(result.version_after)}"
+        )
+        text += ", rejoined HAN, healthy" if result.rejoined else ", healthy"
+        details = [f"{result.bytes:,} bytes in {result.duration_s:.1f} s"]
+        if result.line_efficiency is not None:
+            details.append(f"{100 * result.line_efficiency:.1f} % of line rate")
+        if result.resumed_from:
+            details.append(f"resumed from {result.resumed_from:,}")
+        if result.retries:
+            details.append(f"{result.retries} retries")
+        if result.simulated_duration_s is not None:
+            details.append(
+                f"real OTA would take {result.simulated_duration_s / 60:.0f} min "
+                f"(predicted {result.predicted_ota_duration_s / 60:.0f} min)"
+            )
+        return text + " (" + ", ".join(details) + ")."
+    error = result.error or {}
+    return f"FAILED at {result.failure_stage} [{result.result}]: {error.get('message', '')}"
+
+
+def _open_store(db: str | None) -> Any:
+    from bridgelab.data.store import TriageStore
+
+    store = TriageStore.open(db)
+    for warning in store.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return store
+
+
+def cmd_update(args: argparse.Namespace) -> int:
+    from bridgelab.updates.engine import UpdateEngine
+    from bridgelab.updates.policy import UpdatePolicy
+    from bridgelab.updates.request import UpdateRequest
+
+    if args.allow_downgrade and not (args.reason and args.reason.strip()):
+        raise UsageError(
+            "--allow-downgrade needs --reason TEXT.",
+            code="downgrade-needs-reason",
+            action="Say why the older image must go on (it is recorded in the triage log).",
+        )
+    image = Path(args.image)
+    policy = UpdatePolicy() if args.healthy_s is None else UpdatePolicy(healthy_s=args.healthy_s)
+    request = UpdateRequest(
+        port_url=args.port,
+        image_path=image,
+        mode=args.mode,
+        trust_dir=Path(args.trust) if args.trust else None,
+        allow_downgrade=args.allow_downgrade,
+        downgrade_reason=args.reason,
+        baudrate=args.baud,
+        operator=args.operator,
+        site_ref=args.site_ref,
+        policy=policy,
+    )
+    store = _open_store(args.db)
+    printer = ProgressPrinter(sys.stderr)
+    engine = UpdateEngine(request, store=store, subscribers=[printer], trace=args.trace)
+    try:
+        result = engine.run()
+    except KeyboardInterrupt:
+        engine.cancel()
+        raise
+    finally:
+        store.close()
+    if printer._bar_shown:
+        sys.stderr.write("\n")
+    if args.json:
+        print_json(result.to_dict())
+    else:
+        print(describe_result(result))
+        if result.session_id:
+            print(f"Logged as session {result.session_id}.")
+    return 0 if result.ok else 1
+
+
+def cmd_campaign(args: argparse.Namespace) -> int:
+    from bridgelab.updates.campaign import load_plan, run_campaign
+
+    plan = load_plan(Path(args.plan))
+    store = _open_store(args.db)
+    try:
+        summary = run_campaign(plan, store=store, progress=sys.stderr)
+    finally:
+        store.close()
+    if args.json:
+        print_json(summary.to_dict())
+    else:
+        print(summary.describe())
+    return 0 if summary.all_passed else 1

@@ -1,0 +1,425 @@
+"""Lab campaigns: many bridges, many images, N parallel lanes, in an explicit order.
+
+A plan is a TOML file (format in docs/campaigns.md):
+
+    [campaign]
+    name = "rack 3 regression"
+    lanes = 4                      # updates running at once
+    retries = 1                    # extra attempts for a job that failed
+    order = ["security", "priority", "version_gap", "plan"]
+    mode = "local"                 # default for jobs: local or ota
+    trust = "keys"                 # trust store folder (relative to the plan)
+    healthy_s = 2.0
+    report_dir = "reports"         # CSV and JSON summaries go here
+
+    [[job]]
+    port = "/dev/ttyUSB0"
+    image = "images/bridge-1.3.0.ota"
+    security = true                # a security fix: goes first under the default order
+    priority = 1                   # lower runs earlier
+    mode = "ota"                   # overrides the campaign's mode
+
+The delivery order mirrors what SECMP0007 does for PPMIDs only loosely (the exact rule is
+unconfirmed), so it is a policy, not a fact: `order` lists the keys to sort by, first key
+first. `security` puts security fixes first; `priority` sorts by the job's number (lower
+first); `version_gap` puts the images furthest ahead of the bridge first (known only once
+each bridge has been read, so the campaign reads every bridge's version first);
+`plan` keeps the plan's order. Retried jobs go to the back of the queue.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import io
+import json
+import threading
+import time
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from bridgelab.data.store import TriageStore
+from bridgelab.drivers.client import BridgeClient
+from bridgelab.drivers.errors import DriverError
+from bridgelab.drivers.versions import format_version
+from bridgelab.errors import UsageError
+from bridgelab.firmware.errors import FirmwareError
+from bridgelab.firmware.image import load_image
+from bridgelab.updates import events as ev
+from bridgelab.updates.engine import UpdateEngine
+from bridgelab.updates.policy import UpdatePolicy
+from bridgelab.updates.request import MODES, UpdateRequest
+
+ORDER_KEYS = ("security", "priority", "version_gap", "plan")
+DEFAULT_ORDER = ("security", "priority", "version_gap", "plan")
+
+
+class PlanError(UsageError):
+    code = "bad-campaign-plan"
+    default_action = "Fix the plan file; docs/campaigns.md describes the format."
+
+
+@dataclass(frozen=True)
+class PlannedJob:
+    index: int
+    port: str
+    image: Path
+    mode: str = "local"
+    security: bool = False
+    priority: int = 100
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class CampaignPlan:
+    name: str
+    jobs: tuple[PlannedJob, ...]
+    lanes: int = 1
+    retries: int = 0
+    order: tuple[str, ...] = DEFAULT_ORDER
+    trust: Path | None = None
+    healthy_s: float = 2.0
+    report_dir: Path | None = None
+    policy: UpdatePolicy = field(default_factory=UpdatePolicy)
+
+
+def _require(table: dict[str, Any], key: str, kind: type, where: str) -> Any:
+    value = table.get(key)
+    if not isinstance(value, kind):
+        raise PlanError(f"{where}: `{key}` must be a {kind.__name__}.")
+    return value
+
+
+def load_plan(path: Path) -> CampaignPlan:
+    """Read and check a plan; every problem is a PlanError naming the place."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PlanError(f"No plan file at {path}.") from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise PlanError(f"Cannot read the plan {path}: {error}.") from None
+    base = path.parent
+    head = raw.get("campaign", {})
+    if not isinstance(head, dict):
+        raise PlanError(f"{path}: [campaign] must be a table.")
+    order = tuple(head.get("order", DEFAULT_ORDER))
+    unknown = [key for key in order if key not in ORDER_KEYS]
+    if unknown:
+        raise PlanError(
+            f"{path}: unknown order key(s) {', '.join(unknown)}.",
+            action="Order keys: " + ", ".join(ORDER_KEYS) + ".",
+        )
+    mode = str(head.get("mode", "local"))
+    lanes = int(head.get("lanes", 1))
+    retries = int(head.get("retries", 0))
+    if lanes < 1 or retries < 0:
+        raise PlanError(f"{path}: lanes must be 1 or more and retries 0 or more.")
+    jobs = []
+    raw_jobs = raw.get("job", [])
+    if not isinstance(raw_jobs, list) or not raw_jobs:
+        raise PlanError(f"{path}: the plan lists no [[job]].")
+    for index, entry in enumerate(raw_jobs):
+        where = f"{path}: job {index + 1}"
+        job_mode = str(entry.get("mode", mode))
+        if job_mode not in MODES:
+            raise PlanError(f"{where}: mode must be one of {', '.join(MODES)}.")
+        image = base / _require(entry, "image", str, where)
+        jobs.append(
+            PlannedJob(
+                index=index,
+                port=_require(entry, "port", str, where),
+                image=image,
+                mode=job_mode,
+                security=bool(entry.get("security", False)),
+                priority=int(entry.get("priority", 100)),
+                label=str(entry.get("label", "")),
+            )
+        )
+    trust = head.get("trust")
+    report_dir = head.get("report_dir")
+    healthy_s = float(head.get("healthy_s", 2.0))
+    return CampaignPlan(
+        name=str(head.get("name", path.stem)),
+        jobs=tuple(jobs),
+        lanes=lanes,
+        retries=retries,
+        order=order,
+        trust=base / trust if trust else None,
+        healthy_s=healthy_s,
+        report_dir=base / report_dir if report_dir else None,
+        policy=UpdatePolicy(healthy_s=healthy_s),
+    )
+
+
+@dataclass
+class JobState:
+    job: PlannedJob
+    version_before: int | None = None
+    image_version: int | None = None
+    attempts: int = 0
+    state: str = "queued"  # queued, running, passed, failed, cancelled
+    results: list[ev.UpdateResult] = field(default_factory=list)
+    progress: float = 0.0
+
+    @property
+    def last(self) -> ev.UpdateResult | None:
+        return self.results[-1] if self.results else None
+
+    def row(self) -> dict[str, Any]:
+        last = self.last
+        return {
+            "job": self.job.index + 1,
+            "label": self.job.label,
+            "port": self.job.port,
+            "image": str(self.job.image),
+            "mode": self.job.mode,
+            "state": self.state,
+            "attempts": self.attempts,
+            "result": last.result if last else "",
+            "failure_stage": (last.failure_stage or "") if last else "",
+            "version_before": format_version(last.version_before) if last else "",
+            "version_after": format_version(last.version_after) if last else "",
+            "duration_s": round(sum(r.duration_s for r in self.results), 3),
+            "throughput_bps": round(last.throughput_bps, 1) if last and last.throughput_bps else "",
+            "session_ids": " ".join(r.session_id or "" for r in self.results),
+        }
+
+
+def sort_key(order: tuple[str, ...]) -> Callable[[JobState], tuple[Any, ...]]:
+    def key(state: JobState) -> tuple[Any, ...]:
+        parts: list[Any] = []
+        for name in order:
+            if name == "security":
+                parts.append(0 if state.job.security else 1)
+            elif name == "priority":
+                parts.append(state.job.priority)
+            elif name == "version_gap":
+                gap = 0
+                if state.version_before is not None and state.image_version is not None:
+                    gap = state.image_version - state.version_before
+                parts.append(-gap)
+            elif name == "plan":
+                parts.append(state.job.index)
+        return tuple(parts)
+
+    return key
+
+
+@dataclass
+class CampaignSummary:
+    name: str
+    jobs: list[JobState]
+    started: datetime
+    duration_s: float
+    lanes: int
+    order: tuple[str, ...]
+    report_paths: tuple[Path, ...] = ()
+
+    @property
+    def all_passed(self) -> bool:
+        return all(job.state == "passed" for job in self.jobs)
+
+    def to_dict(self) -> dict[str, Any]:
+        passed = sum(job.state == "passed" for job in self.jobs)
+        return {
+            "campaign": self.name,
+            "started": self.started.isoformat(),
+            "duration_s": round(self.duration_s, 3),
+            "lanes": self.lanes,
+            "order": list(self.order),
+            "passed": passed,
+            "failed": len(self.jobs) - passed,
+            "jobs": [job.row() for job in self.jobs],
+            "reports": [str(path) for path in self.report_paths],
+        }
+
+    def csv_text(self) -> str:
+        buffer = io.StringIO()
+        rows = [job.row() for job in self.jobs]
+        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+        return buffer.getvalue()
+
+    def describe(self) -> str:
+        data = self.to_dict()
+        lines = [
+            f"Campaign {self.name}: {data['passed']} passed, {data['failed']} failed in "
+            f"{self.duration_s:.1f} s ({self.lanes} lanes)."
+        ]
+        for row in data["jobs"]:
+            lines.append(
+                f"  {row['job']:>3} {row['state']:<9} {row['port']:<28} {row['result']:<18} "
+                f"{row['version_before']} -> {row['version_after']} ({row['attempts']} attempt(s))"
+            )
+        lines += [f"Report: {path}" for path in self.report_paths]
+        return "\n".join(lines)
+
+    def write_reports(self, folder: Path) -> tuple[Path, Path]:
+        folder.mkdir(parents=True, exist_ok=True)
+        stamp = self.started.strftime("%Y%m%dT%H%M%SZ")
+        stem = "".join(c if c.isalnum() or c in "-_" else "-" for c in self.name)
+        csv_path = folder / f"{stem}-{stamp}.csv"
+        json_path = folder / f"{stem}-{stamp}.json"
+        csv_path.write_text(self.csv_text(), encoding="utf-8")
+        self.report_paths = (csv_path, json_path)
+        json_path.write_text(json.dumps(self.to_dict(), indent=2), encoding="utf-8")
+        return csv_path, json_path
+
+
+JobListener = Callable[[JobState, ev.UpdateEvent | None], None]
+
+
+class Campaign:
+    """Runs a plan; `cancel()` stops every lane (running updates end as cancelled)."""
+
+    def __init__(
+        self,
+        plan: CampaignPlan,
+        *,
+        store: TriageStore | None = None,
+        on_job: JobListener | None = None,
+    ) -> None:
+        self.plan = plan
+        self.store = store
+        self.on_job = on_job
+        self.jobs = [JobState(job) for job in plan.jobs]
+        self._queue: list[JobState] = []
+        self._lock = threading.Lock()
+        self._cancel = threading.Event()
+        self._engines: set[UpdateEngine] = set()
+        self.campaign_id = f"{plan.name}@{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
+
+    def cancel(self) -> None:
+        self._cancel.set()
+        with self._lock:
+            for engine in self._engines:
+                engine.cancel()
+
+    def _notify(self, state: JobState, event: ev.UpdateEvent | None) -> None:
+        if isinstance(event, ev.Progress):
+            state.progress = event.fraction
+        if self.on_job is not None:
+            self.on_job(state, event)
+
+    def _survey(self) -> None:
+        """Read each image's version and, where the order needs it, each bridge's."""
+        for state in self.jobs:
+            try:
+                state.image_version = load_image(state.job.image).header.file_version
+            except FirmwareError:
+                state.image_version = None  # the job's own validation will say why
+        if "version_gap" not in self.plan.order:
+            return
+        for state in self.jobs:
+            try:
+                with BridgeClient.connect(state.job.port) as client:
+                    state.version_before = client.identity().firmware_version
+            except DriverError:
+                state.version_before = None
+
+    def run(self) -> CampaignSummary:
+        started = datetime.now(UTC)
+        clock = time.monotonic()
+        self._survey()
+        self._queue = sorted(self.jobs, key=sort_key(self.plan.order))
+        for state in self.jobs:
+            self._notify(state, None)
+        lanes = [
+            threading.Thread(target=self._lane, name=f"campaign-lane-{n}", daemon=True)
+            for n in range(min(self.plan.lanes, len(self.jobs)))
+        ]
+        for lane in lanes:
+            lane.start()
+        for lane in lanes:
+            lane.join()
+        summary = CampaignSummary(
+            self.plan.name,
+            self.jobs,
+            started,
+            time.monotonic() - clock,
+            len(lanes),
+            self.plan.order,
+        )
+        if self.plan.report_dir is not None:
+            summary.write_reports(self.plan.report_dir)
+        return summary
+
+    def _next(self) -> JobState | None:
+        with self._lock:
+            if self._cancel.is_set() or not self._queue:
+                return None
+            state = self._queue.pop(0)
+            state.state = "running"
+            return state
+
+    def _lane(self) -> None:
+        while (state := self._next()) is not None:
+            state.attempts += 1
+            request = UpdateRequest(
+                port_url=state.job.port,
+                image_path=state.job.image,
+                mode=state.job.mode,
+                trust_dir=self.plan.trust,
+                campaign_id=self.campaign_id,
+                policy=self.plan.policy,
+            )
+            engine = UpdateEngine(
+                request, store=self.store, subscribers=[functools.partial(self._notify, state)]
+            )
+            with self._lock:
+                self._engines.add(engine)
+            if self._cancel.is_set():
+                engine.cancel()
+            result = engine.run()
+            with self._lock:
+                self._engines.discard(engine)
+                state.results.append(result)
+                if result.ok:
+                    state.state = "passed"
+                elif result.result == "cancelled" or self._cancel.is_set():
+                    state.state = "cancelled"
+                elif state.attempts <= self.plan.retries:
+                    state.state = "queued"
+                    self._queue.append(state)  # retried lanes go to the back
+                else:
+                    state.state = "failed"
+            self._notify(state, None)
+        with self._lock:
+            for state in self._queue:
+                if self._cancel.is_set():
+                    state.state = "cancelled"
+
+
+def run_campaign(
+    plan: CampaignPlan, *, store: TriageStore | None = None, progress: TextIO | None = None
+) -> CampaignSummary:
+    """Run `plan` to the end; with `progress`, print one line per finished attempt."""
+
+    def report(state: JobState, event: ev.UpdateEvent | None) -> None:
+        if progress is not None and isinstance(event, ev.SessionFinished):
+            result = event.result
+            print(
+                f"job {state.job.index + 1} ({state.job.port}) attempt {state.attempts}: "
+                f"{result.result}",
+                file=progress,
+                flush=True,
+            )
+
+    return Campaign(plan, store=store, on_job=report).run()
+
+
+__all__ = [
+    "Campaign",
+    "CampaignPlan",
+    "CampaignSummary",
+    "JobState",
+    "PlanError",
+    "PlannedJob",
+    "load_plan",
+    "run_campaign",
+]

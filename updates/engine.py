@@ -1,0 +1,660 @@
+"""The update engine: identify, validate, transfer, verify, activate, confirm.
+
+`UpdateEngine.run()` is blocking (run it on a worker thread) and never raises: every
+session ends in an `UpdateResult` with a final state and, on failure, the stage and the
+failure class of `bridgelab.data.failures`. Nothing is written to the bridge before the
+image has been validated against it (format, trusted signature, compatibility, version
+policy, OTA eligibility). An update is "success" only when the bridge runs the new version,
+is back on the HAN (if it was on it before) and stays healthy for `policy.healthy_s`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import tempfile
+import threading
+import time
+import traceback
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from bridgelab.data.errors import StoreError
+from bridgelab.data.failures import FailureClass, FinalState, Stage
+from bridgelab.data.records import DeviceInfo, ImageInfo, SessionStart
+from bridgelab.data.store import TriageStore
+from bridgelab.drivers import protocol as p
+from bridgelab.drivers.client import BridgeClient
+from bridgelab.drivers.diagnosis import ota_blockers
+from bridgelab.drivers.errors import (
+    DriverError,
+    LinkLost,
+    NoAnswer,
+    PortBusy,
+    PortNotFound,
+    PortPermissionDenied,
+    UnknownUrlScheme,
+)
+from bridgelab.drivers.join_state import JoinState
+from bridgelab.drivers.versions import format_version
+from bridgelab.firmware.compat import DeviceIdentity, DowngradeOverride
+from bridgelab.firmware.digest import manufacturer_image_sha256
+from bridgelab.firmware.errors import FirmwareError
+from bridgelab.firmware.image import OtaImage, load_image
+from bridgelab.firmware.verify import VerificationReport, assess_image
+from bridgelab.updates import events as ev
+from bridgelab.updates.errors import UpdateFailed
+from bridgelab.updates.link import BridgeLink
+from bridgelab.updates.progress import ProgressMeter
+from bridgelab.updates.recorder import SessionLog
+from bridgelab.updates.request import UpdateRequest
+from bridgelab.updates.transfer import Cancelled, WindowedTransfer
+
+HEALTH_POLL_S = 0.25
+
+
+class UpdateEngine:
+    """One update session. `cancel()` may be called from any thread."""
+
+    def __init__(
+        self,
+        request: UpdateRequest,
+        *,
+        store: TriageStore | None = None,
+        subscribers: Sequence[ev.Subscriber] = (),
+        trace: bool = False,
+    ) -> None:
+        self.request = request
+        self.policy = request.policy
+        self.log = SessionLog(store)
+        self.subscribers: list[ev.Subscriber] = list(subscribers)
+        self._cancel = threading.Event()
+        self._trace = trace
+        self.link = BridgeLink(
+            request.port_url,
+            baudrate=request.baudrate,
+            trace=self._on_frame if trace else None,
+        )
+        self.identity: p.IdentityResponse | None = None
+        self.join_before: JoinState | None = None
+        self.image: OtaImage | None = None
+        self.report: VerificationReport | None = None
+        self.retries = 0
+        self.resumed_from: int | None = None
+        self.transfer_seconds = 0.0
+        self.transferred = 0
+        self.version_after: int | None = None
+        self.rejoined: bool | None = None
+        self.predicted_ota_s: float | None = None
+        self.simulated_s: float | None = None
+        self.notices: list[str] = []
+
+    # ----------------------------------------------------------------- plumbing
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def emit(self, event: ev.UpdateEvent) -> None:
+        for subscriber in self.subscribers:
+            subscriber(event)
+
+    def _on_frame(self, direction: str, raw: bytes, t: float) -> None:
+        self.log.frame(direction, raw, t)
+
+    def notice(self, level: str, code: str, message: str) -> None:
+        self.notices.append(message)
+        self.log.event("notice", {"level": level, "code": code, "message": message})
+        self.emit(ev.Notice(time.monotonic(), level, code, message))
+
+    def retry(self, stage: Stage, reason: str, offset: int | None = None) -> None:
+        self.retries += 1
+        self.log.event("retry", {"stage": stage.value, "reason": reason, "offset": offset})
+        self.log.update(retries=self.retries)
+        self.emit(ev.Retry(time.monotonic(), stage, self.retries, reason, offset))
+
+    @contextlib.contextmanager
+    def stage(self, stage: Stage, detail: str = "") -> Iterator[None]:
+        started = time.monotonic()
+        self.log.stage(stage, {"detail": detail} if detail else None)
+        self.emit(ev.StageStarted(started, stage, detail))
+        ok = False
+        try:
+            yield
+            ok = True
+        finally:
+            self.emit(ev.StageFinished(time.monotonic(), stage, ok, "", time.monotonic() - started))
+
+    def check_cancel(self) -> None:
+        if self._cancel.is_set():
+            raise Cancelled()
+
+    # ----------------------------------------------------------------- the session
+
+    def run(self) -> UpdateResult:
+        started = time.monotonic()
+        request = self.request
+        failure: UpdateFailed | None = None
+        state = FinalState.SUCCESS
+        image_size = request.image_path.stat().st_size if request.image_path.is_file() else 0
+        try:
+            self.log.begin(
+                SessionStart(
+                    mode=request.mode,
+                    port_url=request.port_url,
+                    driver=BridgeClient.driver_name,
+                    baud=request.baudrate,
+                    campaign_id=request.campaign_id,
+                    site_ref=request.site_ref,
+                    operator=request.operator,
+                    image_size=image_size,
+                    details={"image_file": str(request.image_path)},
+                )
+            )
+        except StoreError as error:
+            failure = UpdateFailed(
+                Stage.IDENTIFY,
+                FailureClass.INTERNAL_ERROR,
+                f"The triage log cannot record this update: {error.message}",
+                code=error.code,
+                action=f"{error.action} Nothing was sent to the bridge.",
+            )
+            return self._finish(started, FinalState.FAILED, failure)
+        self.emit(
+            ev.SessionStarted(
+                started, request.mode, request.port_url, str(request.image_path), image_size
+            )
+        )
+        try:
+            self._run_stages()
+        except UpdateFailed as error:
+            failure, state = error, FinalState.FAILED
+        except Cancelled:
+            state = FinalState.CANCELLED
+            failure = UpdateFailed(
+                self.current_stage,
+                FailureClass.CANCELLED,
+                "Cancelled by the user.",
+                code="cancelled",
+            )
+        except DriverError as error:
+            failure, state = self._classify_driver_error(error), FinalState.FAILED
+        except Exception as error:  # the session must end in a record, whatever happened
+            failure, state = self._internal_error(error), FinalState.FAILED
+        finally:
+            self.link.close()
+        return self._finish(started, state, failure)
+
+    current_stage = Stage.IDENTIFY
+
+    def _run_stages(self) -> None:
+        with self.stage(Stage.IDENTIFY, self.request.port_url):
+            self.current_stage = Stage.IDENTIFY
+            self._identify()
+        with self.stage(Stage.VALIDATE, str(self.request.image_path)):
+            self.current_stage = Stage.VALIDATE
+            self._validate()
+        self.check_cancel()
+        if self.request.mode == "ota":
+            from bridgelab.updates.ota_server import run_simulated_ota
+
+            run_simulated_ota(self)
+        else:
+            self._local_update()
+        with self.stage(Stage.CONFIRM):
+            self.current_stage = Stage.CONFIRM
+            self._confirm()
+
+    # ----------------------------------------------------------------- identify
+
+    def _identify(self) -> None:
+        deadline = time.monotonic() + self.policy.timeouts.identify_s
+        while True:
+            self.check_cancel()
+            try:
+                client = self.link.open()
+                identity = client.identity()
+                join = client.join_status()
+                break
+            except (PortNotFound, PortBusy, PortPermissionDenied, UnknownUrlScheme) as error:
+                raise UpdateFailed(
+                    Stage.IDENTIFY,
+                    FailureClass.PORT_UNAVAILABLE,
+                    error.message,
+                    code=error.code,
+                    action=error.action,
+                ) from error
+            except DriverError as error:
+                self.link.close()
+                if time.monotonic() > deadline:
+                    raise UpdateFailed(
+                        Stage.IDENTIFY,
+                        FailureClass.NO_RESPONSE,
+                        error.message,
+                        code=error.code,
+                        action=error.action,
+                    ) from error
+                time.sleep(0.2)
+        self.identity = identity
+        self.join_before = join.state
+        self.link.eui64 = identity.eui64
+        info = {
+            "manufacturer_code": identity.manufacturer_code,
+            "image_type": identity.image_type,
+            "hardware_version": identity.hardware_version,
+            "firmware_version": identity.firmware_version,
+            "inactive_firmware_version": identity.inactive_firmware_version,
+            "bootloader_version": identity.bootloader_version,
+            "ota_capable": identity.ota_capable,
+            "join_state": join.state.label,
+        }
+        self.log.device(
+            DeviceInfo(
+                eui64=identity.eui64,
+                manufacturer_code=identity.manufacturer_code,
+                model=identity.model,
+                hardware_version=identity.hardware_version,
+                serial_number=identity.serial_number,
+                identity=info,
+            )
+        )
+        self.log.update(version_before=identity.firmware_version, port_url=self.link.url)
+        self.emit(ev.DeviceIdentified(time.monotonic(), identity.eui64, info, join.state.label))
+
+    # ----------------------------------------------------------------- validate
+
+    def _validate(self) -> None:
+        from bridgelab.updates.trust import resolve_trust
+
+        assert self.identity is not None
+        request = self.request
+        try:
+            image = load_image(request.image_path)
+        except FirmwareError as error:
+            raise UpdateFailed(
+                Stage.VALIDATE,
+                FailureClass.IMAGE_REJECTED,
+                error.message,
+                code=error.code,
+                action=error.action,
+            ) from error
+        self.image = image
+        identity = self.identity
+        trust, source = resolve_trust(request.trust_dir, identity.manufacturer_code)
+        device = DeviceIdentity(
+            manufacturer_code=identity.manufacturer_code,
+            image_type=identity.image_type,
+            hardware_version=identity.hardware_version,
+            file_version=identity.firmware_version,
+            eui64=identity.eui64,
+        )
+        override = (
+            DowngradeOverride(request.downgrade_reason or "") if request.allow_downgrade else None
+        )
+        report = assess_image(image, trust, device, override)
+        self.report = report
+        header = image.header
+        self.log.image(
+            ImageInfo(
+                sha256=hashlib.sha256(image.raw).hexdigest(),
+                size=len(image.raw),
+                file_name=request.image_path.name,
+                body_form=str(image.body_form),
+                manufacturer_code=header.manufacturer_code,
+                image_type=header.image_type,
+                file_version=header.file_version,
+                stack_version=header.stack_version,
+                header_string=header.header_text,
+                hardware_min=header.min_hw_version,
+                hardware_max=header.max_hw_version,
+                destination_eui64=header.destination_eui64,
+                manufacturer_image_sha256=report.manufacturer_image_sha256.hex(),
+                signer=report.signer.key_id if report.signer else None,
+                signature_status=report.signature_status,
+            )
+        )
+        if not report.ok:
+            first = report.errors[0]
+            raise UpdateFailed(
+                Stage.VALIDATE,
+                FailureClass.IMAGE_REJECTED,
+                first.message,
+                code=first.code,
+                action=first.action or None,
+            )
+        self.notice("info", "trust-source", f"Signature checked against {source}.")
+        for finding in report.findings:
+            if finding.code == "downgrade-allowed":
+                self.notice("warning", finding.code, finding.message)
+        if request.mode == "ota":
+            self._check_ota_eligibility()
+
+    def _check_ota_eligibility(self) -> None:
+        assert self.identity is not None
+        join = self.link.current.join_status()
+        blockers = ota_blockers(self.identity, join)
+        if not blockers:
+            return
+        first = blockers[0]
+        cls = {
+            "not-ota-capable": FailureClass.NOT_OTA_CAPABLE,
+            "orphaned-after-swap-out": FailureClass.ORPHANED,
+        }.get(first.code, FailureClass.NOT_JOINED)
+        raise UpdateFailed(Stage.VALIDATE, cls, first.message, code=first.code, action="")
+
+    # ----------------------------------------------------------------- local update
+
+    def _local_update(self) -> None:
+        assert self.image is not None
+        image_bytes = bytes(self.image.raw)
+        meter = ProgressMeter(len(image_bytes), self.request.line_rate_bps)
+
+        def on_progress(done: int, total: int, resumed_from: int) -> None:
+            if meter.update(done):
+                self.log.progress(done, total, rate_bps=round(meter.rate_bps, 1))
+                self.emit(
+                    ev.Progress(
+                        time.monotonic(),
+                        done,
+                        total,
+                        meter.rate_bps,
+                        meter.eta_s,
+                        meter.efficiency,
+                        resumed_from,
+                    )
+                )
+
+        def on_retry(reason: str, offset: int | None) -> None:
+            self.retry(Stage.TRANSFER, reason, offset)
+
+        with self.stage(Stage.TRANSFER):
+            self.current_stage = Stage.TRANSFER
+            transfer = WindowedTransfer(
+                self.link,
+                image_bytes,
+                self.policy,
+                line_rate_bps=self.request.line_rate_bps,
+                should_stop=self.cancelled,
+                on_progress=on_progress,
+                on_retry=on_retry,
+            )
+            meter = ProgressMeter(len(image_bytes), self.request.line_rate_bps)
+            result = transfer.run()
+            self.resumed_from = result.resumed_from
+            self.transferred = result.payload_bytes
+            self.transfer_seconds = result.seconds
+            self.log.update(resumed_from=result.resumed_from)
+            self.log.event(
+                "transfer",
+                {
+                    "window": result.window,
+                    "block_size": result.block_size,
+                    "sent_bytes": result.sent_bytes,
+                    "seconds": round(result.seconds, 3),
+                },
+            )
+        with self.stage(Stage.VERIFY):
+            self.current_stage = Stage.VERIFY
+            mfr_sha = self._device_verify(image_bytes)
+        with self.stage(Stage.ACTIVATE):
+            self.current_stage = Stage.ACTIVATE
+            self._activate(mfr_sha)
+
+    def _device_verify(self, image_bytes: bytes) -> bytes:
+        assert self.image is not None
+        client = self.link.current
+        expected_file = hashlib.sha256(image_bytes).digest()
+        expected_mfr = manufacturer_image_sha256(self.image)
+        try:
+            answer = client.call(
+                p.UpdateFinish(), p.UpdateFinishResponse, self.policy.timeouts.verify_s
+            )
+        except p.DeviceStatusError as error:
+            classes = {
+                int(p.Status.HASH_MISMATCH): FailureClass.HASH_MISMATCH,
+                int(p.Status.IMAGE_REJECTED): FailureClass.DEVICE_REFUSED,
+            }
+            cls = classes.get(error.status, FailureClass.DEVICE_ERROR)
+            raise UpdateFailed(Stage.VERIFY, cls, error.message, code=error.code) from error
+        except NoAnswer as error:
+            raise UpdateFailed(
+                Stage.VERIFY,
+                FailureClass.STALLED,
+                f"The bridge did not finish verifying: {error.message}",
+                code="verify-stalled",
+            ) from error
+        if answer.file_sha256 != expected_file or answer.manufacturer_image_sha256 != expected_mfr:
+            raise UpdateFailed(
+                Stage.VERIFY,
+                FailureClass.HASH_MISMATCH,
+                "The image on the bridge does not hash to the file sent "
+                f"(bridge {answer.file_sha256.hex()[:16]}..., file {expected_file.hex()[:16]}...).",
+                code="device-hash-differs",
+            )
+        self.log.event("verified", {"manufacturer_image_sha256": expected_mfr.hex()})
+        return expected_mfr
+
+    def _activate(self, mfr_sha: bytes) -> None:
+        client = self.link.current
+        self.link.drain_events()
+        try:
+            client.call_empty(p.UpdateActivate(mfr_sha, self.policy.activate_delay_s))
+        except p.DeviceStatusError as error:
+            cls = (
+                FailureClass.ACTIVATION_FAILED
+                if error.status
+                in (p.Status.ACTIVATION_FAILED, p.Status.NO_IMAGE, p.Status.HASH_MISMATCH)
+                else FailureClass.DEVICE_ERROR
+            )
+            raise UpdateFailed(Stage.ACTIVATE, cls, error.message, code=error.code) from error
+        self.log.event("activate", {"delay_s": self.policy.activate_delay_s})
+        self.await_reboot(self.policy.activate_delay_s + self.policy.timeouts.activate_s)
+
+    def await_reboot(self, timeout_s: float) -> None:
+        """Wait for the bridge to restart into the new image (REBOOTED), or to come back
+        on the link if the restart dropped it."""
+        event = self.link.wait_event(p.Rebooted, timeout_s)
+        if isinstance(event, p.Rebooted):
+            self.log.event(
+                "rebooted",
+                {"reason": event.reason.name.lower(), "firmware_version": event.firmware_version},
+            )
+            return
+        if not self.link.healthy():
+            self.reconnect(Stage.ACTIVATE)
+            return
+        raise UpdateFailed(
+            Stage.ACTIVATE,
+            FailureClass.STALLED,
+            f"The bridge did not restart within {timeout_s:g} s of activation.",
+            code="activation-stalled",
+        )
+
+    def reconnect(self, stage: Stage) -> BridgeClient:
+        deadline = time.monotonic() + self.policy.timeouts.reconnect_s
+        self.retry(stage, "reconnecting")
+        try:
+            return self.link.reconnect(deadline, self.cancelled)
+        except DriverError as error:
+            cls = (
+                FailureClass.WRONG_DEVICE
+                if error.code == "wrong-device"
+                else FailureClass.LINK_LOST
+            )
+            raise UpdateFailed(
+                stage, cls, error.message, code=error.code, action=error.action
+            ) from error
+
+    # ----------------------------------------------------------------- confirm
+
+    def _call_with_recovery(self, stage: Stage, deadline: float, what: str) -> p.IdentityResponse:
+        while True:
+            self.check_cancel()
+            try:
+                client = self.link.current if self.link.healthy() else self.reconnect(stage)
+                return client.identity()
+            except (NoAnswer, LinkLost) as error:
+                if time.monotonic() > deadline:
+                    raise UpdateFailed(
+                        stage,
+                        FailureClass.NO_RESPONSE,
+                        f"No answer while {what}: {error.message}",
+                        code=error.code,
+                    ) from error
+                time.sleep(0.1)
+
+    def _confirm(self) -> None:
+        assert self.image is not None
+        timeouts = self.policy.timeouts
+        expected = self.image.header.file_version
+        identity = self._call_with_recovery(
+            Stage.CONFIRM, time.monotonic() + timeouts.activate_s, "reading the version back"
+        )
+        self.version_after = identity.firmware_version
+        self.log.update(version_after=identity.firmware_version)
+        if identity.firmware_version != expected:
+            raise UpdateFailed(
+                Stage.CONFIRM,
+                FailureClass.VERSION_UNCHANGED,
+                f"The bridge restarted but runs {format_version(identity.firmware_version)}, "
+                f"not {format_version(expected)}.",
+                code="version-unchanged"
+                if identity.firmware_version
+                == (self.identity.firmware_version if self.identity else None)
+                else "version-unexpected",
+            )
+        if self.join_before == JoinState.JOINED:
+            self._await_rejoin(time.monotonic() + timeouts.rejoin_s)
+        self._stay_healthy()
+        if self.request.mode == "local":
+            try:
+                self.link.current.call_empty(p.UpdateConfirm())
+            except p.DeviceStatusError as error:
+                raise UpdateFailed(
+                    Stage.CONFIRM, FailureClass.DEVICE_ERROR, error.message, code=error.code
+                ) from error
+            self.log.event("confirmed", {"firmware_version": expected})
+
+    def _await_rejoin(self, deadline: float) -> None:
+        state = JoinState.LEFT
+        while time.monotonic() < deadline:
+            self.check_cancel()
+            try:
+                state = self.link.current.join_status().state
+            except NoAnswer:
+                state = JoinState.LEFT
+            if state == JoinState.JOINED:
+                self.rejoined = True
+                self.log.event("rejoined", {})
+                return
+            time.sleep(HEALTH_POLL_S)
+        self.rejoined = False
+        raise UpdateFailed(
+            Stage.CONFIRM,
+            FailureClass.DID_NOT_REJOIN,
+            f"The bridge runs the new firmware but is not back on the HAN ({state.label}) "
+            f"after {self.policy.timeouts.rejoin_s:g} s.",
+            code="did-not-rejoin",
+        )
+
+    def _stay_healthy(self) -> None:
+        until = time.monotonic() + self.policy.healthy_s
+        must_be_joined = self.join_before == JoinState.JOINED
+        while time.monotonic() < until:
+            self.check_cancel()
+            for event in self.link.drain_events():
+                if isinstance(event, p.Rebooted):
+                    raise UpdateFailed(
+                        Stage.CONFIRM,
+                        FailureClass.UNHEALTHY,
+                        f"The bridge restarted again ({event.reason.name.lower()}) during the "
+                        "health check.",
+                        code="rebooted-after-update",
+                    )
+            try:
+                join = self.link.current.join_status()
+            except DriverError as error:
+                raise UpdateFailed(
+                    Stage.CONFIRM,
+                    FailureClass.UNHEALTHY,
+                    f"The bridge stopped answering during the health check: {error.message}",
+                    code="health-no-answer",
+                ) from error
+            if must_be_joined and join.state != JoinState.JOINED:
+                raise UpdateFailed(
+                    Stage.CONFIRM,
+                    FailureClass.UNHEALTHY,
+                    f"The bridge left the HAN ({join.state.label}) during the health check.",
+                    code="left-han-after-update",
+                )
+            time.sleep(HEALTH_POLL_S)
+
+    # ----------------------------------------------------------------- endings
+
+    def _classify_driver_error(self, error: DriverError) -> UpdateFailed:
+        stage = self.current_stage
+        cls = FailureClass.LINK_LOST if isinstance(error, LinkLost) else FailureClass.NO_RESPONSE
+        if isinstance(error, p.DeviceStatusError):
+            cls = FailureClass.DEVICE_ERROR
+        return UpdateFailed(stage, cls, error.message, code=error.code, action=error.action)
+
+    def _internal_error(self, error: Exception) -> UpdateFailed:
+        with tempfile.NamedTemporaryFile(
+            "w", prefix="bridgelab-crash-", suffix=".txt", delete=False
+        ) as crash:
+            traceback.print_exc(file=crash)
+        return UpdateFailed(
+            self.current_stage,
+            FailureClass.INTERNAL_ERROR,
+            f"Internal error ({type(error).__name__}: {error}).",
+            code="internal-error",
+            action=f"This is a Bridge Lab bug: report it with {Path(crash.name)} and the "
+            "defect bundle.",
+        )
+
+    def _finish(
+        self, started: float, state: FinalState, failure: UpdateFailed | None
+    ) -> UpdateResult:
+        duration = time.monotonic() - started
+        throughput = self.transferred / self.transfer_seconds if self.transfer_seconds else None
+        line = self.request.line_rate_bps
+        efficiency = throughput / line if throughput is not None and line else None
+        image_version = self.image.header.file_version if self.image is not None else None
+        result = UpdateResult(
+            result="success" if failure is None else failure.failure.cls.value,
+            session_id=self.log.session_id,
+            mode=self.request.mode,
+            version_before=self.identity.firmware_version if self.identity else None,
+            version_after=self.version_after,
+            image_version=image_version,
+            bytes=self.transferred,
+            duration_s=duration,
+            throughput_bps=throughput,
+            line_efficiency=efficiency,
+            retries=self.retries,
+            resumed_from=self.resumed_from,
+            predicted_ota_duration_s=self.predicted_ota_s,
+            simulated_duration_s=self.simulated_s,
+            failure_stage=failure.failure.stage.value if failure else None,
+            error={"code": failure.code, "message": str(failure)} if failure else None,
+            rejoined=self.rejoined,
+            notices=tuple(self.notices),
+        )
+        if self.log.problem is not None:
+            problem = self.log.problem
+            result = replace(result, notices=(*result.notices, f"Triage log: {problem}"))
+        self.log.finish(
+            state,
+            failure.failure if failure else None,
+            version_after=self.version_after,
+            throughput_bps=throughput,
+            retries=self.retries,
+        )
+        self.emit(ev.SessionFinished(time.monotonic(), result))
+        return result
+
+
+UpdateResult = ev.UpdateResult

@@ -1,0 +1,146 @@
+"""Events the update engine emits; subscribers (CLI, GUI, triage log) receive them in order.
+
+Subscribers are called synchronously on the engine's thread, before the engine's next
+device command, so a recorder that commits each stage change makes the log exactly as
+durable as the house rules ask. A GUI must hand events over to its own thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bridgelab.data.failures import Stage
+
+
+@dataclass(frozen=True)
+class UpdateEvent:
+    at: float  # time.monotonic()
+
+
+@dataclass(frozen=True)
+class SessionStarted(UpdateEvent):
+    mode: str  # "local" or "ota"
+    port_url: str
+    image_path: str
+    image_size: int
+
+
+@dataclass(frozen=True)
+class DeviceIdentified(UpdateEvent):
+    eui64: int
+    identity: dict[str, Any]
+    join_state: str
+
+
+@dataclass(frozen=True)
+class StageStarted(UpdateEvent):
+    stage: Stage
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class StageFinished(UpdateEvent):
+    stage: Stage
+    ok: bool
+    detail: str = ""
+    duration_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class Progress(UpdateEvent):
+    """Transfer progress. Rates are payload bytes per second of wall time; for a
+    simulated OTA, `simulated_s` and `predicted_s` are the radio's virtual seconds."""
+
+    done: int
+    total: int
+    rate_bps: float
+    eta_s: float | None
+    line_efficiency: float | None  # payload rate over the line's 8N1 byte rate
+    resumed_from: int = 0
+    simulated_s: float | None = None
+    predicted_s: float | None = None
+
+    @property
+    def fraction(self) -> float:
+        return self.done / self.total if self.total else 0.0
+
+
+@dataclass(frozen=True)
+class Retry(UpdateEvent):
+    stage: Stage
+    attempt: int
+    reason: str
+    resume_offset: int | None = None
+
+
+@dataclass(frozen=True)
+class Notice(UpdateEvent):
+    level: str  # "info" or "warning"
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class SessionFinished(UpdateEvent):
+    result: UpdateResult
+
+
+@dataclass(frozen=True)
+class UpdateResult:
+    """What `bridgelab update --json` prints, and what the GUI's verdict shows."""
+
+    result: str  # "success" or a FailureClass value
+    session_id: str | None
+    mode: str
+    version_before: int | None
+    version_after: int | None
+    image_version: int | None
+    bytes: int
+    duration_s: float
+    throughput_bps: float | None
+    line_efficiency: float | None
+    retries: int
+    resumed_from: int | None
+    predicted_ota_duration_s: float | None = None
+    simulated_duration_s: float | None = None
+    failure_stage: str | None = None
+    error: dict[str, str] | None = None
+    rejoined: bool | None = None
+    notices: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def ok(self) -> bool:
+        return self.result == "success"
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "result": self.result,
+            "session_id": self.session_id,
+            "mode": self.mode,
+            "version_before": self.version_before,
+            "version_after": self.version_after,
+            "image_version": self.image_version,
+            "bytes": self.bytes,
+            "duration_s": round(self.duration_s, 3),
+            "throughput_bps": None
+            if self.throughput_bps is None
+            else round(self.throughput_bps, 1),
+            "line_efficiency": None
+            if self.line_efficiency is None
+            else round(self.line_efficiency, 4),
+            "retries": self.retries,
+            "resumed_from": self.resumed_from,
+            "rejoined": self.rejoined,
+        }
+        if self.mode == "ota":
+            out["predicted_ota_duration_s"] = self.predicted_ota_duration_s
+            out["simulated_duration_s"] = self.simulated_duration_s
+        if self.error is not None:
+            out["failure_stage"] = self.failure_stage
+            out["error"] = self.error
+        return out
+
+
+Subscriber = Callable[[UpdateEvent], None]

@@ -1,0 +1,129 @@
+"""The engine's hold on one bridge: connect, watch its events, and find it again.
+
+A bridge reboots during every update and may drop off the link (a pulled cable, a USB
+adapter that re-enumerates as another port). `BridgeLink` reconnects by the bridge's
+EUI-64: the same URL first, then every port the OS lists, and refuses to continue with a
+different bridge.
+"""
+
+from __future__ import annotations
+
+import queue
+import time
+from collections.abc import Callable
+
+from bridgelab.drivers import protocol as p
+from bridgelab.drivers.client import BridgeClient, TraceListener
+from bridgelab.drivers.errors import DriverError, LinkError, NoAnswer
+from bridgelab.drivers.ports import scan_ports
+
+RECONNECT_PAUSE_S = 0.2
+
+
+class BridgeLink:
+    """Owns the current BridgeClient; events from every connection land in one queue."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        baudrate: int,
+        connect: Callable[..., BridgeClient] = BridgeClient.connect,
+        trace: TraceListener | None = None,
+    ) -> None:
+        self.url = url
+        self.baudrate = baudrate
+        self._connect = connect
+        self._trace = trace
+        self.events: queue.Queue[p.Event] = queue.Queue()
+        self.client: BridgeClient | None = None
+        self.eui64: int | None = None
+        self.reconnects = 0
+
+    def open(self) -> BridgeClient:
+        client = self._connect(self.url, baudrate=self.baudrate)
+        self._attach(client)
+        return client
+
+    def _attach(self, client: BridgeClient) -> None:
+        client.add_event_listener(self.events.put)
+        if self._trace is not None:
+            client.add_trace_listener(self._trace)
+        self.client = client
+
+    @property
+    def current(self) -> BridgeClient:
+        assert self.client is not None, "BridgeLink.open() first"
+        return self.client
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+
+    def drain_events(self) -> list[p.Event]:
+        out = []
+        while True:
+            try:
+                out.append(self.events.get_nowait())
+            except queue.Empty:
+                return out
+
+    def wait_event(self, kind: type[p.Event], timeout_s: float) -> p.Event | None:
+        """The next event of `kind` within `timeout_s` (others are dropped)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            try:
+                event = self.events.get(timeout=remaining)
+            except queue.Empty:
+                return None
+            if isinstance(event, kind):
+                return event
+
+    def healthy(self) -> bool:
+        return self.client is not None and self.client.is_open
+
+    def reconnect(self, deadline: float, should_stop: Callable[[], bool]) -> BridgeClient:
+        """Find the same bridge again before `deadline`; raises the last DriverError.
+
+        Tries the original URL, then every serial port the OS lists (a USB bridge may come
+        back as another port). A bridge that answers with another EUI-64 is not used.
+        """
+        self.close()
+        last: DriverError = NoAnswer(f"{self.url}: the bridge did not come back.")
+        while time.monotonic() < deadline and not should_stop():
+            for url in self._candidates():
+                try:
+                    client = self._connect(url, baudrate=self.baudrate)
+                except DriverError as error:
+                    last = error
+                    continue
+                try:
+                    eui64 = client.identity().eui64
+                except DriverError as error:
+                    client.close()
+                    last = error
+                    continue
+                if self.eui64 is not None and eui64 != self.eui64:
+                    client.close()
+                    last = LinkError(
+                        f"{url} answers as another bridge.",
+                        code="wrong-device",
+                        action="Connect the bridge this update started with.",
+                    )
+                    continue
+                self.url = url
+                self.reconnects += 1
+                self._attach(client)
+                return client
+            time.sleep(RECONNECT_PAUSE_S)
+        raise last
+
+    def _candidates(self) -> list[str]:
+        urls = [self.url]
+        if "://" not in self.url:  # a device path: the bridge may re-enumerate elsewhere
+            urls += [port.url for port in scan_ports(include_demo=False) if port.url != self.url]
+        return urls

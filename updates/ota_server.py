@@ -1,0 +1,346 @@
+"""Simulated OTA: the workstation is the OTA server and drives the bridge's own OTA client.
+
+Every frame is a real ZigBee OTA Upgrade cluster frame, carried by OTA_TUNNEL: Image
+Notify, Query Next Image (NO_IMAGE_AVAILABLE when the client is not due this image),
+Image Block Responses at the offsets the client asks for, WAIT_FOR_DATA to enforce a
+minimum block period, ABORT on cancel, and Upgrade End Response with the upgrade time
+(now, after a count-down, or "wait", followed later by the command to go). Against an
+emulated bridge the radio runs on its virtual clock: the session takes seconds, and the
+virtual clock tells how long the real OTA would take. Before it starts, the engine
+predicts that duration from the image size, block size, round trip and block period.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from bridgelab.data.failures import FailureClass, Stage
+from bridgelab.drivers import protocol as p
+from bridgelab.drivers.errors import LinkLost, NoAnswer
+from bridgelab.drivers.ota_timing import DEFAULT_VERIFY_TIME_S, predict_ota_duration
+from bridgelab.drivers.zcl_ota import (
+    ImageBlockAbort,
+    ImageBlockRequest,
+    ImageBlockResponse,
+    ImageBlockWaitForData,
+    ImageNotify,
+    OtaCommand,
+    QueryNextImageRequest,
+    QueryNextImageResponse,
+    UpgradeEndRequest,
+    UpgradeEndResponse,
+    ZclDecodeError,
+    ZclStatus,
+    decode_frame,
+    encode_frame,
+)
+from bridgelab.updates import events as ev
+from bridgelab.updates.errors import UpdateFailed
+from bridgelab.updates.progress import ProgressMeter
+from bridgelab.updates.transfer import Cancelled
+
+if TYPE_CHECKING:
+    from bridgelab.updates.engine import UpdateEngine
+
+WAIT_FOR_COMMAND = 0xFFFFFFFF
+MAX_EXCHANGES = 2_000_000
+
+
+def format_duration(seconds: float) -> str:
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {secs:02d} s"
+
+
+class OtaServerSession:
+    """The server side of one simulated OTA, over a BridgeLink's tunnel."""
+
+    def __init__(self, engine: UpdateEngine) -> None:
+        assert engine.image is not None
+        self.engine = engine
+        self.policy = engine.policy
+        self.raw = bytes(engine.image.raw)
+        header = engine.image.header
+        self.image_id = (header.manufacturer_code, header.image_type, header.file_version)
+        self.block_size = min(self.policy.ota_block_size, 255)
+        self.min_period_ms = self.policy.ota_min_block_period_ms
+        self._seq = 0
+        self.clock_start_ms: int | None = None
+        self.clock_ms = 0
+        self.best_offset = 0
+        self.progress_clock_ms = 0
+        self._last_block_clock_ms: int | None = None
+        self.blocks_served = 0
+        self.repeats = 0
+        self.upgrade_end: UpgradeEndRequest | None = None
+
+    # ----------------------------------------------------------------- tunnel
+
+    def _next_seq(self) -> int:
+        self._seq = (self._seq + 1) & 0xFF
+        return self._seq
+
+    def tunnel(self, zcl_frame: bytes) -> list[bytes]:
+        """One exchange with the bridge's OTA client; recovers from a lost frame."""
+        engine = self.engine
+        deadline = time.monotonic() + self.policy.timeouts.reconnect_s
+        while True:
+            engine.check_cancel()
+            try:
+                client = (
+                    engine.link.current
+                    if engine.link.healthy()
+                    else engine.reconnect(Stage.TRANSFER)
+                )
+                answer = client.call(
+                    p.OtaTunnel(zcl_frame), p.OtaTunnelResponse, self.policy.request_timeout_s
+                )
+                break
+            except p.DeviceStatusError as error:
+                cls = (
+                    FailureClass.NOT_OTA_CAPABLE
+                    if error.status == p.Status.NOT_SUPPORTED
+                    else FailureClass.NOT_JOINED
+                )
+                raise UpdateFailed(
+                    engine.current_stage, cls, error.message, code=error.code
+                ) from error
+            except (NoAnswer, LinkLost) as error:
+                if time.monotonic() > deadline:
+                    raise UpdateFailed(
+                        engine.current_stage,
+                        FailureClass.LINK_LOST,
+                        error.message,
+                        code=error.code,
+                    ) from error
+                engine.retry(engine.current_stage, f"tunnel: {error.code}")
+        if self.clock_start_ms is None:
+            self.clock_start_ms = answer.clock_ms
+            self.progress_clock_ms = answer.clock_ms
+        self.clock_ms = answer.clock_ms
+        return list(answer.frames)
+
+    @property
+    def simulated_s(self) -> float:
+        return (self.clock_ms - (self.clock_start_ms or 0)) / 1000.0
+
+    # ----------------------------------------------------------------- answers
+
+    def answer(self, request: OtaCommand) -> list[OtaCommand]:
+        mfr, image_type, version = self.image_id
+        if isinstance(request, QueryNextImageRequest):
+            due = (request.manufacturer_code, request.image_type) == (mfr, image_type) and (
+                request.current_file_version != version
+            )
+            if not due:
+                return [QueryNextImageResponse(ZclStatus.NO_IMAGE_AVAILABLE)]
+            return [
+                QueryNextImageResponse(ZclStatus.SUCCESS, mfr, image_type, version, len(self.raw))
+            ]
+        if isinstance(request, ImageBlockRequest):
+            if (
+                request.manufacturer_code,
+                request.image_type,
+                request.file_version,
+            ) != self.image_id:
+                return [ImageBlockAbort()]
+            if self.engine.cancelled():
+                return [ImageBlockAbort()]
+            if self.min_period_ms and self._last_block_clock_ms is not None:
+                since_ms = self.clock_ms - self._last_block_clock_ms
+                if since_ms < self.min_period_ms:
+                    now_s = self.clock_ms // 1000
+                    wait_s = max(1, -(-(self.min_period_ms - since_ms) // 1000))
+                    return [ImageBlockWaitForData(now_s, now_s + wait_s, self.min_period_ms)]
+            if request.file_offset >= len(self.raw):
+                return [ImageBlockAbort()]
+            size = min(request.max_data_size, self.block_size)
+            data = self.raw[request.file_offset : request.file_offset + size]
+            self._last_block_clock_ms = self.clock_ms
+            self.blocks_served += 1
+            if request.file_offset < self.best_offset:
+                self.repeats += 1
+            return [ImageBlockResponse(mfr, image_type, version, request.file_offset, data)]
+        if isinstance(request, UpgradeEndRequest):
+            self.upgrade_end = request
+            return []  # the session decides the answer (or failure) from the status
+        return []
+
+    def ended(self) -> bool:
+        return self.upgrade_end is not None
+
+    def upgrade_end_response(self, wait: bool) -> bytes:
+        mfr, image_type, version = self.image_id
+        delay = self.policy.ota_upgrade_delay_s
+        now_s = self.clock_ms // 1000
+        if wait:
+            current, upgrade = now_s, WAIT_FOR_COMMAND
+        elif delay > 0:
+            current, upgrade = now_s, now_s + delay
+        else:
+            current, upgrade = 0, 0
+        return encode_frame(
+            UpgradeEndResponse(mfr, image_type, version, current, upgrade), self._next_seq()
+        )
+
+
+def run_simulated_ota(engine: UpdateEngine) -> None:
+    """TRANSFER (blocks), VERIFY (the client's own check) and ACTIVATE, over the tunnel."""
+    assert engine.image is not None
+    policy = engine.policy
+    server = OtaServerSession(engine)
+    size = len(server.raw)
+    predicted = predict_ota_duration(
+        size,
+        block_size=min(server.block_size, 63),
+        round_trip_s=policy.ota_round_trip_s,
+        block_period_s=policy.ota_min_block_period_ms / 1000.0,
+        loss_rate=policy.ota_loss_rate,
+        verify_time_s=DEFAULT_VERIFY_TIME_S,
+        countdown_s=max(0, policy.ota_upgrade_delay_s),
+    )
+    engine.predicted_ota_s = predicted
+    engine.notice(
+        "info",
+        "ota-prediction",
+        f"Predicted duration of the real OTA: {format_duration(predicted)} "
+        f"({size} bytes in {-(-size // min(server.block_size, 63))} blocks).",
+    )
+    meter = ProgressMeter(size, None)
+    with engine.stage(Stage.TRANSFER, "simulated OTA over the tunnel"):
+        engine.current_stage = Stage.TRANSFER
+        mfr, image_type, version = server.image_id
+        notify = ImageNotify(
+            query_jitter=100, manufacturer_code=mfr, image_type=image_type, file_version=version
+        )
+        outgoing = server.tunnel(encode_frame(notify, server._next_seq()))
+        if not outgoing:
+            raise UpdateFailed(
+                Stage.TRANSFER,
+                FailureClass.DEVICE_REFUSED,
+                "The bridge's OTA client did not answer the Image Notify.",
+                code="ota-no-query",
+            )
+        _exchange(engine, server, outgoing, meter, predicted)
+    with engine.stage(Stage.VERIFY, "the bridge's OTA client checks the image"):
+        engine.current_stage = Stage.VERIFY
+        end = server.upgrade_end
+        assert end is not None
+        if end.status != ZclStatus.SUCCESS:
+            cls = (
+                FailureClass.HASH_MISMATCH
+                if end.status == ZclStatus.INVALID_IMAGE
+                else FailureClass.DEVICE_REFUSED
+            )
+            raise UpdateFailed(
+                Stage.VERIFY,
+                cls,
+                f"The bridge's OTA client ended the download with {end.status.name} "
+                "(it found the image invalid, or gave up).",
+                code=f"ota-{end.status.name.lower().replace('_', '-')}",
+            )
+    with engine.stage(Stage.ACTIVATE, "Upgrade End Response"):
+        engine.current_stage = Stage.ACTIVATE
+        engine.link.drain_events()
+        wait = policy.ota_upgrade_delay_s < 0
+        server.tunnel(server.upgrade_end_response(wait))
+        if wait:
+            # "Wait for a later command": the client holds the image until told to go.
+            engine.log.event("ota-upgrade-waiting", {})
+            server.tunnel(server.upgrade_end_response(False))
+        engine.simulated_s = server.simulated_s
+        engine.log.update(
+            details={"simulated_ota_s": server.simulated_s, "predicted_ota_s": predicted}
+        )
+        engine.await_reboot(policy.timeouts.activate_s)
+    engine.transferred = size
+    engine.resumed_from = 0
+
+
+def _exchange(
+    engine: UpdateEngine,
+    server: OtaServerSession,
+    outgoing: list[bytes],
+    meter: ProgressMeter,
+    predicted: float,
+) -> None:
+    """Answer the client's frames until it sends its Upgrade End Request."""
+    stall_ms = engine.policy.timeouts.ota_stall_s * 1000
+    size = len(server.raw)
+    started = time.monotonic()
+    for _ in range(MAX_EXCHANGES):
+        replies = _answer_all(engine, server, outgoing)
+        if server.ended():
+            engine.transfer_seconds = time.monotonic() - started
+            return
+        outgoing = []
+        for reply in replies or [b""]:  # nothing to say: let the client's timer run
+            outgoing += server.tunnel(reply)
+        offset = _client_offset(outgoing, server.best_offset)
+        if offset > server.best_offset:
+            server.best_offset = offset
+            server.progress_clock_ms = server.clock_ms
+            if meter.update(offset):
+                simulated = server.simulated_s
+                rate = offset / simulated if simulated else 0.0
+                eta = (size - offset) / rate if rate else None
+                engine.log.progress(offset, size, simulated_s=round(simulated, 1))
+                engine.emit(
+                    ev.Progress(
+                        time.monotonic(), offset, size, rate, eta, None, 0, simulated, predicted
+                    )
+                )
+        elif server.clock_ms - server.progress_clock_ms > stall_ms:
+            raise UpdateFailed(
+                Stage.TRANSFER,
+                FailureClass.STALLED,
+                f"No OTA progress for {engine.policy.timeouts.ota_stall_s:g} simulated seconds at "
+                f"{server.best_offset} of {size} bytes.",
+                code="ota-stalled",
+            )
+    raise UpdateFailed(
+        Stage.TRANSFER, FailureClass.STALLED, "The OTA exchange never ended.", code="ota-runaway"
+    )
+
+
+def _answer_all(engine: UpdateEngine, server: OtaServerSession, frames: list[bytes]) -> list[bytes]:
+    replies: list[bytes] = []
+    for frame in frames:
+        try:
+            header, request = decode_frame(frame)
+        except ZclDecodeError as error:
+            engine.notice(
+                "warning", error.code, f"Malformed frame from the OTA client: {error.message}"
+            )
+            continue
+        if isinstance(request, ImageBlockRequest) and engine.cancelled():
+            server.tunnel(encode_frame(ImageBlockAbort(), header.seq))
+            raise Cancelled()
+        answers = server.answer(request)
+        for answer in answers:
+            if isinstance(answer, QueryNextImageResponse) and answer.status != ZclStatus.SUCCESS:
+                raise UpdateFailed(
+                    Stage.TRANSFER,
+                    FailureClass.DEVICE_REFUSED,
+                    "The bridge's OTA client is not due this image (same version, or another "
+                    "manufacturer or image type).",
+                    code="ota-no-image-available",
+                )
+        replies += [encode_frame(answer, header.seq) for answer in answers]
+    return replies
+
+
+def _client_offset(frames: list[bytes], current: int) -> int:
+    """The highest offset the client has asked for (it asks for the next block it needs)."""
+    best = current
+    for frame in frames:
+        try:
+            _, request = decode_frame(frame)
+        except ZclDecodeError:
+            continue
+        if isinstance(request, ImageBlockRequest):
+            best = max(best, request.file_offset)
+        elif isinstance(request, UpgradeEndRequest):
+            best = max(best, current)
+    return best

@@ -1,0 +1,37 @@
+"""What an update is asked to do."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
+
+from bridgelab.drivers.link import DEFAULT_BAUD
+from bridgelab.updates.policy import UpdatePolicy
+
+MODES = ("local", "ota")
+
+
+@dataclass(frozen=True)
+class UpdateRequest:
+    port_url: str
+    image_path: Path
+    mode: str = "local"  # "local": the service port; "ota": the bridge's own OTA client
+    trust_dir: Path | None = None  # None: the demo key, and only for the Demo bridge
+    allow_downgrade: bool = False
+    downgrade_reason: str | None = None
+    baudrate: int = DEFAULT_BAUD
+    operator: str | None = None
+    site_ref: str | None = None
+    campaign_id: str | None = None
+    policy: UpdatePolicy = field(default_factory=UpdatePolicy)
+
+    @property
+    def line_rate_bps(self) -> float | None:
+        """Payload bytes per second the line can carry (8N1), or None when it has no rate
+        (an in-process emulated bridge without a `baud` option)."""
+        if self.port_url.lower().startswith("emu://"):
+            query = dict(parse_qsl(urlsplit(self.port_url).query))
+            baud = query.get("baud")
+            return int(baud) / 10.0 if baud and baud.isdigit() and int(baud) else None
+        return self.baudrate / 10.0

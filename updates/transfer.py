@@ -1,0 +1,246 @@
+"""The local transfer: a windowed, pipelined write of the image over the service protocol.
+
+The line stays busy: up to `window` writes are in flight, the window sized from the
+handshake and the measured round trip. The bridge writes only at the offset it expects and
+answers any other write with that offset, so recovery is always "continue from where the
+bridge says": after a lost frame (WRONG_OFFSET), a silence (timeout: ask again with
+UPDATE_BEGIN, which reports the resume offset), a reboot or a pulled cable (reconnect by
+EUI-64, then the same). Each recovery counts as a retry; too many, or no progress for
+`stall_s`, ends the transfer with a classified failure and the old firmware running.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import queue
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bridgelab.data.failures import FailureClass, Stage
+from bridgelab.drivers import protocol as p
+from bridgelab.drivers.client import BridgeClient, Pending
+from bridgelab.drivers.errors import DriverError, LinkLost, NoAnswer
+from bridgelab.drivers.framing import CRC_SIZE, HEADER_SIZE
+from bridgelab.updates.errors import UpdateFailed
+from bridgelab.updates.link import BridgeLink
+from bridgelab.updates.policy import UpdatePolicy
+
+WRITE_HEADER = 4  # offset u32 ahead of the data
+FRAME_OVERHEAD = HEADER_SIZE + CRC_SIZE + 2  # plus COBS: one byte per 254, added below
+BITS_PER_BYTE = 10  # 8N1
+
+
+def wire_bytes(payload_size: int) -> int:
+    """Bytes a frame with `payload_size` bytes of payload takes on the line."""
+    content = HEADER_SIZE + payload_size + CRC_SIZE
+    return content + math.ceil(content / 254) + 2
+
+
+@dataclass
+class TransferResult:
+    resumed_from: int
+    payload_bytes: int  # bytes acknowledged in this session (from the resume offset)
+    sent_bytes: int  # data bytes written, resends included
+    seconds: float  # first write to last acknowledgement
+    retries: int
+    window: int
+    block_size: int
+
+
+class Cancelled(Exception):
+    """The user asked the engine to stop."""
+
+
+class WindowedTransfer:
+    def __init__(
+        self,
+        link: BridgeLink,
+        image: bytes,
+        policy: UpdatePolicy,
+        *,
+        line_rate_bps: float | None,
+        should_stop: Callable[[], bool],
+        on_progress: Callable[[int, int, int], None],
+        on_retry: Callable[[str, int | None], None],
+    ) -> None:
+        self.link = link
+        self.image = image
+        self.policy = policy
+        self.size = len(image)
+        self.digest = hashlib.sha256(image).digest()
+        header_length = int.from_bytes(image[6:8], "little")
+        self.header = image[:header_length]
+        self.line_rate_bps = line_rate_bps
+        self.should_stop = should_stop
+        self.on_progress = on_progress
+        self.on_retry = on_retry
+        self.retries = 0
+
+    # ----------------------------------------------------------------- set-up
+
+    def begin(self, client: BridgeClient) -> tuple[int, int]:
+        """Open (or re-open) the transfer; the bridge answers where to resume."""
+        answer = client.call(
+            p.UpdateBegin(self.size, self.digest, self.header),
+            p.UpdateBeginResponse,
+            timeout_s=self.policy.timeouts.begin_s,
+        )
+        return answer.resume_offset, answer.max_write
+
+    def _window_for(self, client: BridgeClient, block: int) -> int:
+        session = client.session
+        limit = session.window if session else 4
+        if self.policy.max_window is not None:
+            limit = min(limit, self.policy.max_window)
+        if self.line_rate_bps is None:
+            return max(1, limit)
+        # Enough writes in flight to cover one round trip at line rate, plus slack for the
+        # bridge's flash time: the bandwidth-delay product in frames.
+        rtt = max(client.ping(timeout_s=self.policy.request_timeout_s) for _ in range(3))
+        frame_s = wire_bytes(block + WRITE_HEADER) / self.line_rate_bps
+        needed = math.ceil((rtt + frame_s) / frame_s) + 2
+        return max(2, min(limit, needed))
+
+    # ----------------------------------------------------------------- the loop
+
+    def run(self) -> TransferResult:
+        client = self.link.current
+        resumed_from, max_write = self.begin(client)
+        session = client.session
+        block = max_write
+        if session is not None:
+            block = min(block, session.max_payload - WRITE_HEADER - 4)
+        if self.policy.block_size:
+            block = min(block, self.policy.block_size)
+        window = self._window_for(client, block)
+        acked = next_offset = resumed_from
+        epoch = 0
+        sent = 0
+        completions: queue.Queue[Pending] = queue.Queue()
+        inflight: dict[Pending, int] = {}  # pending write -> the epoch it was sent in
+        started = last_progress = time.monotonic()
+        self.on_progress(acked, self.size, resumed_from)
+        while acked < self.size:
+            if self.should_stop():
+                self._forget(client, inflight)
+                raise Cancelled()
+            while len(inflight) < window and next_offset < self.size:
+                data = self.image[next_offset : next_offset + block]
+                try:
+                    pending = client.submit(p.UpdateWrite(next_offset, data), completions.put)
+                except LinkLost:
+                    break  # handled below as a timeout: reconnect and resume
+                inflight[pending] = epoch
+                next_offset += len(data)
+                sent += len(data)
+            try:
+                done = completions.get(timeout=self.policy.request_timeout_s)
+            except queue.Empty:
+                done = None
+            now = time.monotonic()
+            if done is None or (done.error is not None and isinstance(done.error, LinkLost)):
+                # Silence or a broken link: ask the bridge (found again if need be) where
+                # it stands, and carry on from there.
+                self._forget(client, inflight)
+                client, acked = self._resync(acked, last_progress)
+                next_offset = acked
+                epoch += 1
+                continue
+            sent_in = inflight.pop(done, None)
+            if sent_in is None or sent_in != epoch:
+                continue  # an answer to a write from before the last rewind
+            if done.error is not None:
+                error = done.error
+                if isinstance(error, p.DeviceStatusError) and error.expected_offset is not None:
+                    # A write went missing: the bridge says where it is. Rewind there.
+                    acked = max(acked, error.expected_offset)
+                    next_offset = error.expected_offset
+                    epoch += 1
+                    self._count_retry(f"rewind to {next_offset}", next_offset)
+                    continue
+                if isinstance(error, p.DeviceStatusError):
+                    raise self._device_failure(error)
+                raise error
+            assert isinstance(done.response, p.UpdateWriteResponse)
+            if done.response.next_offset > acked:
+                acked = done.response.next_offset
+                last_progress = now
+                self.on_progress(acked, self.size, resumed_from)
+            elif now - last_progress > self.policy.timeouts.stall_s:
+                raise self._stalled(acked)
+        seconds = time.monotonic() - started
+        return TransferResult(
+            resumed_from, self.size - resumed_from, sent, seconds, self.retries, window, block
+        )
+
+    # ----------------------------------------------------------------- recovery
+
+    def _count_retry(self, reason: str, offset: int | None) -> None:
+        self.retries += 1
+        self.on_retry(reason, offset)
+        if self.retries > self.policy.max_retries:
+            raise UpdateFailed(
+                Stage.TRANSFER,
+                FailureClass.STALLED,
+                f"Gave up after {self.retries - 1} retries ({reason}).",
+                code="too-many-retries",
+            )
+
+    def _forget(self, client: BridgeClient, inflight: dict[Pending, int]) -> None:
+        for pending in inflight:
+            client.forget(pending)
+        inflight.clear()
+
+    def _resync(self, acked: int, last_progress: float) -> tuple[BridgeClient, int]:
+        """Re-open the transfer, reconnecting if the link broke; returns the new offset."""
+        timeouts = self.policy.timeouts
+        deadline = max(last_progress + timeouts.stall_s, time.monotonic() + timeouts.reconnect_s)
+        self._count_retry(f"no answer at offset {acked}", acked)
+        while True:
+            if self.should_stop():
+                raise Cancelled()
+            try:
+                client = (
+                    self.link.current
+                    if self.link.healthy()
+                    else self.link.reconnect(deadline, self.should_stop)
+                )
+                resume, _ = self.begin(client)
+                self.on_retry(f"resumed at {resume}", resume)
+                return client, resume
+            except NoAnswer:
+                if time.monotonic() > deadline:
+                    raise self._stalled(acked) from None
+                time.sleep(0.1)  # rebooting: it answers again after its boot time
+            except LinkLost:
+                continue
+            except p.DeviceStatusError as error:
+                raise self._device_failure(error) from error
+            except DriverError as error:
+                raise UpdateFailed(
+                    Stage.TRANSFER,
+                    FailureClass.LINK_LOST,
+                    f"Lost the bridge at {acked} of {self.size} bytes and could not find it "
+                    f"again ({error.message})",
+                    code=error.code,
+                ) from error
+
+    def _stalled(self, acked: int) -> UpdateFailed:
+        percent = 100.0 * acked / self.size if self.size else 0.0
+        return UpdateFailed(
+            Stage.TRANSFER,
+            FailureClass.STALLED,
+            f"No progress for {self.policy.timeouts.stall_s:g} s at {acked} of {self.size} "
+            f"bytes ({percent:.0f} %).",
+            code="transfer-stalled",
+        )
+
+    def _device_failure(self, error: p.DeviceStatusError) -> UpdateFailed:
+        return UpdateFailed(
+            Stage.TRANSFER,
+            FailureClass.DEVICE_ERROR,
+            f"The bridge refused a write: {error.message}",
+            code=error.code,
+        )
