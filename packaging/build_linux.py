@@ -19,6 +19,7 @@ python3 can run it. Fails with a message and a non-zero exit on the first error.
 from __future__ import annotations
 
 import argparse
+import gzip
 import hashlib
 import os
 import platform
@@ -194,7 +195,12 @@ def make_tarball(bundle: Path, output: Path, mtime: int) -> None:
         info.mtime = mtime
         return info
 
-    with tarfile.open(output, "w:gz", compresslevel=9) as archive:
+    # gzip stamps its own header with the time too: give it the same one.
+    with (
+        output.open("wb") as raw,
+        gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=9, mtime=mtime) as packed,
+        tarfile.open(fileobj=packed, mode="w", format=tarfile.PAX_FORMAT) as archive,
+    ):
         for path in [bundle, *sorted(bundle.rglob("*"))]:
             arcname = str(Path(bundle.name) / path.relative_to(bundle))
             archive.add(path, arcname=arcname, recursive=False, filter=normalise)

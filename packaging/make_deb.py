@@ -180,9 +180,12 @@ def _write(path: Path, text: str, mode: int = 0o644) -> None:
 def stage(bundle: Path, staging: Path) -> None:
     """The package's file tree (without DEBIAN/) in `staging`."""
     shutil.rmtree(staging, ignore_errors=True)
-    shutil.copytree(
-        bundle, staging / PREFIX, symlinks=True, ignore=shutil.ignore_patterns(*TARBALL_ONLY)
-    )
+
+    def tarball_only(folder: str, names: list[str]) -> list[str]:
+        # Only at the top: a folder called `install` deeper down belongs to the bundle.
+        return [n for n in names if n in TARBALL_ONLY] if Path(folder) == bundle else []
+
+    shutil.copytree(bundle, staging / PREFIX, symlinks=True, ignore=tarball_only)
     usr_bin = staging / "usr" / "bin"
     usr_bin.mkdir(parents=True)
     (usr_bin / PACKAGE).symlink_to(Path("/") / PREFIX / PACKAGE)
@@ -254,6 +257,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--version", required=True, help="the project's version")
     parser.add_argument("--output-dir", type=Path, required=True)
     parser.add_argument("--mtime", type=int, default=None, help="timestamp of every file")
+    parser.add_argument(
+        "--staging", type=Path, default=STAGING_ROOT, help="where to lay out the package tree"
+    )
     args = parser.parse_args(argv)
     try:
         depends = depends_line(args.bundle)
@@ -262,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     architecture = debian_architecture()
     name = f"{PACKAGE}_{debian_version(args.version)}_{architecture}"
-    staging = STAGING_ROOT / name
+    staging = args.staging / name
     stage(args.bundle, staging)
     mtime = args.mtime if args.mtime is not None else int(os.path.getmtime(args.bundle))
     write_control(staging, version=args.version, architecture=architecture, depends=depends)
