@@ -63,15 +63,6 @@ def _start_xvfb() -> tuple[subprocess.Popen[bytes], str] | None:
     return server, f":{number}"
 
 
-def _stop(server: subprocess.Popen[bytes]) -> None:
-    server.send_signal(signal.SIGTERM)
-    try:
-        server.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait()
-
-
 def _first_window(
     smoke: Any, binary: Path, env: dict[str, str], runs: int
 ) -> tuple[float | None, str]:
@@ -104,7 +95,7 @@ def _x11_first_window(smoke: Any, binary: Path) -> tuple[float | None, str]:
         seconds, note = _first_window(smoke, binary, env, WINDOW_RUNS)
         return seconds, f"{note}, Xvfb {display}"
     finally:
-        _stop(server)
+        smoke.stop_process(server, signal.SIGTERM)
 
 
 def _row(name: str, value: str, versus: str = "", ratio: str = "") -> None:

@@ -90,14 +90,15 @@ def is_elf(path: Path) -> bool:
         return handle.read(4) == b"\x7fELF"
 
 
+def _readelf(option: str, path: Path) -> str:
+    return subprocess.run(
+        ["readelf", option, "--wide", str(path)], check=True, capture_output=True, text=True
+    ).stdout
+
+
 def needed_libraries(path: Path) -> list[str]:
     """The sonames `path` (an ELF file) lists as NEEDED, in order."""
-    out = subprocess.run(
-        ["readelf", "--dynamic", "--wide", str(path)],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
+    out = _readelf("--dynamic", path)
     return re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", out)
 
 
@@ -203,12 +204,6 @@ def glibc_version_needed(files: Iterable[Path]) -> str:
     """The newest GLIBC_x.y symbol version any of `files` requires (e.g. "2.34")."""
     best = (2, 17)
     for path in files:
-        out = subprocess.run(
-            ["readelf", "--version-info", "--wide", str(path)],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-        for major, minor in re.findall(r"Name: GLIBC_(\d+)\.(\d+)", out):
+        for major, minor in re.findall(r"Name: GLIBC_(\d+)\.(\d+)", _readelf("-V", path)):
             best = max(best, (int(major), int(minor)))
     return f"{best[0]}.{best[1]}"

@@ -42,6 +42,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_IMAGE = "bridge-demo-1.3.0.ota"
@@ -254,14 +255,15 @@ def _start_emulator(binary: Path) -> tuple[subprocess.Popen[str], str]:
     assert emulator.stdout is not None
     line = emulator.stdout.readline().strip()  # the contract: first line `listening on URL`
     if not line.startswith("listening on "):
-        _stop(emulator)
+        stop_process(emulator)
         raise StepFailed(f"`bridgelab emulate --pty` printed {line!r} first")
     return emulator, line.removeprefix("listening on ")
 
 
-def _stop(process: subprocess.Popen[str]) -> None:
+def stop_process(process: subprocess.Popen[Any], signal_number: int = signal.SIGINT) -> None:
+    """Stop a helper process we started (emulator, X server): by signal, then by force."""
     if process.poll() is None:
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signal_number)
         try:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -289,7 +291,7 @@ def step_update(target: Target, _: str, commands: set[str]) -> str:
         if not isinstance(identity, dict) or identity.get("firmware_version") != DEMO_IMAGE_VERSION:
             raise StepFailed(f"after the update the bridge reports {identity!r}")
     finally:
-        _stop(emulator)
+        stop_process(emulator)
     return f"1.2.0 -> 1.3.0 over {url} (emulate --pty), {seconds:.1f} s"
 
 
