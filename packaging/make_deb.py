@@ -21,12 +21,14 @@ Runs in the build venv because it imports `bridgelab.qtcheck` (through linux_bun
 from __future__ import annotations
 
 import argparse
+import gzip
 import hashlib
 import os
 import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from linux_bundle import (
@@ -41,6 +43,7 @@ HERE = Path(__file__).resolve().parent
 STAGING_ROOT = HERE.parent / "build" / "deb"
 PACKAGE = "bridgelab"
 PREFIX = Path("opt") / PACKAGE
+MAINTAINER = "Bridge Lab <dev@bridgelab.invalid>"
 ICON_SIZES = (16, 32, 48, 64, 128, 256, 512)
 # Bundle entries that only the tarball needs (the .deb puts these in system places).
 TARBALL_ONLY = ("INSTALL.txt", "install")
@@ -110,7 +113,7 @@ Comment: Bridge Lab is proprietary software. The bundle under /opt/bridgelab
  and (Qt, PySide6) as separate shared libraries that can be replaced.
 
 Files: *
-Copyright: Bridge Lab developers
+Copyright: @YEAR@ Bridge Lab developers
 License: proprietary
  All rights reserved. Distributed to the engineers of the licensee only.
 
@@ -177,7 +180,7 @@ def _write(path: Path, text: str, mode: int = 0o644) -> None:
     path.chmod(mode)
 
 
-def stage(bundle: Path, staging: Path) -> None:
+def stage(bundle: Path, staging: Path, *, version: str, mtime: int) -> None:
     """The package's file tree (without DEBIAN/) in `staging`."""
     shutil.rmtree(staging, ignore_errors=True)
 
@@ -202,22 +205,40 @@ def stage(bundle: Path, staging: Path) -> None:
         shutil.copyfile(icons / f"bridgelab-{size}.png", folder / "bridgelab.png")
     rules = staging / "lib" / "udev" / "rules.d" / "60-bridgelab.rules"
     _write(rules, (linux / "60-bridgelab.rules").read_text())
-    _write(share / "doc" / PACKAGE / "copyright", COPYRIGHT)
+    year = time.gmtime(mtime).tm_year
+    _write(share / "doc" / PACKAGE / "copyright", COPYRIGHT.replace("@YEAR@", str(year)))
+    (share / "doc" / PACKAGE / "changelog.gz").write_bytes(changelog(version, mtime))
     _write(share / "doc" / PACKAGE / "README.Debian", README_DEBIAN)
+
+
+def _mode(path: Path) -> int:
+    if path.is_dir():
+        return 0o755
+    # Shared libraries are loaded, not run: 0644 (PyInstaller copies them as 0755).
+    if re.search(r"\.so(\.[0-9.]+)?$", path.name):
+        return 0o644
+    return 0o755 if path.stat().st_mode & 0o111 else 0o644
 
 
 def normalise_tree(staging: Path, mtime: int) -> None:
     """Modes 0755/0644 whatever the umask was, and one timestamp, for repeatable builds."""
     for path in sorted(staging.rglob("*"), reverse=True):
-        if path.is_symlink():
-            os.utime(path, (mtime, mtime), follow_symlinks=False)
-            continue
-        if path.is_dir():
-            path.chmod(0o755)
-        else:
-            path.chmod(0o755 if path.stat().st_mode & 0o111 else 0o644)
-        os.utime(path, (mtime, mtime))
+        if not path.is_symlink():
+            path.chmod(_mode(path))
+        os.utime(path, (mtime, mtime), follow_symlinks=False)
     staging.chmod(0o755)
+
+
+def changelog(version: str, mtime: int) -> bytes:
+    """usr/share/doc/<package>/changelog.gz for a native package (gzip without a name or
+    time stamp of its own, so the same input gives the same bytes)."""
+    when = time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime(mtime))
+    text = (
+        f"{PACKAGE} ({debian_version(version)}) stable; urgency=medium\n\n"
+        f"  * Bridge Lab {version}.\n\n"
+        f" -- {MAINTAINER}  {when}\n"
+    )
+    return gzip.compress(text.encode(), compresslevel=9, mtime=0)
 
 
 def installed_size_kib(staging: Path) -> int:
@@ -237,7 +258,7 @@ def write_control(staging: Path, *, version: str, architecture: str, depends: st
         f"Package: {PACKAGE}\n"
         f"Version: {debian_version(version)}\n"
         f"Architecture: {architecture}\n"
-        "Maintainer: Bridge Lab <dev@bridgelab.invalid>\n"
+        f"Maintainer: {MAINTAINER}\n"
         f"Installed-Size: {installed_size_kib(staging)}\n"
         f"Depends: {depends}\n"
         "Recommends: udev\n"
@@ -269,8 +290,8 @@ def main(argv: list[str] | None = None) -> int:
     architecture = debian_architecture()
     name = f"{PACKAGE}_{debian_version(args.version)}_{architecture}"
     staging = args.staging / name
-    stage(args.bundle, staging)
     mtime = args.mtime if args.mtime is not None else int(os.path.getmtime(args.bundle))
+    stage(args.bundle, staging, version=args.version, mtime=mtime)
     write_control(staging, version=args.version, architecture=architecture, depends=depends)
     normalise_tree(staging, mtime)
     output = args.output_dir / f"{name}.deb"

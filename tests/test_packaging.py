@@ -217,6 +217,9 @@ def test_deb_has_sane_metadata_and_files(tmp_path: Path) -> None:
         "./usr/share/doc/bridgelab/copyright",
     ):
         assert f" {path}\n" in contents, path
+    assert "./usr/share/doc/bridgelab/changelog.gz" in contents
+    (library,) = [line for line in contents.splitlines() if "libshiboken6" in line]
+    assert library.startswith("-rw-r--r--")  # loaded, not run
     assert "./opt/bridgelab/INSTALL.txt" not in contents
     assert "./opt/bridgelab/install/" not in contents
     assert " root/root " in contents and "1000/1000" not in contents
