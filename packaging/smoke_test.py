@@ -390,10 +390,12 @@ def install_deb(deb: Path) -> None:
     """Install `deb` with its dependencies (apt-get; dpkg alone where apt is absent)."""
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     if not shutil.which("apt-get"):
-        completed, _ = run_command(["dpkg", "-i", deb], timeout_s=600, env=env)
+        completed, _ = run_command(["dpkg", "-i", deb.resolve()], timeout_s=600, env=env)
         _expect_ok(completed, "dpkg -i")
         return
-    command: list[str | Path] = ["apt-get", "install", "-y", "--no-install-recommends", deb]
+    # apt reads a bare relative name as a package or release: give it the full path.
+    command: list[str | Path] = ["apt-get", "install", "-y", "--no-install-recommends"]
+    command.append(deb.resolve())
     completed, _ = run_command(command, timeout_s=600, env=env)
     if completed.returncode != 0:
         # A fresh machine may have no package lists yet to resolve the dependencies from.
