@@ -228,3 +228,70 @@ def test_update_cli_json_contract(bridge_url: URL, tmp_path: Path) -> None:
         timeout=60,
     )
     assert usage.returncode == 1 and "needs --reason" in usage.stderr
+
+
+def _limited(limit_bytes: int) -> Callable[[], None]:
+    """A child whose files may not grow past `limit_bytes`: a disk that fills up."""
+    import resource
+    import signal
+
+    def limit() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of a kill
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
+
+    return limit
+
+
+def test_a_full_disk_before_the_update_stops_it_before_the_bridge(tmp_path: Path) -> None:
+    db = tmp_path / "triage.db"
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bridgelab",
+            "update",
+            "--port",
+            "emu://demo",
+            str(NEWER),
+            "--db",
+            str(db),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=_limited(20_000),
+    )
+    assert out.returncode == 1
+    assert "Nothing was sent to any bridge" in out.stderr and "disk space" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_a_disk_that_fills_during_the_update_costs_the_log_not_the_update(tmp_path: Path) -> None:
+    db = tmp_path / "triage.db"
+    command = [
+        sys.executable,
+        "-m",
+        "bridgelab",
+        "update",
+        "--port",
+        "emu://demo",
+        str(NEWER),
+        "--db",
+        str(db),
+        "--healthy-s",
+        "0.1",
+    ]
+    assert (
+        subprocess.run(command, capture_output=True, timeout=60).returncode == 0
+    )  # the log exists
+    # The raw trace (--trace) needs far more room than is left.
+    out = subprocess.run(
+        [*command, "--trace"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=_limited(db.stat().st_size + 150_000),
+    )
+    assert out.returncode == 0, out.stderr
+    assert "Updated 1.2.0.0 -> 1.3.0.0" in out.stdout
+    assert "could not record all of this session" in out.stderr
