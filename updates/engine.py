@@ -91,6 +91,7 @@ class UpdateEngine:
         self.predicted_ota_s: float | None = None
         self.simulated_s: float | None = None
         self.notices: list[str] = []
+        self.current_stage = Stage.IDENTIFY  # set by stage(); names the stage a failure is in
 
     # ----------------------------------------------------------------- plumbing
 
@@ -121,6 +122,7 @@ class UpdateEngine:
     @contextlib.contextmanager
     def stage(self, stage: Stage, detail: str = "") -> Iterator[None]:
         started = time.monotonic()
+        self.current_stage = stage
         self.log.stage(stage, {"detail": detail} if detail else None)
         self.emit(ev.StageStarted(started, stage, detail))
         ok = False
@@ -190,14 +192,10 @@ class UpdateEngine:
             self.link.close()
         return self._finish(started, state, failure)
 
-    current_stage = Stage.IDENTIFY
-
     def _run_stages(self) -> None:
         with self.stage(Stage.IDENTIFY, self.request.port_url):
-            self.current_stage = Stage.IDENTIFY
             self._identify()
         with self.stage(Stage.VALIDATE, str(self.request.image_path)):
-            self.current_stage = Stage.VALIDATE
             self._validate()
         self.check_cancel()
         if self.request.mode == "ota":
@@ -207,7 +205,6 @@ class UpdateEngine:
         else:
             self._local_update()
         with self.stage(Stage.CONFIRM):
-            self.current_stage = Stage.CONFIRM
             self._confirm()
 
     def call_retrying(self, request: p.Request, expect: type[M], total_s: float, stage: Stage) -> M:
@@ -378,7 +375,6 @@ class UpdateEngine:
             self.retry(Stage.TRANSFER, reason, offset)
 
         with self.stage(Stage.TRANSFER):
-            self.current_stage = Stage.TRANSFER
             transfer = WindowedTransfer(
                 self.link,
                 image_bytes,
@@ -388,7 +384,6 @@ class UpdateEngine:
                 on_progress=on_progress,
                 on_retry=on_retry,
             )
-            meter = ProgressMeter(len(image_bytes), self.request.line_rate_bps)
             result = transfer.run()
             self.resumed_from = result.resumed_from
             self.transferred = result.payload_bytes
@@ -404,10 +399,8 @@ class UpdateEngine:
                 },
             )
         with self.stage(Stage.VERIFY):
-            self.current_stage = Stage.VERIFY
             mfr_sha = self._device_verify(image_bytes)
         with self.stage(Stage.ACTIVATE):
-            self.current_stage = Stage.ACTIVATE
             self._activate(mfr_sha)
 
     def _device_verify(self, image_bytes: bytes) -> bytes:
