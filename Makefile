@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 LAYERS := drivers firmware updates data gui
 
-.PHONY: run test lint typecheck pytest bench clean
+.PHONY: run test lint typecheck pytest bench package smoke clean
 
 $(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,16 @@ pytest: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+
+# The Linux bundle, its .tar.gz and its .deb in dist/, from a build venv of their own
+# (build/package-venv); see packaging/README.md. Not part of `make test`.
+package:
+	$(PYTHON) packaging/build_linux.py
+
+# The release check of what `make package` built (extracted tarball; add
+# SMOKE_ARGS=--deb to install the .deb too, as root).
+smoke:
+	$(PYTHON) packaging/smoke_test.py dist $(SMOKE_ARGS)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .mypy_cache .pytest_cache .ruff_cache

@@ -94,6 +94,7 @@ class BridgeClient:
         self._trace_listeners: list[TraceListener] = []
         self._closed = threading.Event()
         self._broken: DriverError | None = None
+        self._last_event: Frame | None = None
         self._reader = threading.Thread(target=self._read_loop, name="bridge-reader", daemon=True)
         self._reader.start()
 
@@ -256,6 +257,9 @@ class BridgeClient:
 
     def _dispatch(self, frame: Frame) -> None:
         if frame.kind == FrameKind.EVENT:
+            if frame == self._last_event:
+                return  # the same event frame twice (a repeated send): deliver it once
+            self._last_event = frame
             try:
                 event = p.decode_event(frame)
             except ProtocolError:

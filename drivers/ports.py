@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from serial.tools import list_ports
 
@@ -84,6 +85,33 @@ class PortWatcher:
             added=tuple(p for url, p in after.items() if url not in before),
             removed=tuple(p for url, p in before.items() if url not in after),
         )
+
+
+EMULATED_HUB_PORTS = 8
+
+
+def reconnect_candidates(url: str) -> list[str]:
+    """Where a bridge last seen on `url` may be now, `url` first.
+
+    A device path may come back as any serial port the OS lists; an emulated bridge with
+    an `id` may come back on another port of its emulated USB hub (`port=0..7`); a network
+    URL stays where it is.
+    """
+    if "://" not in url:
+        return [url] + [p.url for p in scan_ports(include_demo=False) if p.url != url]
+    if urlsplit(url).scheme.lower() != "emu":
+        return [url]
+    base, _, raw_query = url.partition("?")
+    query = dict(parse_qsl(raw_query, keep_blank_values=True))
+    if "id" not in query:
+        return [url]
+    current = query.get("port", "0")
+    others = [
+        f"{base}?{urlencode({**query, 'port': str(index)})}"
+        for index in range(EMULATED_HUB_PORTS)
+        if str(index) != current
+    ]
+    return [url, *others]
 
 
 def find_bridge(

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from bridgelab.drivers import wire
 from bridgelab.drivers.errors import DeviceRefused, ProtocolError
 from bridgelab.drivers.framing import Frame, FrameKind
 from bridgelab.drivers.join_state import JoinState
-from bridgelab.eui64 import eui64_from_wire, eui64_to_wire
+from bridgelab.eui64 import eui64_from_wire, eui64_to_wire, format_eui64
 
 PROTOCOL_VERSION = 1
 NO_VERSION = 0xFFFFFFFF  # an empty firmware slot
@@ -232,6 +232,20 @@ class IdentityResponse(Message):
     serial_number: str
     model: str
 
+    def to_dict(self) -> dict[str, Any]:
+        """For JSON: integers as integers, the EUI-64 spelled as people write it."""
+        return {
+            "manufacturer_code": self.manufacturer_code,
+            "image_type": self.image_type,
+            "hardware_version": self.hardware_version,
+            "firmware_version": self.firmware_version,
+            "inactive_firmware_version": self.inactive_firmware_version,
+            "bootloader_version": self.bootloader_version,
+            "eui64": format_eui64(self.eui64),
+            "serial_number": self.serial_number,
+            "ota_capable": self.ota_capable,
+        }
+
     def encode(self) -> bytes:
         return (
             wire.u16(self.manufacturer_code)
@@ -283,6 +297,20 @@ class JoinStatusResponse(Message):
     device_type: int
     last_failure_code: int  # NO_FAILURE when none
 
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "state": self.state.label,
+            "ch_eui64": format_eui64(self.ch_eui64),
+            "channel": self.channel,
+            "pan_id": self.pan_id,
+            "lqi": self.lqi,
+            "rssi": self.rssi,
+            "device_type": self.device_type,
+            "last_failure_code": None
+            if self.last_failure_code == NO_FAILURE
+            else self.last_failure_code,
+        }
+
     def encode(self) -> bytes:
         return (
             wire.u8(self.state)
@@ -330,6 +358,14 @@ class P2PLinkResponse(Message):
     partner_eui64: int
     lqi: int
     rssi: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "state": self.state.name.lower(),
+            "partner_eui64": format_eui64(self.partner_eui64),
+            "lqi": self.lqi,
+            "rssi": self.rssi,
+        }
 
     def encode(self) -> bytes:
         return (

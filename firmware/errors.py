@@ -197,8 +197,7 @@ ERROR_CATALOGUE: dict[str, tuple[type[FirmwareError], str]] = {
     ),
     "signature-invalid": (
         SignatureError,
-        "Do not send this image: it was altered after signing, or signed by a key not in "
-        "this trust store. " + _FETCH_AGAIN,
+        "Do not send this image. " + _FETCH_AGAIN,
     ),
     # Compatibility with a device.
     "wrong-manufacturer": (CompatibilityError, _NOT_FOR_DEVICE),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -195,3 +196,39 @@ def test_emulate_command_refuses_a_bad_fault_before_listening() -> None:
     assert "listening" not in result.stdout
     assert "bad-fault-spec" in result.stderr and "reboot-at" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize("fault", ["dup-rate=0.3", "reorder-rate=0.3"])
+def test_duplicated_and_reordered_frames_never_change_an_answer(transport: str, fault: str) -> None:
+    with emulator_url(transport, faults=fault, seed=9) as url, BridgeClient.connect(url) as client:
+        answers = []
+        for index in range(40):
+            data = bytes([index + 1]) * 20
+            try:
+                client.ping(data, timeout_s=0.2)  # checks the echo matches this request
+                answers.append(True)
+            except NoAnswer:
+                answers.append(False)
+        assert sum(answers) >= 30
+
+
+@pytest.mark.parametrize("transport", ["emu", "tcp"])
+def test_unplug_drops_the_link_and_the_bridge_comes_back(transport: str) -> None:
+    faults = "unplug-at=4096,replug-s=0.3"
+    with emulator_url(transport, faults=faults) as url:
+        url = url + ("&id=unplug-test" if transport == "emu" else "")
+        client = BridgeClient.connect(url)
+        _begin(client)
+        _write_blocks(client, 0, 4096)
+        with pytest.raises((NoAnswer, LinkError)):
+            client.call(p.UpdateWrite(4096, NEWER[4096:5120]), p.UpdateWriteResponse, 0.5)
+            client.ping(timeout_s=0.5)
+        client.close()
+        if transport == "emu":
+            with pytest.raises(LinkError):
+                BridgeClient.connect(url)  # the cable is still out: no such port
+            time.sleep(0.4)
+        # Over TCP a connection made while the cable is out waits to be accepted.
+        with BridgeClient.connect(url) as again:
+            assert _begin(again) == 5120  # the block before the pull reached flash

@@ -19,6 +19,7 @@ import traceback
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TypeVar
 
 from bridgelab.data.errors import StoreError
 from bridgelab.data.failures import FailureClass, FinalState, Stage
@@ -52,6 +53,7 @@ from bridgelab.updates.request import UpdateRequest
 from bridgelab.updates.transfer import Cancelled, WindowedTransfer
 
 HEALTH_POLL_S = 0.25
+M = TypeVar("M", bound=p.Message)
 
 
 class UpdateEngine:
@@ -89,6 +91,7 @@ class UpdateEngine:
         self.predicted_ota_s: float | None = None
         self.simulated_s: float | None = None
         self.notices: list[str] = []
+        self.current_stage = Stage.IDENTIFY  # set by stage(); names the stage a failure is in
 
     # ----------------------------------------------------------------- plumbing
 
@@ -119,6 +122,7 @@ class UpdateEngine:
     @contextlib.contextmanager
     def stage(self, stage: Stage, detail: str = "") -> Iterator[None]:
         started = time.monotonic()
+        self.current_stage = stage
         self.log.stage(stage, {"detail": detail} if detail else None)
         self.emit(ev.StageStarted(started, stage, detail))
         ok = False
@@ -188,14 +192,10 @@ class UpdateEngine:
             self.link.close()
         return self._finish(started, state, failure)
 
-    current_stage = Stage.IDENTIFY
-
     def _run_stages(self) -> None:
         with self.stage(Stage.IDENTIFY, self.request.port_url):
-            self.current_stage = Stage.IDENTIFY
             self._identify()
         with self.stage(Stage.VALIDATE, str(self.request.image_path)):
-            self.current_stage = Stage.VALIDATE
             self._validate()
         self.check_cancel()
         if self.request.mode == "ota":
@@ -205,52 +205,60 @@ class UpdateEngine:
         else:
             self._local_update()
         with self.stage(Stage.CONFIRM):
-            self.current_stage = Stage.CONFIRM
             self._confirm()
+
+    def call_retrying(self, request: p.Request, expect: type[M], total_s: float, stage: Stage) -> M:
+        """Send an idempotent request until it is answered: a lost frame costs a retry,
+        not the session. Waits 1, 2, 4, ... request timeouts, `total_s` in all."""
+        deadline = time.monotonic() + total_s
+        wait_s = self.policy.request_timeout_s
+        while True:
+            self.check_cancel()
+            remaining = deadline - time.monotonic()
+            try:
+                return self.link.current.call(request, expect, min(wait_s, max(remaining, 0.05)))
+            except NoAnswer:
+                if time.monotonic() >= deadline:
+                    raise
+                self.retry(stage, f"no answer to {type(request).__name__}")
+                wait_s *= 2
 
     # ----------------------------------------------------------------- identify
 
     def _identify(self) -> None:
-        deadline = time.monotonic() + self.policy.timeouts.identify_s
+        timeout_s = self.policy.timeouts.identify_s
+        deadline = time.monotonic() + timeout_s
         while True:
             self.check_cancel()
             try:
-                client = self.link.open()
-                identity = client.identity()
-                join = client.join_status()
+                self.link.open()
                 break
             except (PortNotFound, PortBusy, PortPermissionDenied, UnknownUrlScheme) as error:
-                raise UpdateFailed(
-                    Stage.IDENTIFY,
-                    FailureClass.PORT_UNAVAILABLE,
-                    error.message,
-                    code=error.code,
-                    action=error.action,
+                raise UpdateFailed.from_error(
+                    Stage.IDENTIFY, FailureClass.PORT_UNAVAILABLE, error
                 ) from error
             except DriverError as error:
-                self.link.close()
                 if time.monotonic() > deadline:
-                    raise UpdateFailed(
-                        Stage.IDENTIFY,
-                        FailureClass.NO_RESPONSE,
-                        error.message,
-                        code=error.code,
-                        action=error.action,
+                    raise UpdateFailed.from_error(
+                        Stage.IDENTIFY, FailureClass.NO_RESPONSE, error
                     ) from error
                 time.sleep(0.2)
+        remaining = max(deadline - time.monotonic(), 2 * self.policy.request_timeout_s)
+        try:
+            identity = self.call_retrying(
+                p.GetIdentity(), p.IdentityResponse, remaining, Stage.IDENTIFY
+            )
+            join = self.call_retrying(
+                p.GetJoinStatus(), p.JoinStatusResponse, remaining, Stage.IDENTIFY
+            )
+        except NoAnswer as error:
+            raise UpdateFailed.from_error(
+                Stage.IDENTIFY, FailureClass.NO_RESPONSE, error
+            ) from error
         self.identity = identity
         self.join_before = join.state
         self.link.eui64 = identity.eui64
-        info = {
-            "manufacturer_code": identity.manufacturer_code,
-            "image_type": identity.image_type,
-            "hardware_version": identity.hardware_version,
-            "firmware_version": identity.firmware_version,
-            "inactive_firmware_version": identity.inactive_firmware_version,
-            "bootloader_version": identity.bootloader_version,
-            "ota_capable": identity.ota_capable,
-            "join_state": join.state.label,
-        }
+        info = {**identity.to_dict(), "join_state": join.state.label}
         self.log.device(
             DeviceInfo(
                 eui64=identity.eui64,
@@ -274,12 +282,8 @@ class UpdateEngine:
         try:
             image = load_image(request.image_path)
         except FirmwareError as error:
-            raise UpdateFailed(
-                Stage.VALIDATE,
-                FailureClass.IMAGE_REJECTED,
-                error.message,
-                code=error.code,
-                action=error.action,
+            raise UpdateFailed.from_error(
+                Stage.VALIDATE, FailureClass.IMAGE_REJECTED, error
             ) from error
         self.image = image
         identity = self.identity
@@ -371,7 +375,6 @@ class UpdateEngine:
             self.retry(Stage.TRANSFER, reason, offset)
 
         with self.stage(Stage.TRANSFER):
-            self.current_stage = Stage.TRANSFER
             transfer = WindowedTransfer(
                 self.link,
                 image_bytes,
@@ -381,7 +384,6 @@ class UpdateEngine:
                 on_progress=on_progress,
                 on_retry=on_retry,
             )
-            meter = ProgressMeter(len(image_bytes), self.request.line_rate_bps)
             result = transfer.run()
             self.resumed_from = result.resumed_from
             self.transferred = result.payload_bytes
@@ -397,20 +399,20 @@ class UpdateEngine:
                 },
             )
         with self.stage(Stage.VERIFY):
-            self.current_stage = Stage.VERIFY
             mfr_sha = self._device_verify(image_bytes)
         with self.stage(Stage.ACTIVATE):
-            self.current_stage = Stage.ACTIVATE
             self._activate(mfr_sha)
 
     def _device_verify(self, image_bytes: bytes) -> bytes:
         assert self.image is not None
-        client = self.link.current
         expected_file = hashlib.sha256(image_bytes).digest()
         expected_mfr = manufacturer_image_sha256(self.image)
         try:
-            answer = client.call(
-                p.UpdateFinish(), p.UpdateFinishResponse, self.policy.timeouts.verify_s
+            answer = self.call_retrying(
+                p.UpdateFinish(),
+                p.UpdateFinishResponse,
+                self.policy.timeouts.verify_s,
+                Stage.VERIFY,
             )
         except p.DeviceStatusError as error:
             classes = {
@@ -438,20 +440,30 @@ class UpdateEngine:
         return expected_mfr
 
     def _activate(self, mfr_sha: bytes) -> None:
-        client = self.link.current
         self.link.drain_events()
+        request = p.UpdateActivate(mfr_sha, self.policy.activate_delay_s)
+        retries_before = self.retries
         try:
-            client.call_empty(p.UpdateActivate(mfr_sha, self.policy.activate_delay_s))
+            self.call_retrying(request, p.Empty, self.policy.request_timeout_s * 3, Stage.ACTIVATE)
         except p.DeviceStatusError as error:
-            cls = (
-                FailureClass.ACTIVATION_FAILED
-                if error.status
-                in (p.Status.ACTIVATION_FAILED, p.Status.NO_IMAGE, p.Status.HASH_MISMATCH)
-                else FailureClass.DEVICE_ERROR
-            )
-            raise UpdateFailed(Stage.ACTIVATE, cls, error.message, code=error.code) from error
+            if self.retries == retries_before or error.status != p.Status.NO_IMAGE:
+                raise self._activation_refused(error) from error
+            # A repeated request found the image already taken: the first one got through.
+        except NoAnswer:
+            # Its answer may have been lost as the bridge began restarting: the restart
+            # (or its absence) below tells.
+            self.notice("info", "activate-unanswered", "No answer to the activation request.")
         self.log.event("activate", {"delay_s": self.policy.activate_delay_s})
         self.await_reboot(self.policy.activate_delay_s + self.policy.timeouts.activate_s)
+
+    def _activation_refused(self, error: p.DeviceStatusError) -> UpdateFailed:
+        activation = (p.Status.ACTIVATION_FAILED, p.Status.NO_IMAGE, p.Status.HASH_MISMATCH)
+        cls = (
+            FailureClass.ACTIVATION_FAILED
+            if error.status in activation
+            else FailureClass.DEVICE_ERROR
+        )
+        return UpdateFailed(Stage.ACTIVATE, cls, error.message, code=error.code)
 
     def await_reboot(self, timeout_s: float) -> None:
         """Wait for the bridge to restart into the new image (REBOOTED), or to come back
@@ -484,9 +496,7 @@ class UpdateEngine:
                 if error.code == "wrong-device"
                 else FailureClass.LINK_LOST
             )
-            raise UpdateFailed(
-                stage, cls, error.message, code=error.code, action=error.action
-            ) from error
+            raise UpdateFailed.from_error(stage, cls, error) from error
 
     # ----------------------------------------------------------------- confirm
 
@@ -530,9 +540,16 @@ class UpdateEngine:
             self._await_rejoin(time.monotonic() + timeouts.rejoin_s)
         self._stay_healthy()
         if self.request.mode == "local":
+            retries_before = self.retries
             try:
-                self.link.current.call_empty(p.UpdateConfirm())
+                self.call_retrying(
+                    p.UpdateConfirm(), p.Empty, 5 * self.policy.request_timeout_s, Stage.CONFIRM
+                )
             except p.DeviceStatusError as error:
+                # A repeated confirm finds no trial image left: the first one got through.
+                repeated = self.retries > retries_before and error.status == p.Status.NOT_ALLOWED
+                if repeated and self.link.current.update_status().state != p.UpdateState.TRIAL:
+                    return self.log.event("confirmed", {"firmware_version": expected})
                 raise UpdateFailed(
                     Stage.CONFIRM, FailureClass.DEVICE_ERROR, error.message, code=error.code
                 ) from error
@@ -575,7 +592,12 @@ class UpdateEngine:
                         code="rebooted-after-update",
                     )
             try:
-                join = self.link.current.join_status()
+                join = self.call_retrying(
+                    p.GetJoinStatus(),
+                    p.JoinStatusResponse,
+                    3 * self.policy.request_timeout_s,
+                    Stage.CONFIRM,
+                )
             except DriverError as error:
                 raise UpdateFailed(
                     Stage.CONFIRM,
@@ -599,7 +621,7 @@ class UpdateEngine:
         cls = FailureClass.LINK_LOST if isinstance(error, LinkLost) else FailureClass.NO_RESPONSE
         if isinstance(error, p.DeviceStatusError):
             cls = FailureClass.DEVICE_ERROR
-        return UpdateFailed(stage, cls, error.message, code=error.code, action=error.action)
+        return UpdateFailed.from_error(stage, cls, error)
 
     def _internal_error(self, error: Exception) -> UpdateFailed:
         with tempfile.NamedTemporaryFile(

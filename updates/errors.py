@@ -23,3 +23,10 @@ class UpdateFailed(BridgeLabError):
             message, code=code or cls.value, action=cls.action if action is None else action
         )
         self.failure = Failure(stage, cls, self.code, str(self))
+
+    @classmethod
+    def from_error(
+        cls, stage: Stage, failure_class: FailureClass, error: BridgeLabError
+    ) -> UpdateFailed:
+        """Classify another layer's error, keeping its code, message and next step."""
+        return cls(stage, failure_class, error.message, code=error.code, action=error.action)

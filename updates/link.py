@@ -15,7 +15,7 @@ from collections.abc import Callable
 from bridgelab.drivers import protocol as p
 from bridgelab.drivers.client import BridgeClient, TraceListener
 from bridgelab.drivers.errors import DriverError, LinkError, NoAnswer
-from bridgelab.drivers.ports import scan_ports
+from bridgelab.drivers.ports import reconnect_candidates
 
 RECONNECT_PAUSE_S = 0.2
 
@@ -123,7 +123,4 @@ class BridgeLink:
         raise last
 
     def _candidates(self) -> list[str]:
-        urls = [self.url]
-        if "://" not in self.url:  # a device path: the bridge may re-enumerate elsewhere
-            urls += [port.url for port in scan_ports(include_demo=False) if port.url != self.url]
-        return urls
+        return reconnect_candidates(self.url)

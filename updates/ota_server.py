@@ -221,7 +221,6 @@ def run_simulated_ota(engine: UpdateEngine) -> None:
     )
     meter = ProgressMeter(size, None)
     with engine.stage(Stage.TRANSFER, "simulated OTA over the tunnel"):
-        engine.current_stage = Stage.TRANSFER
         mfr, image_type, version = server.image_id
         notify = ImageNotify(
             query_jitter=100, manufacturer_code=mfr, image_type=image_type, file_version=version
@@ -236,7 +235,6 @@ def run_simulated_ota(engine: UpdateEngine) -> None:
             )
         _exchange(engine, server, outgoing, meter, predicted)
     with engine.stage(Stage.VERIFY, "the bridge's OTA client checks the image"):
-        engine.current_stage = Stage.VERIFY
         end = server.upgrade_end
         assert end is not None
         if end.status != ZclStatus.SUCCESS:
@@ -253,7 +251,6 @@ def run_simulated_ota(engine: UpdateEngine) -> None:
                 code=f"ota-{end.status.name.lower().replace('_', '-')}",
             )
     with engine.stage(Stage.ACTIVATE, "Upgrade End Response"):
-        engine.current_stage = Stage.ACTIVATE
         engine.link.drain_events()
         wait = policy.ota_upgrade_delay_s < 0
         server.tunnel(server.upgrade_end_response(wait))

@@ -26,7 +26,9 @@ class StageTimeouts:
 @dataclass(frozen=True)
 class UpdatePolicy:
     timeouts: StageTimeouts = StageTimeouts()
-    max_retries: int = 25  # rewinds, timeouts and reconnects in one session
+    max_retries: int = 10  # recoveries in a row without progress before giving up
+    max_total_retries: int = 1000  # recoveries in one session, progress or not
+    min_block_size: int = 256  # a noisy line shrinks writes down to this, then grows them
     healthy_s: float = 2.0  # the bridge must stay on the HAN this long after the update
     activate_delay_s: int = ACTIVATE_NOW  # or ACTIVATE_ON_NEXT_REBOOT for a deferred switch
     max_window: int | None = None  # cap on writes in flight (None: from the handshake)

@@ -77,15 +77,16 @@ class WindowedTransfer:
         self.on_progress = on_progress
         self.on_retry = on_retry
         self.retries = 0
+        self.retries_in_a_row = 0
 
     # ----------------------------------------------------------------- set-up
 
-    def begin(self, client: BridgeClient) -> tuple[int, int]:
+    def begin(self, client: BridgeClient, timeout_s: float | None = None) -> tuple[int, int]:
         """Open (or re-open) the transfer; the bridge answers where to resume."""
         answer = client.call(
             p.UpdateBegin(self.size, self.digest, self.header),
             p.UpdateBeginResponse,
-            timeout_s=self.policy.timeouts.begin_s,
+            timeout_s=self.policy.timeouts.begin_s if timeout_s is None else timeout_s,
         )
         return answer.resume_offset, answer.max_write
 
@@ -101,7 +102,7 @@ class WindowedTransfer:
         rtt = max(client.ping(timeout_s=self.policy.request_timeout_s) for _ in range(3))
         frame_s = wire_bytes(block + WRITE_HEADER) / self.line_rate_bps
         needed = math.ceil((rtt + frame_s) / frame_s) + 2
-        return max(2, min(limit, needed))
+        return max(1, min(limit, max(2, needed)))
 
     # ----------------------------------------------------------------- the loop
 
@@ -115,6 +116,8 @@ class WindowedTransfer:
         if self.policy.block_size:
             block = min(block, self.policy.block_size)
         window = self._window_for(client, block)
+        max_block = block
+        good_in_a_row = 0
         acked = next_offset = resumed_from
         epoch = 0
         sent = 0
@@ -147,29 +150,44 @@ class WindowedTransfer:
                 client, acked = self._resync(acked, last_progress)
                 next_offset = acked
                 epoch += 1
+                block = max(self.policy.min_block_size, block // 2)
+                good_in_a_row = 0
                 continue
             sent_in = inflight.pop(done, None)
-            if sent_in is None or sent_in != epoch:
-                continue  # an answer to a write from before the last rewind
-            if done.error is not None:
-                error = done.error
-                if isinstance(error, p.DeviceStatusError) and error.expected_offset is not None:
-                    # A write went missing: the bridge says where it is. Rewind there.
-                    acked = max(acked, error.expected_offset)
-                    next_offset = error.expected_offset
-                    epoch += 1
-                    self._count_retry(f"rewind to {next_offset}", next_offset)
-                    continue
+            if sent_in is None:
+                continue  # forgotten at a resync
+            write = done.request
+            assert isinstance(write, p.UpdateWrite)
+            error = done.error
+            if isinstance(error, p.DeviceStatusError) and error.expected_offset is not None:
+                reported = error.expected_offset
+            elif error is not None:
                 if isinstance(error, p.DeviceStatusError):
                     raise self._device_failure(error)
                 raise error
-            assert isinstance(done.response, p.UpdateWriteResponse)
-            if done.response.next_offset > acked:
-                acked = done.response.next_offset
+            else:
+                assert isinstance(done.response, p.UpdateWriteResponse)
+                reported = done.response.next_offset
+            # The bridge's offset only moves forward, so any answer, even to a write from
+            # before a rewind, says truthfully how far it is.
+            if reported > acked:
+                acked = reported
                 last_progress = now
+                self.retries_in_a_row = 0
+                good_in_a_row += 1
+                if good_in_a_row >= 2 * window and block < max_block:
+                    block, good_in_a_row = min(max_block, block * 2), 0
                 self.on_progress(acked, self.size, resumed_from)
             elif now - last_progress > self.policy.timeouts.stall_s:
                 raise self._stalled(acked)
+            if error is not None and reported < write.offset and sent_in == epoch:
+                # A gap before this write: something went missing. Rewind to where the
+                # bridge is; shorter writes lose less on a line that loses frames.
+                next_offset = reported
+                epoch += 1
+                block = max(self.policy.min_block_size, block // 2)
+                good_in_a_row = 0
+                self._count_retry(f"rewind to {next_offset}", next_offset)
         seconds = time.monotonic() - started
         return TransferResult(
             resumed_from, self.size - resumed_from, sent, seconds, self.retries, window, block
@@ -179,12 +197,17 @@ class WindowedTransfer:
 
     def _count_retry(self, reason: str, offset: int | None) -> None:
         self.retries += 1
+        self.retries_in_a_row += 1
         self.on_retry(reason, offset)
-        if self.retries > self.policy.max_retries:
+        if (
+            self.retries_in_a_row > self.policy.max_retries
+            or self.retries > self.policy.max_total_retries
+        ):
             raise UpdateFailed(
                 Stage.TRANSFER,
                 FailureClass.STALLED,
-                f"Gave up after {self.retries - 1} retries ({reason}).",
+                f"Gave up after {self.retries - 1} retries, {self.retries_in_a_row - 1} in a "
+                f"row without progress ({reason}).",
                 code="too-many-retries",
             )
 
@@ -196,7 +219,11 @@ class WindowedTransfer:
     def _resync(self, acked: int, last_progress: float) -> tuple[BridgeClient, int]:
         """Re-open the transfer, reconnecting if the link broke; returns the new offset."""
         timeouts = self.policy.timeouts
-        deadline = max(last_progress + timeouts.stall_s, time.monotonic() + timeouts.reconnect_s)
+        # A silent bridge on a live link gets the stall time (enough for a reboot); a link
+        # that broke gets the time a cable takes to come back.
+        deadline = last_progress + timeouts.stall_s
+        if not self.link.healthy():
+            deadline = max(deadline, time.monotonic() + timeouts.reconnect_s)
         self._count_retry(f"no answer at offset {acked}", acked)
         while True:
             if self.should_stop():
@@ -207,7 +234,8 @@ class WindowedTransfer:
                     if self.link.healthy()
                     else self.link.reconnect(deadline, self.should_stop)
                 )
-                resume, _ = self.begin(client)
+                # Re-opening the same image needs no erase: a short wait, asked again if lost.
+                resume, _ = self.begin(client, 2 * self.policy.request_timeout_s)
                 self.on_retry(f"resumed at {resume}", resume)
                 return client, resume
             except NoAnswer:

@@ -20,12 +20,8 @@ def resolve_trust(trust_dir: Path | None, manufacturer_code: int) -> tuple[Trust
         try:
             return TrustStore.load(trust_dir), f"trust store {trust_dir}"
         except FirmwareError as error:
-            raise UpdateFailed(
-                Stage.VALIDATE,
-                FailureClass.IMAGE_REJECTED,
-                error.message,
-                code=error.code,
-                action=error.action,
+            raise UpdateFailed.from_error(
+                Stage.VALIDATE, FailureClass.IMAGE_REJECTED, error
             ) from error
     if manufacturer_code == DEMO_MANUFACTURER_CODE:
         return demo_trust_store(), "the shipped demo key (Demo bridge only)"

@@ -69,7 +69,6 @@ def cmd_ports(args: argparse.Namespace) -> int:
 def _info_dict(url: str, baud: int) -> dict[str, Any]:
     from bridgelab.drivers.client import BridgeClient
     from bridgelab.drivers.diagnosis import diagnose
-    from bridgelab.eui64 import format_eui64
 
     with BridgeClient.connect(url, baudrate=baud) as client:
         identity = client.identity()
@@ -82,33 +81,9 @@ def _info_dict(url: str, baud: int) -> dict[str, Any]:
         "driver": BridgeClient.driver_name,
         "model": identity.model,
         "protocol_version": session.protocol_version if session else None,
-        "identity": {
-            "manufacturer_code": identity.manufacturer_code,
-            "image_type": identity.image_type,
-            "hardware_version": identity.hardware_version,
-            "firmware_version": identity.firmware_version,
-            "inactive_firmware_version": identity.inactive_firmware_version,
-            "bootloader_version": identity.bootloader_version,
-            "eui64": format_eui64(identity.eui64),
-            "serial_number": identity.serial_number,
-            "ota_capable": identity.ota_capable,
-        },
-        "join": {
-            "state": join.state.label,
-            "ch_eui64": format_eui64(join.ch_eui64),
-            "channel": join.channel,
-            "pan_id": join.pan_id,
-            "lqi": join.lqi,
-            "rssi": join.rssi,
-            "device_type": join.device_type,
-            "last_failure_code": None if join.last_failure_code == 0xFF else join.last_failure_code,
-        },
-        "p2p": {
-            "state": p2p.state.name.lower(),
-            "partner_eui64": format_eui64(p2p.partner_eui64),
-            "lqi": p2p.lqi,
-            "rssi": p2p.rssi,
-        },
+        "identity": identity.to_dict(),
+        "join": join.to_dict(),
+        "p2p": p2p.to_dict(),
         "diagnosis": [f.to_dict() for f in findings],
     }
 

@@ -53,10 +53,11 @@ def register(sub: Any) -> None:
     verify.add_argument("--trust", type=Path, metavar="DIR", required=True)
     verify.add_argument(
         "--device",
-        action="append",
+        action="extend",
+        nargs="+",
         default=[],
         metavar="KEY=VALUE",
-        help=f"the device's identity, one key per option: {', '.join(DEVICE_KEYS)}",
+        help=f"the device's identity ({', '.join(DEVICE_KEYS)}); repeat the option or list several",
     )
     verify.add_argument("--allow-downgrade", action="store_true", help="permit an older version")
     verify.add_argument("--reason", metavar="TEXT", help="why the downgrade is needed (recorded)")

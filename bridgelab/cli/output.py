@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
 import tempfile
 import traceback
@@ -59,6 +61,11 @@ def run_handler(handler: Handler, args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`bridgelab log list | head`): not an error of ours.
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - closes at exit
+        return EXIT_OK
     except Exception as exc:  # last-resort boundary of the CLI
         with tempfile.NamedTemporaryFile(
             "w", prefix="bridgelab-crash-", suffix=".txt", delete=False

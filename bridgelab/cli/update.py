@@ -109,12 +109,34 @@ def describe_result(result: Any) -> str:
 
 
 def _open_store(db: str | None) -> Any:
+    """The triage log; a log that cannot be opened stops the command before any bridge
+    is touched (an update nobody can trace is not one a field engineer should run)."""
+    from bridgelab.data.errors import StoreError
     from bridgelab.data.store import TriageStore
 
-    store = TriageStore.open(db)
+    try:
+        store = TriageStore.open(db)
+    except StoreError as error:
+        raise StoreError(
+            f"{error.message} Nothing was sent to any bridge.",
+            code=error.code,
+            action="Free some disk space, or choose another log with --db FILE or "
+            "BRIDGELAB_DB, then run the command again.",
+        ) from error
     for warning in store.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     return store
+
+
+def _close_store(store: Any) -> str | None:
+    """Close the log; a failure here must not hide the update's own result."""
+    from bridgelab.data.errors import StoreError
+
+    try:
+        store.close()
+    except StoreError as error:
+        return str(error)
+    return None
 
 
 def cmd_update(args: argparse.Namespace) -> int:
@@ -149,16 +171,22 @@ def cmd_update(args: argparse.Namespace) -> int:
         result = engine.run()
     except KeyboardInterrupt:
         engine.cancel()
+        _close_store(store)
         raise
-    finally:
-        store.close()
+    log_problem = engine.log.problem or _close_store(store)
     if printer._bar_shown:
         sys.stderr.write("\n")
+    if log_problem:
+        print(
+            f"warning: the triage log could not record all of this session ({log_problem}); "
+            "the result below is what the bridge did.",
+            file=sys.stderr,
+        )
     if args.json:
         print_json(result.to_dict())
     else:
         print(describe_result(result))
-        if result.session_id:
+        if result.session_id and not log_problem:
             print(f"Logged as session {result.session_id}.")
     return 0 if result.ok else 1
 
@@ -171,7 +199,9 @@ def cmd_campaign(args: argparse.Namespace) -> int:
     try:
         summary = run_campaign(plan, store=store, progress=sys.stderr)
     finally:
-        store.close()
+        problem = _close_store(store)
+    if problem:
+        print(f"warning: the triage log could not record everything ({problem})", file=sys.stderr)
     if args.json:
         print_json(summary.to_dict())
     else:

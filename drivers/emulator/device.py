@@ -82,6 +82,10 @@ class EmulatedBridge:
         self._activate_on_reboot = False
         self._seed = seed
         self._ota: OtaPort | None = None
+        # The cable, for emulated USB bridges: which "port" it is on and when it is out.
+        self.port_index = 0
+        self.unplugged_until = 0.0
+        self.unplug_pending = False
         self._note(0x0001, f"power on, running {format_version(self.firmware_version)}")
 
     # ----------------------------------------------------------------- facts
@@ -128,6 +132,18 @@ class EmulatedBridge:
         )
 
     # ----------------------------------------------------------------- events and timers
+
+    def unplug(self) -> None:
+        """The cable is pulled: the bridge keeps running; the link comes back later,
+        maybe as another port."""
+        self.unplug_pending = False
+        self.unplugged_until = self._clock() + self.faults.replug_s
+        if self.faults.replug_port:
+            self.port_index += 1
+        self._note(0x0040, "service cable unplugged")
+
+    def is_plugged(self, port_index: int) -> bool:
+        return port_index == self.port_index and self._clock() >= self.unplugged_until
 
     def drain_events(self) -> list[p.Event]:
         events, self._events = self._events, []
@@ -318,6 +334,10 @@ class EmulatedBridge:
             self.reboot(p.RebootReason.POWER_ON)
             return Reply(None)
         self.flash.write(request.data)
+        if faults.unplug_at is not None and end > faults.unplug_at:
+            faults.unplug_at = None  # the block reached flash; its answer is lost with the cable
+            self.unplug_pending = True
+            return Reply(None)
         if faults.reboot_at is not None and end > faults.reboot_at:
             faults.reboot_at = None
             self.reboot(p.RebootReason.WATCHDOG)

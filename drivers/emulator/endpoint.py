@@ -27,6 +27,7 @@ from bridgelab.drivers.framing import Frame, FrameDecoder, FrameKind, encode_fra
 BITS_PER_BYTE = 10  # 8N1: start bit, 8 data bits, stop bit
 BAUD_FALLBACK_S = 1.0
 MAX_SELECT_S = 0.05
+HOLD_S = 0.05  # how long a reordered frame waits for a successor to overtake it
 
 
 @dataclass
@@ -83,6 +84,9 @@ class Endpoint:
         self._event_seq = 0
         self._baud_before: int | None = None
         self._baud_probation_until: float | None = None
+        self._held_in: Frame | None = None
+        self._held_out: bytes | None = None
+        self.unplugged = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.peer_gone = threading.Event()
@@ -103,6 +107,10 @@ class Endpoint:
         while not self._stop.is_set():
             now = time.monotonic()
             self._run_due(now)
+            if self.unplugged:
+                self.channel.close()  # the host sees its port vanish
+                self.peer_gone.set()
+                break
             timeout = self._timeout(now)
             try:
                 readable, _, _ = select.select([self.channel], [], [], timeout)
@@ -144,8 +152,31 @@ class Endpoint:
             self._rx_cursor += self.link.byte_time(len(segment))
             ready_at = self._rx_cursor + self.link.latency_s
             for frame in self._decoder.feed(segment):
-                self._schedule(ready_at, "handle", frame=frame)
+                self._receive(frame, ready_at)
         self.stats.bad_frames = self._decoder.stats.crc_errors + self._decoder.stats.malformed
+
+    def _chance(self, rate: float) -> bool:
+        return rate > 0 and self._rng.random() < rate
+
+    def _receive(self, frame: Frame, ready_at: float) -> None:
+        """Line faults on the way in: a frame lost, duplicated or overtaken by the next."""
+        faults = self.device.faults
+        if self._chance(faults.drop_rate):
+            self.stats.dropped_frames += 1
+            return
+        copies = 2 if self._chance(faults.dup_rate) else 1
+        if self._held_in is not None:
+            held, self._held_in = self._held_in, None
+            for _ in range(copies):
+                self._schedule(ready_at, "handle", frame=frame)
+            self._schedule(ready_at, "handle", frame=held)
+            return
+        if self._chance(faults.reorder_rate):
+            self._held_in = frame
+            self._schedule(ready_at + HOLD_S, "release-in")
+            return
+        for _ in range(copies):
+            self._schedule(ready_at, "handle", frame=frame)
 
     def _corrupt(self, data: bytes, rate: float) -> bytes:
         out = bytearray(data)
@@ -172,13 +203,16 @@ class Endpoint:
                 self._handle(item.frame, max(item.at, now))
             elif item.action == "send":
                 self.channel.send(item.raw)
+            elif item.action == "release-in" and self._held_in is not None:
+                held, self._held_in = self._held_in, None
+                self._handle(held, now)
+            elif item.action == "release-out" and self._held_out is not None:
+                held_raw, self._held_out = self._held_out, None
+                self.channel.send(held_raw)
         self._flush_events(now)
 
     def _handle(self, frame: Frame, now: float) -> None:
-        if self.device.faults.drop_rate and self._rng.random() < self.device.faults.drop_rate:
-            self.stats.dropped_frames += 1
-            return
-        if frame.kind != FrameKind.REQUEST:
+        if frame.kind != FrameKind.REQUEST or self.unplugged:
             return
         self.stats.rx_frames += 1
         self._baud_probation_until = None  # a valid frame at the new rate: keep it
@@ -196,6 +230,10 @@ class Endpoint:
             return
         start = max(now, self._busy_until)
         reply = self.device.handle(request, frame.seq)
+        if self.device.unplug_pending:
+            self.device.unplug()
+            self.unplugged = True  # the run loop closes the channel
+            return
         if self.link.baud is not None:
             self._busy_until = start + reply.busy_s
         if reply.frame is not None:
@@ -214,12 +252,21 @@ class Endpoint:
             self._transmit(frame, now)
 
     def _transmit(self, frame: Frame, ready_at: float) -> None:
-        if self.device.faults.drop_rate and self._rng.random() < self.device.faults.drop_rate:
+        faults = self.device.faults
+        if self._chance(faults.drop_rate):
             self.stats.dropped_frames += 1
             return
         raw = encode_frame(frame)
-        if self.device.faults.corrupt_rate:
-            raw = self._corrupt(raw, self.device.faults.corrupt_rate)
+        if faults.corrupt_rate:
+            raw = self._corrupt(raw, faults.corrupt_rate)
+        if self._chance(faults.dup_rate):
+            raw += raw
+        if self._held_out is not None:
+            raw, self._held_out = raw + self._held_out, None
+        elif self._chance(faults.reorder_rate):
+            self._held_out = raw  # goes out after the next frame, or after HOLD_S
+            self._schedule(time.monotonic() + HOLD_S, "release-out")
+            return
         self._tx_cursor = max(self._tx_cursor, ready_at) + self.link.byte_time(len(raw))
         self.stats.tx_bytes += len(raw)
         self.stats.tx_frames += 1

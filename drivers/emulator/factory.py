@@ -26,9 +26,10 @@ class EmulatorOptions:
     state: Path | None = None
     trust: Path | None = None
     instance_id: str = ""
+    port_index: int = 0  # which emulated USB port (with `id`: a replugged bridge moves on)
 
 
-_URL_OPTIONS = ("baud", "latency_ms", "faults", "seed", "state", "trust", "id")
+_URL_OPTIONS = ("baud", "latency_ms", "faults", "seed", "state", "trust", "id", "port")
 
 
 class EmuUrlError(UsageError):
@@ -56,7 +57,9 @@ def parse_emu_url(url: str) -> EmulatorOptions:
     parts = urlsplit(url)
     if parts.scheme.lower() != "emu":
         raise EmuUrlError(f"{url!r} is not an emu:// URL.")
-    options = EmulatorOptions(profile=(parts.netloc + parts.path).strip("/") or "demo")
+    # emu://demo names a shipped profile; emu:///path/to/profile.toml a profile file.
+    name = parts.netloc + parts.path if parts.netloc else parts.path
+    options = EmulatorOptions(profile=name.rstrip("/") or "demo")
     for key, value in parse_qsl(parts.query, keep_blank_values=True):
         name = key.strip().lower()
         if name == "baud":
@@ -73,6 +76,8 @@ def parse_emu_url(url: str) -> EmulatorOptions:
             options.trust = Path(value)
         elif name == "id":
             options.instance_id = value
+        elif name == "port":
+            options.port_index = int(_number(name, value))
         elif name in VALID_FAULTS:
             apply_fault(options.faults, name, value)
         else:

@@ -57,12 +57,17 @@ class Faults:
     leave_han_at: float | None = None  # seconds after start: leave the HAN
     tcso: float | None = None  # seconds after start: trust-centre swap-out (orphaned)
     han_loss_rate: float = 0.0  # per OTA block exchange over the simulated radio
+    dup_rate: float = 0.0  # per frame, both directions: delivered twice
+    reorder_rate: float = 0.0  # per frame, both directions: swapped with the next one
+    unplug_at: int | None = None  # the cable is pulled once the transfer reaches this offset
+    replug_s: float = 0.5  # how long the cable stays out
+    replug_port: bool = False  # it comes back as another port (emu://: the next `port`)
 
     def describe(self) -> str:
         active = [
             f"{f.name.replace('_', '-')}={getattr(self, f.name)}"
             for f in fields(self)
-            if getattr(self, f.name) not in (None, False, 0.0)
+            if getattr(self, f.name) not in (None, False, 0.0) and f.name != "replug_s"
         ]
         return ",".join(active) or "none"
 
@@ -78,6 +83,11 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "leave-han-at": _seconds,
     "tcso": _seconds,
     "han-loss-rate": _rate,
+    "dup-rate": _rate,
+    "reorder-rate": _rate,
+    "unplug-at": _offset,
+    "replug-s": _seconds,
+    "replug-port": _flag,
 }
 VALID_FAULTS = tuple(_PARSERS)
 

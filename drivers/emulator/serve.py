@@ -92,6 +92,9 @@ def serve_tcp(
             if not readable:
                 continue
             connection, _ = server.accept()
+            if not device.is_plugged(device.port_index):
+                connection.close()  # the cable is still out
+                continue
             connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             link = LinkModel(options.baud, options.latency_ms / 1000.0)
             endpoint = Endpoint(device, SocketChannel(connection), link, seed=options.seed)

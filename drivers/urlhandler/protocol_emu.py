@@ -18,6 +18,7 @@ plugged back in) instead of a fresh one.
 
 from __future__ import annotations
 
+import errno
 import select
 import socket
 import threading
@@ -53,10 +54,14 @@ class Serial(SerialBase):
             self.options = parse_emu_url(str(self.port))
         except BridgeLabError as error:
             raise SerialException(str(error)) from error
-        host, device_side = socket.socketpair()
         with _instances_lock:
             key = self.options.instance_id
             previous = _instances.get(key) if key else None
+            if previous is not None and not previous.device.is_plugged(self.options.port_index):
+                raise SerialException(
+                    errno.ENOENT, f"could not open port {self.port}: [Errno 2] No such port"
+                )
+            host, device_side = socket.socketpair()
             endpoint = build_endpoint(
                 self.options,
                 device_side,

@@ -1,0 +1,71 @@
+"""Campaign scaling: 16 emulated bridges at 115200 baud in parallel lanes.
+
+    python -m benchmarks campaign
+
+Each bridge is a separate `bridgelab emulate` process on its own pty (paced at 115200
+baud, 1 ms adapter latency). In one run: a single bridge alone, then a 16-lane campaign
+over 16 bridges, the same 64 KiB image each. Reported: the aggregate transfer throughput
+over 16 x the single bridge's (goal >= 0.9), and the tool's own CPU time (all its threads;
+the emulator processes are not the tool) over the campaign's wall time (goal < 1 core).
+"""
+
+from __future__ import annotations
+
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.emulators import emulator_processes, signed_image, table
+from bridgelab.updates.campaign import CampaignPlan, PlannedJob, run_campaign
+from bridgelab.updates.policy import UpdatePolicy
+
+LANES = 16
+SIZE = 64 * 1024
+ARGS = ["--baud", "115200", "--adapter-latency-ms", "1"]
+
+
+def _cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _plan(urls: list[str], image: Path) -> CampaignPlan:
+    jobs = tuple(PlannedJob(index=n, port=url, image=image) for n, url in enumerate(urls))
+    return CampaignPlan(
+        name="bench",
+        jobs=jobs,
+        lanes=len(urls),
+        policy=UpdatePolicy(healthy_s=0.0),
+        order=("plan",),
+    )
+
+
+def main(argv: list[str]) -> int:
+    del argv
+    with tempfile.TemporaryDirectory(prefix="bench-campaign-") as folder:
+        image = signed_image(Path(folder) / "campaign.ota", SIZE)
+        with emulator_processes([ARGS]) as urls:
+            single = run_campaign(_plan(urls, image))
+        single_result = single.jobs[0].last
+        assert single_result is not None and single_result.throughput_bps
+        with emulator_processes([ARGS] * LANES) as urls:
+            cpu_before, wall_before = _cpu_s(), time.monotonic()
+            summary = run_campaign(_plan(urls, image))
+            cpu, wall = _cpu_s() - cpu_before, time.monotonic() - wall_before
+    results = [job.last for job in summary.jobs]
+    passed = sum(1 for r in results if r is not None and r.ok)
+    throughputs = [r.throughput_bps for r in results if r is not None and r.throughput_bps]
+    aggregate = sum(throughputs)
+    ratio = aggregate / (LANES * single_result.throughput_bps)
+    rows = [
+        ("single bridge", f"{single_result.throughput_bps:,.0f} B/s", "", ""),
+        (
+            f"{LANES} lanes ({passed}/{LANES} passed)",
+            f"{aggregate:,.0f} B/s",
+            f"{ratio:.3f} (goal >= 0.9)",
+            f"{cpu / wall:.2f} cores (goal < 1)",
+        ),
+    ]
+    print(table(rows, ("run", "transfer throughput", "vs 16 x single", "tool CPU")))
+    return 0 if ratio >= 0.9 and cpu / wall < 1.0 and passed == LANES else 1
