@@ -15,7 +15,6 @@ Measurement hooks for `benchmarks/bench_gui.py`, by environment variable:
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import sys
@@ -71,29 +70,12 @@ def peak_rss_mib() -> float | None:
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
-def check_can_open_window(offscreen: bool) -> None:
-    """Raise a BridgeLabError instead of letting Qt abort the process.
+def check_can_open_window() -> None:
+    """Raise a BridgeLabError instead of letting Qt abort the process: a missing system
+    library (with the package to install) or no display (`bridgelab.qtcheck`)."""
+    from bridgelab.qtcheck import check_qt_system_libraries
 
-    The full check of Qt's system libraries (`bridgelab.qtcheck`) runs when it is present;
-    the display check below covers the common case without it.
-    """
-    try:
-        qtcheck = importlib.import_module("bridgelab.qtcheck")
-    except ImportError:
-        qtcheck = None
-    if qtcheck is not None:
-        qtcheck.check_qt_system_libraries()
-        return
-    if offscreen or not sys.platform.startswith("linux"):
-        return
-    platform = os.environ.get("QT_QPA_PLATFORM", "")
-    if not platform and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-        raise UsageError(
-            "There is no display to open the Bridge Lab window on.",
-            code="no-display",
-            action="Run it from a desktop session, or use the command line (`bridgelab "
-            "--help`); `bridgelab gui --screenshot FILE` works without a display.",
-        )
+    check_qt_system_libraries()
 
 
 def run(options: AppOptions) -> int:
@@ -106,7 +88,7 @@ def run(options: AppOptions) -> int:
     if headless and sys.platform.startswith("linux"):
         if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
             os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    check_can_open_window(os.environ.get("QT_QPA_PLATFORM") == "offscreen")
+    check_can_open_window()
     return _run_qt(options)
 
 

@@ -16,11 +16,9 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
-    QFrame,
     QLabel,
     QMainWindow,
     QMenu,
-    QScrollArea,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -47,22 +45,13 @@ from bridgelab.gui.views.emulator_panel import EmulatorPanel
 from bridgelab.gui.views.triage_view import TriageView
 from bridgelab.gui.views.update_view import UpdateView
 from bridgelab.gui.widgets.connection_bar import ConnectionBar
+from bridgelab.gui.widgets.panes import scrollable
 from bridgelab.updates.policy import UpdatePolicy
 
 VIEWS = ("device", "update", "triage", "bench")
 VIEW_TITLES = {"device": "&Device", "update": "&Update", "triage": "&Triage", "bench": "Lab &bench"}
 IMAGE_FILTER = "Firmware images (*.ota *.zigbee *.bin *.img);;All files (*)"
 DEFAULT_SIZE = (1280, 760)
-
-
-def scrollable(view: QWidget) -> QScrollArea:
-    """The view in a frameless scroll area: on a screen smaller than the view needs, it
-    scrolls instead of pushing the window off the screen."""
-    area = QScrollArea()
-    area.setWidget(view)
-    area.setWidgetResizable(True)
-    area.setFrameShape(QFrame.Shape.NoFrame)
-    return area
 
 
 @dataclass(frozen=True)
@@ -367,7 +356,7 @@ class MainWindow(QMainWindow):
 
         file_menu = bar.addMenu("&File")
         action(file_menu, "&Open image\u2026", self.open_image, "Ctrl+O")
-        action(file_menu, "&Merge another laptop's log\u2026", self.merge_log)
+        action(file_menu, "&Merge another log\u2026", self.merge_log)
         action(file_menu, "&Export sessions\u2026", self.triage_view.export, "Ctrl+Shift+E")
         file_menu.addSeparator()
         quit_action = action(file_menu, "&Quit", self.close, "Ctrl+Q")

@@ -21,6 +21,7 @@ class StoreHolder(QObject):
     opened = Signal(object)  # TriageStore
     failed = Signal(object)  # BridgeLabError: the log cannot be used (updates still run)
     changed = Signal()
+    settledChanged = Signal()  # opening ended, either way: updates may start
 
     def __init__(self, runner: TaskRunner, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -46,10 +47,12 @@ class StoreHolder(QObject):
     def _opened(self, store: TriageStore) -> None:
         self.store, self.path, self.problem = store, store.path, None
         self.opened.emit(store)
+        self.settledChanged.emit()
 
     def _failed(self, error: BridgeLabError) -> None:
         self.problem = error
         self.failed.emit(error)
+        self.settledChanged.emit()
 
     def close(self) -> None:
         """Blocking: commits what is queued and stops the writer thread (shutdown only)."""

@@ -150,8 +150,7 @@ class BenchView(QWidget):
         controller.finished.connect(self._on_finished)
         controller.failed.connect(self._on_failed)
         controller.reportWritten.connect(self._on_report)
-        controller.store.opened.connect(self._refresh_buttons)
-        controller.store.failed.connect(self._refresh_buttons)
+        controller.store.settledChanged.connect(self._refresh_buttons)
         self._refresh_buttons()
 
     def _foreground(self, row: int, column: int) -> QColor | None:

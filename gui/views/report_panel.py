@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from PySide6.QtWidgets import (
-    QFrame,
     QGroupBox,
     QListWidget,
     QListWidgetItem,
-    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -18,6 +16,7 @@ from bridgelab.gui.assessment import ImageAssessment
 from bridgelab.gui.theme import SEVERITY_TONES, Tone, tone_text_color
 from bridgelab.gui.widgets.banner import Banner
 from bridgelab.gui.widgets.fact_group import FactGroup
+from bridgelab.gui.widgets.panes import scrollable
 
 
 class ReportPanel(QGroupBox):
@@ -40,13 +39,9 @@ class ReportPanel(QGroupBox):
         facts_layout.addWidget(self.signer)
         facts_layout.addWidget(self.bridge)
         facts_layout.addWidget(self.findings, 1)
-        scroll = QScrollArea()
-        scroll.setWidget(facts)
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
         layout = QVBoxLayout(self)
         layout.addWidget(self.verdict)
-        layout.addWidget(scroll, 1)
+        layout.addWidget(scrollable(facts), 1)
         self.clear()
 
     def clear(self) -> None:

@@ -20,7 +20,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
-    QSplitter,
     QTableView,
     QVBoxLayout,
     QWidget,
@@ -36,6 +35,7 @@ from bridgelab.gui.session_model import COLUMNS, SessionTableModel
 from bridgelab.gui.tasks import TaskRunner
 from bridgelab.gui.triage_jobs import EXPORT_FORMATS, bundle_sessions, export_sessions
 from bridgelab.gui.views.session_detail import SessionDetail
+from bridgelab.gui.widgets.panes import side_by_side
 
 TIME_RANGES = (("Any time", ""), ("Last hour", "1h"), ("Last 24 hours", "24h"),
                ("Last 7 days", "7d"), ("Last 30 days", "30d"))  # fmt: skip
@@ -134,15 +134,9 @@ class TriageView(QWidget):
         status_row.addWidget(self.export_button)
         status_row.addWidget(self.bundle_button)
 
-        splitter = QSplitter()
-        splitter.addWidget(self.table)
-        splitter.addWidget(self.detail)
-        splitter.setStretchFactor(0, 5)
-        splitter.setStretchFactor(1, 3)
-        splitter.setChildrenCollapsible(False)
         layout = QVBoxLayout(self)
         layout.addLayout(filters)
-        layout.addWidget(splitter, 1)
+        layout.addWidget(side_by_side(self.table, self.detail, 5, 3), 1)
         layout.addLayout(status_row)
 
         self.model.countChanged.connect(self._update_status)

@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QRadioButton,
-    QSplitter,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -38,6 +37,7 @@ from bridgelab.gui.theme import VERDICT_TONES, Tone
 from bridgelab.gui.update_controller import UpdateController
 from bridgelab.gui.views.report_panel import ReportPanel
 from bridgelab.gui.widgets.banner import Banner
+from bridgelab.gui.widgets.panes import side_by_side
 from bridgelab.gui.widgets.stage_list import StageList
 from bridgelab.gui.widgets.throughput_chart import ThroughputChart
 from bridgelab.updates import events as ev
@@ -170,15 +170,9 @@ class UpdateView(QWidget):
         right_layout.addWidget(self.progress_text)
         right_layout.addWidget(self.chart, 1)
         right_layout.addLayout(lower)
-        splitter = QSplitter()
-        splitter.addWidget(self.report)
-        splitter.addWidget(right)
-        splitter.setStretchFactor(0, 2)
-        splitter.setStretchFactor(1, 3)
-        splitter.setChildrenCollapsible(False)
         layout = QVBoxLayout(self)
         layout.addLayout(image_row)
-        layout.addWidget(splitter, 1)
+        layout.addWidget(side_by_side(self.report, right, 2, 3), 1)
 
         controller.assessing.connect(self._on_assessing)
         controller.assessed.connect(self._on_assessed)
@@ -188,8 +182,7 @@ class UpdateView(QWidget):
         controller.finished.connect(self._on_finished)
         controller.crashed.connect(self._on_crashed)
         controller.session.stateChanged.connect(self._refresh_buttons)
-        controller.store.opened.connect(self._refresh_buttons)
-        controller.store.failed.connect(self._refresh_buttons)
+        controller.store.settledChanged.connect(self._refresh_buttons)
         self._refresh_buttons()
 
     # -- drag and drop ----------------------------------------------------------------------
