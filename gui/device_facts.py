@@ -6,6 +6,8 @@ places text and the tests check the words themselves.
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from bridgelab.drivers import protocol as p
 from bridgelab.drivers.diagnosis import WEAK_LQI, Finding
 from bridgelab.drivers.join_state import JOIN_FAILURE_CODES, MEANINGS, JoinState
@@ -103,3 +105,25 @@ def split_finding(message: str) -> tuple[str, str]:
 def headline(findings: tuple[Finding, ...] | list[Finding]) -> Finding | None:
     """The finding that matters most (diagnose() sorts them most severe first)."""
     return findings[0] if findings else None
+
+
+def finding_headline(finding: Finding) -> tuple[str, str]:
+    """(headline, details) for the top of the device view.
+
+    A problem's headline carries its next step ("Not OTA capable: update it locally
+    now"), the last sentence of the finding; the details keep the whole explanation.
+    """
+    title, rest = split_finding(finding.message)
+    if finding.severity == "info" or not rest:
+        return title, rest
+    sentences = [s for s in rest.rstrip(".").split(". ") if s]
+    step = sentences[-1] if sentences else ""
+    if not step:
+        return title, rest
+    return f"{title}: {step[:1].lower()}{step[1:]}", rest
+
+
+def is_demo_bridge(url: str) -> bool:
+    """The Demo bridge (emu://demo, whatever its options), not another emulated profile."""
+    parts = urlsplit(url)
+    return parts.scheme.lower() == "emu" and (parts.netloc + parts.path).strip("/") == "demo"

@@ -135,5 +135,7 @@ def finding_lines(assessment: ImageAssessment) -> list[tuple[str, str]]:
     lines = []
     for finding in sorted(assessment.report.findings, key=lambda f: order[str(f.severity)]):
         text = finding.message + (f"  \u2192 {finding.action}" if finding.action else "")
-        lines.append((str(finding.severity), text))
+        # Already running this image is the goal reached, not a fault to flag in red.
+        severity = "neutral" if finding.code == "same-version" else str(finding.severity)
+        lines.append((severity, text))
     return lines

@@ -31,6 +31,7 @@ from bridgelab.gui.widgets.fact_group import FactGroup
 from bridgelab.gui.widgets.status_badge import StatusBadge
 
 MAX_LOG_LINES = 200
+FACT_SCALE = 1.1
 DEMO_HINT = (
     "This is the Demo bridge, an emulated bridge that ships with Bridge Lab: nothing here "
     "touches real hardware, so try anything."
@@ -77,10 +78,12 @@ class DeviceView(QWidget):
         self.findings = QListWidget()
         self.findings.setAccessibleName("Diagnosis")
         self.findings.setWordWrap(True)
+        self.findings.setMinimumHeight(40)
         diagnosis_box = QGroupBox("Diagnosis")
         QVBoxLayout(diagnosis_box).addWidget(self.findings)
         self.device_log = QListWidget()
         self.device_log.setAccessibleName("Bridge event log")
+        self.device_log.setMinimumHeight(40)
         log_box = QGroupBox("Bridge log")
         QVBoxLayout(log_box).addWidget(self.device_log)
 
@@ -96,7 +99,10 @@ class DeviceView(QWidget):
         grid.addWidget(log_box, 1, 2)
         for column in range(3):
             grid.setColumnStretch(column, 1)
-        grid.setRowStretch(1, 1)
+        grid.setRowStretch(0, 3)
+        grid.setRowStretch(1, 2)
+        for group in (self.identity, self.firmware, self.han, self.p2p):
+            group.scale_values(FACT_SCALE)  # read at arm's length in a meter cupboard
         self.details = QWidget()
         details_layout = QVBoxLayout(self.details)
         details_layout.setContentsMargins(0, 0, 0, 0)
@@ -141,12 +147,12 @@ class DeviceView(QWidget):
         self.problem.setVisible(False)
         self.placeholder.setVisible(False)
         self.details.setVisible(True)
-        self.hint.setVisible(show_hint and snapshot.emulated)
+        self.hint.setVisible(show_hint and facts.is_demo_bridge(snapshot.url))
         tone = JOIN_TONES[join.state]
         self.join_badge.set_state(tone, facts.join_word(join.state), MEANINGS[join.state].title)
         top = facts.headline(snapshot.findings)
         if top is not None:
-            title, rest = facts.split_finding(top.message)
+            title, rest = facts.finding_headline(top)
             self.diagnosis.show_message(SEVERITY_TONES[top.severity], title, rest)
         self.identity.set_facts(facts.identity_facts(identity))
         self.firmware.set_facts(facts.firmware_facts(identity))

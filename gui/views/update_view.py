@@ -243,7 +243,11 @@ class UpdateView(QWidget):
                 self._transfer_started_at = event.at
             self.progress.setValue(round(1000 * event.fraction))
             self.progress_text.setText(progress_words(event))
-            self.chart.add_sample(event.at - self._transfer_started_at, event.rate_bps)
+            # A simulated OTA's rate is in radio time: plot it against radio time too.
+            elapsed = event.simulated_s
+            if elapsed is None:
+                elapsed = event.at - self._transfer_started_at
+            self.chart.add_sample(elapsed, event.rate_bps)
         elif isinstance(event, ev.Retry):
             offset = f" at byte {event.resume_offset:,}" if event.resume_offset else ""
             self.notices.addItem(
@@ -261,6 +265,7 @@ class UpdateView(QWidget):
         self.stages.session_ended(result.ok, result.failure_stage)
         if result.ok:
             self.progress.setValue(1000)
+            self.progress_text.setText(f"Done: {result.bytes:,} bytes sent and confirmed.")
         for notice in result.notices:
             if notice.startswith("Triage log:"):
                 self.notices.addItem(f"{Tone.WARN.symbol} {notice}")

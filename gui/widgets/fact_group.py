@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QFormLayout, QGroupBox, QLabel, QWidget
 
 Fact = tuple[str, str]
@@ -28,6 +29,13 @@ class FactGroup(QGroupBox):
             value.setAccessibleName(label)
             self._form.addRow(f"{label}:", value)
             self._values[label] = value
+
+    def scale_values(self, factor: float) -> None:
+        """Larger value text (the labels keep the normal size)."""
+        for value in self._values.values():
+            font = QFont(value.font())
+            font.setPointSizeF(font.pointSizeF() * factor)
+            value.setFont(font)
 
     def set_facts(self, facts: Sequence[Fact]) -> None:
         for label, text in facts:

@@ -34,6 +34,15 @@ def nice_ceiling(value: float) -> float:
     return float(10 ** (exponent + 1))
 
 
+def time_axis(latest_s: float) -> tuple[float, str]:
+    """The time axis' end (seconds) and its label: seconds, or whole minutes past two."""
+    if latest_s >= 120:
+        minutes = nice_ceiling(latest_s / 60)
+        return minutes * 60, f"{minutes:g} min"
+    seconds = nice_ceiling(latest_s) if latest_s > 0 else 1.0
+    return seconds, f"{seconds:g} s"
+
+
 def plot_points(samples: Sequence[Sample], area: QRectF, x_max: float, y_max: float) -> QPolygonF:
     """Map samples into `area` (y grows upwards from the bottom edge)."""
     polygon = QPolygonF()
@@ -117,12 +126,11 @@ class ThroughputChart(QWidget):
                 Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
                 label,
             )
-        x_max = max((t for t, _ in self._samples), default=0.0)
-        x_max = nice_ceiling(x_max) if x_max > 0 else 1.0
+        x_max, x_label = time_axis(max((t for t, _ in self._samples), default=0.0))
         painter.drawText(
             QRectF(area.left(), area.bottom() + 2, area.width(), metrics.height()),
             Qt.AlignmentFlag.AlignRight,
-            f"{x_max:g} s",
+            x_label,
         )
         painter.drawText(
             QRectF(area.left(), area.bottom() + 2, area.width(), metrics.height()),

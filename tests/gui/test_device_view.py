@@ -60,7 +60,9 @@ def test_legacy_bridge_says_update_locally(
         pass
     view = window.device_view
     text = view.diagnosis.text()
-    assert "Not OTA capable" in text and "Update it locally now" in text
+    assert view.diagnosis.headline.text().endswith("Not OTA capable: update it locally now")
+    assert "installed before the CH/DCC changes" in text
+    assert not view.hint.isVisible(), "the Demo bridge hint is for the Demo bridge only"
     assert view.diagnosis.tone is Tone.WARN
     assert view.firmware.value("OTA client").startswith("no")
     assert view.firmware.value("Inactive slot") == "none"

@@ -13,7 +13,13 @@ from bridgelab.drivers.versions import display_version
 from bridgelab.gui.bridge_session import persistent_url
 from bridgelab.gui.formatting import format_eta
 from bridgelab.gui.port_list import choose_start_port
-from bridgelab.gui.widgets.throughput_chart import ThroughputChart, nice_ceiling, plot_points, thin
+from bridgelab.gui.widgets.throughput_chart import (
+    ThroughputChart,
+    nice_ceiling,
+    plot_points,
+    thin,
+    time_axis,
+)
 from bridgelab.updates.events import UpdateResult
 from bridgelab.updates.ota_server import format_duration
 from bridgelab.updates.verdict import update_verdict
@@ -112,6 +118,8 @@ def test_chart_geometry() -> None:
     assert nice_ceiling(0.0) == 1.0
     assert nice_ceiling(7.3) == 10.0 and nice_ceiling(11_520) == 20_000.0
     assert nice_ceiling(4_000) == 5_000.0
+    assert time_axis(0.0) == (1.0, "1 s") and time_axis(7.2) == (10.0, "10 s")
+    assert time_axis(437.0) == (600.0, "10 min")
     area = QRectF(10, 0, 100, 50)
     points = plot_points([(0.0, 0.0), (5.0, 50.0), (10.0, 100.0)], area, 10.0, 100.0)
     assert [(p.x(), p.y()) for p in points] == [(10, 50), (60, 25), (110, 0)]
