@@ -87,11 +87,10 @@ class ConnectionBar(QWidget):
         self.ports.clear()
         for port in ports:
             self.ports.addItem(port_label(port), port.url)
-            self.ports.setItemData(
-                self.ports.count() - 1,
-                port.to_dict().get("manufacturer") or "",
-                Qt.ItemDataRole.ToolTipRole,
-            )
+            maker = port.manufacturer or ""
+            serial = f"serial number {port.serial_number}" if port.serial_number else ""
+            tip = ", ".join(part for part in (maker, serial) if part)
+            self.ports.setItemData(self.ports.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
         self.set_url(current)
         self.ports.blockSignals(False)
 
