@@ -13,12 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
+from PySide6.QtCore import Signal
+from PySide6.QtGui import QCloseEvent, QGuiApplication
 from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
-    QMenu,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -27,12 +26,12 @@ from PySide6.QtWidgets import (
 from bridgelab.drivers.emulator.demo_material import DEMO_DIR, DEMO_IMAGES
 from bridgelab.drivers.ports import PortInfo
 from bridgelab.errors import BridgeLabError
-from bridgelab.gui.about import show_about
 from bridgelab.gui.bench_controller import BenchController
 from bridgelab.gui.bridge_session import BridgeSession, BridgeSnapshot, ConnectionState
 from bridgelab.gui.dialogs import Dialogs
 from bridgelab.gui.emulator_server import EmulatorServer
-from bridgelab.gui.port_list import PortList, choose_start_port, claimed_usb_ids
+from bridgelab.gui.menus import VIEW_TITLES, VIEWS, build_menus
+from bridgelab.gui.port_list import PortList, choose_start_port
 from bridgelab.gui.settings import Settings
 from bridgelab.gui.store_holder import StoreHolder
 from bridgelab.gui.tasks import TaskRunner
@@ -48,8 +47,6 @@ from bridgelab.gui.widgets.connection_bar import ConnectionBar
 from bridgelab.gui.widgets.panes import scrollable
 from bridgelab.updates.policy import UpdatePolicy
 
-VIEWS = ("device", "update", "triage", "bench")
-VIEW_TITLES = {"device": "&Device", "update": "&Update", "triage": "&Triage", "bench": "Lab &bench"}
 IMAGE_FILTER = "Firmware images (*.ota *.zigbee *.bin *.img);;All files (*)"
 DEFAULT_SIZE = (1280, 760)
 
@@ -121,7 +118,7 @@ class MainWindow(QMainWindow):
         self.log_label = QLabel("Triage log: opening\u2026")
         self.statusBar().addPermanentWidget(self.log_label)
 
-        self._build_menus()
+        build_menus(self)
         self._wire()
         self._restore_geometry()
 
@@ -134,7 +131,7 @@ class MainWindow(QMainWindow):
 
     def _first_ports(self, ports: list[PortInfo]) -> None:
         url = choose_start_port(
-            ports, self.settings.last_port, self.options.port, claimed_usb_ids()
+            ports, self.settings.last_port, self.options.port, self.ports.claimed
         )
         self.connection.set_url(url)
         self.connect_to(url)
@@ -338,57 +335,8 @@ class MainWindow(QMainWindow):
         self.connect_to(url)
         self.show_view("device")
 
-    def _show_hint_again(self) -> None:
+    def show_hint_again(self) -> None:
         self.settings.demo_hint_dismissed = False
         if self.session.snapshot is not None:
             self._on_snapshot(self.session.snapshot)
         self.show_view("device")
-
-    def _build_menus(self) -> None:
-        bar = self.menuBar()
-
-        def action(menu: QMenu, text: str, slot: object, shortcut: str = "") -> QAction:
-            item = menu.addAction(text)
-            item.triggered.connect(slot)
-            if shortcut:
-                item.setShortcut(QKeySequence(shortcut))
-            return item
-
-        file_menu = bar.addMenu("&File")
-        action(file_menu, "&Open image\u2026", self.open_image, "Ctrl+O")
-        action(file_menu, "&Merge another log\u2026", self.merge_log)
-        action(file_menu, "&Export sessions\u2026", self.triage_view.export, "Ctrl+Shift+E")
-        file_menu.addSeparator()
-        quit_action = action(file_menu, "&Quit", self.close, "Ctrl+Q")
-        quit_action.setMenuRole(QAction.MenuRole.QuitRole)
-
-        bridge_menu = bar.addMenu("&Bridge")
-        action(bridge_menu, "&Connect", lambda: self.connect_to(self.connection.current_url()),
-               "Ctrl+K")  # fmt: skip
-        action(bridge_menu, "&Refresh", self.session.refresh, "F5")
-        action(bridge_menu, "&Disconnect", self.session.disconnect_bridge)
-
-        update_menu = bar.addMenu("&Update")
-        update_menu.addAction(self.update_view.start_action)
-        update_menu.addAction(self.update_view.cancel_action)
-
-        view_menu = bar.addMenu("&View")
-        for number, name in enumerate(VIEWS, start=1):
-            action(view_menu, VIEW_TITLES[name], lambda _=False, n=name: self.show_view(n),
-                   f"Ctrl+{number}")  # fmt: skip
-
-        tools = bar.addMenu("&Tools")
-        action(tools, "&Emulator\u2026", self.show_emulator, "Ctrl+Shift+M")
-        action(tools, "&Trust store folder\u2026", self.choose_trust_store)
-        action(tools, "&Operator name\u2026", self.set_operator)
-        trace = action(
-            tools, "Record raw &trace", lambda on: setattr(self.settings, "record_trace", bool(on))
-        )
-        trace.setCheckable(True)
-        trace.setChecked(self.settings.record_trace)
-
-        help_menu = bar.addMenu("&Help")
-        action(help_menu, "Show the &Demo bridge hint", self._show_hint_again)
-        about = action(help_menu, "&About Bridge Lab", lambda: show_about(self), "F1")
-        about.setMenuRole(QAction.MenuRole.AboutRole)
-        self.tabs.setFocusPolicy(Qt.FocusPolicy.StrongFocus)

@@ -68,6 +68,7 @@ class PortList(QObject):
         super().__init__(parent)
         self.runner = runner
         self.ports: list[PortInfo] = []
+        self.claimed: set[tuple[int, int]] = set()  # VID:PIDs a driver speaks (worker-read)
         self._scan = scan
         self._watcher: PortWatcher | None = None
         self._scanning = False
@@ -81,7 +82,12 @@ class PortList(QObject):
         """First scan now (then `on_first(ports)`), then (with `watch`) rescan on the timer."""
         scan = self._scan
 
-        def first(watcher: PortWatcher) -> None:
+        def scan_first() -> tuple[PortWatcher, set[tuple[int, int]]]:
+            # Both read the disk (the OS's port list, installed drivers' metadata).
+            return PortWatcher(scan), claimed_usb_ids()
+
+        def first(found: tuple[PortWatcher, set[tuple[int, int]]]) -> None:
+            watcher, self.claimed = found
             self._watcher = watcher
             self._publish(watcher.ports)
             if on_first is not None:
@@ -89,7 +95,7 @@ class PortList(QObject):
             if watch:
                 self._timer.start()
 
-        self.runner.submit(lambda: PortWatcher(scan), first, self._on_failed)
+        self.runner.submit(scan_first, first, self._on_failed)
 
     def stop(self) -> None:
         self._timer.stop()

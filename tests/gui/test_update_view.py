@@ -13,6 +13,7 @@ from bridgelab.drivers.emulator.demo_material import DEMO_DIR
 from bridgelab.gui.main_window import MainWindow
 from bridgelab.gui.theme import Tone
 from bridgelab.gui.views.downgrade_dialog import DowngradeDialog
+from bridgelab.gui.views.update_view import progress_words
 from bridgelab.gui.widgets.stage_list import DONE
 from bridgelab.updates import events as ev
 from tests.gui.helpers import WAIT_MS, WindowFactory
@@ -126,8 +127,11 @@ def test_simulated_ota_to_the_verdict(
     assert result.mode == "ota"
     assert result.simulated_duration_s and result.simulated_duration_s > 60
     assert "the real OTA would take" in window.update_view.verdict.text()
-    assert any(p.simulated_s is not None for p in progress)
-    assert "radio time" in window.update_view.progress_text.text()
+    radio = [p for p in progress if p.simulated_s is not None]
+    assert radio and "radio time" in progress_words(radio[-1])
+    assert window.update_view.progress_text.text().startswith("Done: 49,278 bytes")
+    # The chart plots radio time for a simulated OTA: minutes, not the seconds it ran.
+    assert window.update_view.chart.samples[-1][0] > 60
 
 
 def test_downgrade_needs_a_reason_and_a_confirmation(
