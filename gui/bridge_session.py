@@ -257,21 +257,27 @@ class BridgeSession(QObject):
         self.snapshot = snapshot
         self.snapshotChanged.emit(snapshot)
 
-    def _refreshed(self, number: int, snapshot: BridgeSnapshot) -> None:
+    def _read_ended(self, number: int) -> bool:
+        """A read of connection `number` ended; False when that connection is gone."""
         if number != self._connection:
-            return
+            return False
         self._reading = False
+        return True
+
+    def _read_succeeded(self) -> None:
         self._poll_failures = 0
-        self._publish(snapshot)
-        if self._read_again:
+        if self._read_again:  # asked for while this read ran
             self._read_again = False
             self.refresh()
 
+    def _refreshed(self, number: int, snapshot: BridgeSnapshot) -> None:
+        if self._read_ended(number):
+            self._publish(snapshot)
+            self._read_succeeded()
+
     def _read_failed(self, number: int, error: BridgeLabError) -> None:
-        if number != self._connection:
-            return
-        self._reading = False
-        self._lost(error)
+        if self._read_ended(number):
+            self._lost(error)
 
     def _lost(self, error: BridgeLabError) -> None:
         """The link stopped answering: say so, keep the URL for a retry."""
@@ -301,20 +307,15 @@ class BridgeSession(QObject):
         )
 
     def _polled(self, number: int, join: p.JoinStatusResponse, p2p: p.P2PLinkResponse) -> None:
-        if number != self._connection or self.snapshot is None:
+        if not self._read_ended(number) or self.snapshot is None:
             return
-        self._reading = False
-        self._poll_failures = 0
         if (join, p2p) != (self.snapshot.join, self.snapshot.p2p):
             self._publish(self.snapshot.with_link(join, p2p))
-        if self._read_again:
-            self._read_again = False
-            self.refresh()
+        self._read_succeeded()
 
     def _poll_failed(self, number: int, error: BridgeLabError) -> None:
-        if number != self._connection:
+        if not self._read_ended(number):
             return
-        self._reading = False
         self._poll_failures += 1
         if isinstance(error, LinkLost) or self._poll_failures >= POLL_FAILURES_BEFORE_LOST:
             self._lost(error)

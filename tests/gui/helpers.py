@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from pytestqt.qtbot import QtBot
+
 from bridgelab.gui.dialogs import Dialogs
 from bridgelab.gui.main_window import MainWindow
 from bridgelab.updates.policy import UpdatePolicy
@@ -56,3 +58,12 @@ def scripted(window: MainWindow) -> ScriptedDialogs:
     dialogs = window.dialogs
     assert isinstance(dialogs, ScriptedDialogs)
     return dialogs
+
+
+def connected(qtbot: QtBot, make_window: WindowFactory, url: str | None) -> MainWindow:
+    """A window on `url` once the bridge is identified and the triage log has opened."""
+    window = make_window(url)
+    with qtbot.waitSignal(window.session.snapshotChanged, timeout=WAIT_MS):
+        pass
+    qtbot.waitUntil(lambda: window.store.settled, timeout=WAIT_MS)
+    return window

@@ -10,15 +10,13 @@ from pytestqt.qtbot import QtBot
 from bridgelab.drivers.ports import scan_ports
 from bridgelab.gui.bridge_session import ConnectionState
 from bridgelab.gui.theme import Tone
-from tests.gui.helpers import WAIT_MS, WindowFactory
+from tests.gui.helpers import WAIT_MS, WindowFactory, connected
 
 
 def test_demo_bridge_identity_join_state_and_diagnosis(
     qtbot: QtBot, make_window: WindowFactory, demo_url: Callable[..., str]
 ) -> None:
-    window = make_window(demo_url())
-    with qtbot.waitSignal(window.session.snapshotChanged, timeout=WAIT_MS):
-        pass
+    window = connected(qtbot, make_window, demo_url())
     view = window.device_view
     assert view.identity.value("EUI-64") == "00:12:4B:00:01:B1:D6:01"
     assert view.identity.value("Manufacturer") == "0xB1D6"
@@ -44,9 +42,7 @@ def test_with_no_hardware_it_opens_on_the_demo_bridge(
 ) -> None:
     if any(port.vid is not None for port in scan_ports(include_demo=False)):
         pytest.skip("a USB serial adapter is plugged in: the app would pick it")
-    window = make_window(None)
-    with qtbot.waitSignal(window.session.snapshotChanged, timeout=WAIT_MS):
-        pass
+    window = connected(qtbot, make_window, None)
     assert window.session.url == "emu://demo?id=gui-demo"
     assert window.settings.last_port == "emu://demo"
     assert window.device_view.hint.isVisible()
@@ -55,9 +51,7 @@ def test_with_no_hardware_it_opens_on_the_demo_bridge(
 def test_legacy_bridge_says_update_locally(
     qtbot: QtBot, make_window: WindowFactory, demo_url: Callable[..., str]
 ) -> None:
-    window = make_window(demo_url("legacy"))
-    with qtbot.waitSignal(window.session.snapshotChanged, timeout=WAIT_MS):
-        pass
+    window = connected(qtbot, make_window, demo_url("legacy"))
     view = window.device_view
     text = view.diagnosis.text()
     assert view.diagnosis.headline.text().endswith("Not OTA capable: update it locally now")
@@ -71,9 +65,7 @@ def test_legacy_bridge_says_update_locally(
 def test_orphaned_bridge_shows_a_red_state_and_the_next_step(
     qtbot: QtBot, make_window: WindowFactory, demo_url: Callable[..., str]
 ) -> None:
-    window = make_window(demo_url("orphaned"))
-    with qtbot.waitSignal(window.session.snapshotChanged, timeout=WAIT_MS):
-        pass
+    window = connected(qtbot, make_window, demo_url("orphaned"))
     view = window.device_view
     assert view.join_badge.word == "ORPHANED" and view.join_badge.tone is Tone.BAD
     assert "Orphaned after a Comms Hub swap-out" in view.diagnosis.text()
@@ -113,9 +105,7 @@ def test_no_answer_is_a_preflight_problem(qtbot: QtBot, make_window: WindowFacto
 def test_device_events_refresh_the_view(
     qtbot: QtBot, make_window: WindowFactory, demo_url: Callable[..., str]
 ) -> None:
-    window = make_window(demo_url("demo", "leave-han-at=0.5"))
-    with qtbot.waitSignal(window.session.snapshotChanged, timeout=WAIT_MS):
-        pass
+    window = connected(qtbot, make_window, demo_url("demo", "leave-han-at=0.5"))
     view = window.device_view
     assert view.join_badge.word == "JOINED"
     # The bridge leaves the HAN by itself; its JOIN_CHANGED event updates the view.

@@ -16,7 +16,7 @@ from bridgelab.gui.views.downgrade_dialog import DowngradeDialog
 from bridgelab.gui.views.update_view import progress_words
 from bridgelab.gui.widgets.stage_list import DONE
 from bridgelab.updates import events as ev
-from tests.gui.helpers import WAIT_MS, WindowFactory
+from tests.gui.helpers import WAIT_MS, WindowFactory, connected
 
 NEWER = DEMO_DIR / "bridge-demo-1.3.0.ota"
 OLDER = DEMO_DIR / "bridge-demo-1.1.0.ota"
@@ -25,11 +25,8 @@ WRONG_TYPE = DEMO_DIR / "bridge-demo-wrong-type.ota"
 
 
 def connected_window(qtbot: QtBot, make_window: WindowFactory, url: str) -> MainWindow:
-    window = make_window(url)
-    with qtbot.waitSignal(window.session.snapshotChanged, timeout=WAIT_MS):
-        pass
-    qtbot.waitUntil(lambda: window.store.settled, timeout=WAIT_MS)  # updates are logged
-    assert window.store.store is not None
+    window = connected(qtbot, make_window, url)
+    assert window.store.store is not None  # updates are logged
     window.show_view("update")
     return window
 

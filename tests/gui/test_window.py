@@ -11,7 +11,7 @@ from pytestqt.qtbot import QtBot
 
 from bridgelab.drivers.emulator.demo_material import DEMO_DIR
 from bridgelab.updates import events as ev
-from tests.gui.helpers import WAIT_MS, WindowFactory, scripted
+from tests.gui.helpers import WAIT_MS, WindowFactory, connected, scripted
 
 
 def menu_actions(window: object) -> dict[str, QAction]:
@@ -27,9 +27,7 @@ def menu_actions(window: object) -> dict[str, QAction]:
 def test_shortcuts_and_accessible_names(
     qtbot: QtBot, make_window: WindowFactory, demo_url: Callable[..., str]
 ) -> None:
-    window = make_window(demo_url())
-    with qtbot.waitSignal(window.session.snapshotChanged, timeout=WAIT_MS):
-        pass
+    window = connected(qtbot, make_window, demo_url())
     actions = menu_actions(window)
     shortcuts = {name: item.shortcut().toString() for name, item in actions.items()}
     for name, keys in {
@@ -56,9 +54,7 @@ def test_shortcuts_and_accessible_names(
 def test_each_view_fits_a_1366x768_screen(
     qtbot: QtBot, make_window: WindowFactory, demo_url: Callable[..., str]
 ) -> None:
-    window = make_window(demo_url())
-    with qtbot.waitSignal(window.session.snapshotChanged, timeout=WAIT_MS):
-        pass
+    window = connected(qtbot, make_window, demo_url())
     for name in ("device", "update", "triage", "bench"):
         window.show_view(name)
         QApplication.processEvents()  # the new tab's layout pass
@@ -69,10 +65,7 @@ def test_each_view_fits_a_1366x768_screen(
 def test_closing_during_an_update_asks_then_cancels(
     qtbot: QtBot, make_window: WindowFactory, demo_url: Callable[..., str]
 ) -> None:
-    window = make_window(demo_url("demo", "baud=115200"))
-    with qtbot.waitSignal(window.session.snapshotChanged, timeout=WAIT_MS):
-        pass
-    qtbot.waitUntil(lambda: window.store.settled, timeout=WAIT_MS)
+    window = connected(qtbot, make_window, demo_url("demo", "baud=115200"))
     with qtbot.waitSignal(window.updates.assessed, timeout=WAIT_MS):
         window.updates.set_image(DEMO_DIR / "bridge-demo-1.3.0.ota")
     with qtbot.waitSignal(
