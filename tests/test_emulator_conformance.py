@@ -227,3 +227,34 @@ def test_an_unknown_command_is_refused_not_ignored() -> None:
         refusals = [f for f in received if f.command == 0x7E and f.kind == FrameKind.RESPONSE]
         assert len(refusals) == 1
         assert refusals[0].payload[0] == p.Status.UNKNOWN_COMMAND
+
+
+def test_the_link_key_never_goes_on_the_wire() -> None:
+    from bridgelab.drivers.install_code import derive_link_key, parse_install_code
+
+    key = bytes(derive_link_key(parse_install_code(SHIPPED["demo"].install_code)))
+    seen = bytearray()
+    with emulator_url("emu") as url, BridgeClient.connect(url) as client:
+        client.add_trace_listener(lambda _d, raw, _t: seen.extend(raw))
+        client.identity()
+        client.join_status()
+        client.p2p_link()
+        client.event_log()
+        client.call(p.GetUpdateStatus(), p.UpdateStatusResponse)
+    assert len(seen) > 200 and key not in bytes(seen)
+
+
+def test_a_profile_with_a_bad_install_code_is_refused(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    profile = tmp_path / "bad.toml"
+    profile.write_text('install_code = "1122334455667788FFFF"\n', encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "bridgelab", "emulate", "--profile", str(profile)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 1 and "install-code-bad-crc" in result.stderr
+    assert "listening" not in result.stdout

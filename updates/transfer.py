@@ -82,13 +82,28 @@ class WindowedTransfer:
     # ----------------------------------------------------------------- set-up
 
     def begin(self, client: BridgeClient, timeout_s: float | None = None) -> tuple[int, int]:
-        """Open (or re-open) the transfer; the bridge answers where to resume."""
-        answer = client.call(
-            p.UpdateBegin(self.size, self.digest, self.header),
-            p.UpdateBeginResponse,
-            timeout_s=self.policy.timeouts.begin_s if timeout_s is None else timeout_s,
-        )
-        return answer.resume_offset, answer.max_write
+        """Open (or re-open) the transfer; the bridge answers where to resume.
+
+        UPDATE_BEGIN is idempotent for the same image, so a lost request or answer is sent
+        again, waiting 1, 2, 4, ... request timeouts: a slow erase is answered in the end,
+        a lost frame costs a retry, not `begin_s`.
+        """
+        total_s = self.policy.timeouts.begin_s if timeout_s is None else timeout_s
+        deadline = time.monotonic() + total_s
+        wait_s = self.policy.request_timeout_s
+        request = p.UpdateBegin(self.size, self.digest, self.header)
+        while True:
+            remaining = deadline - time.monotonic()
+            try:
+                answer = client.call(
+                    request, p.UpdateBeginResponse, min(wait_s, max(remaining, 0.05))
+                )
+                return answer.resume_offset, answer.max_write
+            except NoAnswer:
+                if time.monotonic() >= deadline:
+                    raise
+                self.on_retry("no answer to UPDATE_BEGIN", None)
+                wait_s *= 2
 
     def _window_for(self, client: BridgeClient, block: int) -> int:
         session = client.session

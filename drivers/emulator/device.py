@@ -20,6 +20,7 @@ from bridgelab.drivers.emulator.flash import Download, Flash
 from bridgelab.drivers.emulator.ota_port import OtaPort
 from bridgelab.drivers.emulator.profiles import Profile
 from bridgelab.drivers.framing import Frame
+from bridgelab.drivers.install_code import derive_link_key, parse_install_code
 from bridgelab.drivers.join_state import JoinState
 from bridgelab.drivers.ota_client import OtaDeviceIdentity
 from bridgelab.drivers.versions import NO_VERSION, format_version
@@ -67,6 +68,11 @@ class EmulatedBridge:
             state_path, profile.firmware_version, profile.inactive_firmware_version
         )
         self.join_state = profile.join_state
+        # The install code on the label, and the link key the Comms Hub derives from it:
+        # the bridge keeps the key to itself (it never goes on the service port).
+        install_code = parse_install_code(profile.install_code)
+        install_code.require_crc_ok()
+        self._link_key = derive_link_key(install_code)
         self.last_failure_code = profile.last_failure_code
         self.started_at = clock()
         self.uptime_origin = self.started_at
