@@ -153,27 +153,33 @@ def test_missing_port_and_silent_bridge(store: TriageStore) -> None:
     assert store.count_sessions() == 2
 
 
-def test_update_cli_json_contract(bridge_url: URL, tmp_path: Path) -> None:
-    db = tmp_path / "cli.db"
-    out = subprocess.run(
+def update_cli(
+    port: str, image: Path, db: Path, *extra: str, preexec_fn: Callable[[], None] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`bridgelab update` as a lab script runs it: a process of its own."""
+    return subprocess.run(
         [
             sys.executable,
             "-m",
             "bridgelab",
             "update",
             "--port",
-            bridge_url(),
-            str(NEWER),
+            port,
+            str(image),
             "--db",
             str(db),
-            "--json",
-            "--healthy-s",
-            "0.1",
+            *extra,
         ],
         capture_output=True,
         text=True,
         timeout=60,
+        preexec_fn=preexec_fn,
     )
+
+
+def test_update_cli_json_contract(bridge_url: URL, tmp_path: Path) -> None:
+    db = tmp_path / "cli.db"
+    out = update_cli(bridge_url(), NEWER, db, "--json", "--healthy-s", "0.1")
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
     for key in (
@@ -190,43 +196,11 @@ def test_update_cli_json_contract(bridge_url: URL, tmp_path: Path) -> None:
     ):
         assert key in result
     assert result["result"] == "success" and result["version_after"] == 0x01030000
-    refused = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bridgelab",
-            "update",
-            "--port",
-            bridge_url(),
-            str(OLDER),
-            "--db",
-            str(db),
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    refused = update_cli(bridge_url(), OLDER, db, "--json")
     assert refused.returncode == 1
     payload = json.loads(refused.stdout)
     assert payload["result"] == "image-rejected" and payload["error"]["code"] == "downgrade"
-    usage = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bridgelab",
-            "update",
-            "--port",
-            "emu://demo",
-            str(OLDER),
-            "--allow-downgrade",
-            "--db",
-            str(db),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    usage = update_cli("emu://demo", OLDER, db, "--allow-downgrade")
     assert usage.returncode == 1 and "needs --reason" in usage.stderr
 
 
@@ -243,24 +217,7 @@ def _limited(limit_bytes: int) -> Callable[[], None]:
 
 
 def test_a_full_disk_before_the_update_stops_it_before_the_bridge(tmp_path: Path) -> None:
-    db = tmp_path / "triage.db"
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bridgelab",
-            "update",
-            "--port",
-            "emu://demo",
-            str(NEWER),
-            "--db",
-            str(db),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        preexec_fn=_limited(20_000),
-    )
+    out = update_cli("emu://demo", NEWER, tmp_path / "triage.db", preexec_fn=_limited(20_000))
     assert out.returncode == 1
     assert "Nothing was sent to any bridge" in out.stderr and "disk space" in out.stderr
     assert "Traceback" not in out.stderr
@@ -268,28 +225,15 @@ def test_a_full_disk_before_the_update_stops_it_before_the_bridge(tmp_path: Path
 
 def test_a_disk_that_fills_during_the_update_costs_the_log_not_the_update(tmp_path: Path) -> None:
     db = tmp_path / "triage.db"
-    command = [
-        sys.executable,
-        "-m",
-        "bridgelab",
-        "update",
-        "--port",
+    assert update_cli("emu://demo", NEWER, db, "--healthy-s", "0.1").returncode == 0
+    # The raw trace (--trace) needs far more room than is left.
+    out = update_cli(
         "emu://demo",
-        str(NEWER),
-        "--db",
-        str(db),
+        NEWER,
+        db,
         "--healthy-s",
         "0.1",
-    ]
-    assert (
-        subprocess.run(command, capture_output=True, timeout=60).returncode == 0
-    )  # the log exists
-    # The raw trace (--trace) needs far more room than is left.
-    out = subprocess.run(
-        [*command, "--trace"],
-        capture_output=True,
-        text=True,
-        timeout=60,
+        "--trace",
         preexec_fn=_limited(db.stat().st_size + 150_000),
     )
     assert out.returncode == 0, out.stderr
