@@ -53,6 +53,8 @@ from bridgelab.updates.request import UpdateRequest
 from bridgelab.updates.transfer import Cancelled, WindowedTransfer
 
 HEALTH_POLL_S = 0.25
+REBOOT_POLL_S = 0.5
+HEALTH_ANSWER_S = 2.0  # a bridge silent this long in the health check is unhealthy
 M = TypeVar("M", bound=p.Message)
 
 
@@ -466,18 +468,38 @@ class UpdateEngine:
         return UpdateFailed(Stage.ACTIVATE, cls, error.message, code=error.code)
 
     def await_reboot(self, timeout_s: float) -> None:
-        """Wait for the bridge to restart into the new image (REBOOTED), or to come back
-        on the link if the restart dropped it."""
-        event = self.link.wait_event(p.Rebooted, timeout_s)
-        if isinstance(event, p.Rebooted):
-            self.log.event(
-                "rebooted",
-                {"reason": event.reason.name.lower(), "firmware_version": event.firmware_version},
-            )
-            return
-        if not self.link.healthy():
-            self.reconnect(Stage.ACTIVATE)
-            return
+        """Wait for the bridge to restart into the new image.
+
+        The REBOOTED event says so at once; but an event can be lost on a noisy line, so
+        the engine also asks: a bridge that answers again with its update state back to
+        idle or trial has restarted. A restart that dropped the link is followed by a
+        reconnect by EUI-64.
+        """
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            self.check_cancel()
+            event = self.link.wait_event(p.Rebooted, REBOOT_POLL_S)
+            if isinstance(event, p.Rebooted):
+                self.log.event(
+                    "rebooted",
+                    {
+                        "reason": event.reason.name.lower(),
+                        "firmware_version": event.firmware_version,
+                    },
+                )
+                return
+            if not self.link.healthy():
+                self.reconnect(Stage.ACTIVATE)
+                return
+            try:
+                status = self.link.current.update_status(self.policy.request_timeout_s)
+            except NoAnswer:
+                continue  # restarting, or a lost frame: ask again
+            if status.state in (p.UpdateState.IDLE, p.UpdateState.TRIAL):
+                self.log.event(
+                    "rebooted", {"reason": "seen by polling", "state": status.state.name}
+                )
+                return
         raise UpdateFailed(
             Stage.ACTIVATE,
             FailureClass.STALLED,
@@ -595,7 +617,7 @@ class UpdateEngine:
                 join = self.call_retrying(
                     p.GetJoinStatus(),
                     p.JoinStatusResponse,
-                    3 * self.policy.request_timeout_s,
+                    max(HEALTH_ANSWER_S, 5 * self.policy.request_timeout_s),
                     Stage.CONFIRM,
                 )
             except DriverError as error:
