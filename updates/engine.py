@@ -40,7 +40,6 @@ from bridgelab.drivers.errors import (
 from bridgelab.drivers.join_state import JoinState
 from bridgelab.drivers.versions import format_version
 from bridgelab.firmware.compat import DeviceIdentity, DowngradeOverride
-from bridgelab.firmware.digest import manufacturer_image_sha256
 from bridgelab.firmware.errors import FirmwareError
 from bridgelab.firmware.image import OtaImage, load_image
 from bridgelab.firmware.verify import VerificationReport, assess_image
@@ -84,6 +83,7 @@ class UpdateEngine:
         self.join_before: JoinState | None = None
         self.image: OtaImage | None = None
         self.report: VerificationReport | None = None
+        self.file_sha256 = b""
         self.retries = 0
         self.resumed_from: int | None = None
         self.transfer_seconds = 0.0
@@ -288,6 +288,7 @@ class UpdateEngine:
                 Stage.VALIDATE, FailureClass.IMAGE_REJECTED, error
             ) from error
         self.image = image
+        self.file_sha256 = hashlib.sha256(image.raw).digest()  # hashed once, used to the end
         identity = self.identity
         trust, source = resolve_trust(request.trust_dir, identity.manufacturer_code)
         device = DeviceIdentity(
@@ -305,7 +306,7 @@ class UpdateEngine:
         header = image.header
         self.log.image(
             ImageInfo(
-                sha256=hashlib.sha256(image.raw).hexdigest(),
+                sha256=self.file_sha256.hex(),
                 size=len(image.raw),
                 file_name=request.image_path.name,
                 body_form=str(image.body_form),
@@ -385,6 +386,7 @@ class UpdateEngine:
                 should_stop=self.cancelled,
                 on_progress=on_progress,
                 on_retry=on_retry,
+                file_sha256=self.file_sha256,
             )
             result = transfer.run()
             self.resumed_from = result.resumed_from
@@ -401,14 +403,14 @@ class UpdateEngine:
                 },
             )
         with self.stage(Stage.VERIFY):
-            mfr_sha = self._device_verify(image_bytes)
+            mfr_sha = self._device_verify()
         with self.stage(Stage.ACTIVATE):
             self._activate(mfr_sha)
 
-    def _device_verify(self, image_bytes: bytes) -> bytes:
-        assert self.image is not None
-        expected_file = hashlib.sha256(image_bytes).digest()
-        expected_mfr = manufacturer_image_sha256(self.image)
+    def _device_verify(self) -> bytes:
+        assert self.report is not None
+        expected_file = self.file_sha256
+        expected_mfr = self.report.manufacturer_image_sha256
         try:
             answer = self.call_retrying(
                 p.UpdateFinish(),

@@ -350,6 +350,4 @@ def _client_offset(frames: list[bytes], current: int) -> int:
             continue
         if isinstance(request, ImageBlockRequest):
             best = max(best, request.file_offset)
-        elif isinstance(request, UpgradeEndRequest):
-            best = max(best, current)
     return best

@@ -64,12 +64,13 @@ class WindowedTransfer:
         should_stop: Callable[[], bool],
         on_progress: Callable[[int, int, int], None],
         on_retry: Callable[[str, int | None], None],
+        file_sha256: bytes | None = None,
     ) -> None:
         self.link = link
         self.image = image
         self.policy = policy
         self.size = len(image)
-        self.digest = hashlib.sha256(image).digest()
+        self.digest = file_sha256 or hashlib.sha256(image).digest()
         header_length = int.from_bytes(image[6:8], "little")
         self.header = image[:header_length]
         self.line_rate_bps = line_rate_bps
