@@ -29,6 +29,8 @@ from bridgelab.firmware.verify import (
     describe_image,
     signature_findings,
 )
+from bridgelab.safe_output import inputs
+from bridgelab.text_safety import terminal_safe
 
 DEVICE_KEYS = ("manufacturer_code", "image_type", "hardware_version", "file_version", "eui64")
 _FORMS = {"auto": None, "zigbee": BodyForm.ZIGBEE, "gbcs": BodyForm.GBCS}
@@ -78,6 +80,7 @@ def register(sub: Any) -> None:
     build.add_argument("--payload", type=Path, required=True, metavar="FILE")
     build.add_argument("--sign-key", type=Path, metavar="PEM", help="private key to sign with")
     build.add_argument("-o", "--output", type=Path, required=True, metavar="OUT")
+    build.add_argument("--force", action="store_true", help="replace OUT if it exists")
     build.add_argument("--json", action="store_true", help="machine-readable output")
     build.set_defaults(handler=run_build)
 
@@ -182,7 +185,8 @@ def run_build(args: argparse.Namespace) -> int:
         data = sign_image(data, private_key)
         signer_id = key_id(private_key.public_key())
     image = parse_image(data)
-    write_file(args.output, data, what="image")
+    guards = inputs([args.payload], "the payload") + inputs([args.sign_key], "the signing key")
+    write_file(args.output, data, what="image", force=args.force, guards=guards)
     result = {
         "output": str(args.output),
         "file_size": len(data),
@@ -263,7 +267,7 @@ def _signature_text(signature: dict[str, Any]) -> str:
 def _print_listing(rows: list[tuple[str, str]]) -> None:
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
-        print(f"{name:<{width}}  {value}")
+        print(f"{name:<{width}}  {terminal_safe(value)}")
 
 
 def _print_verification(file: str, report: VerificationReport) -> None:
