@@ -26,6 +26,8 @@ from bridgelab.firmware.keys import key_id, load_private_key
 from bridgelab.firmware.signing import sign_image
 from bridgelab.firmware.trust import TrustStore
 from bridgelab.firmware.verify import VerificationReport, describe_image, signature_findings
+from bridgelab.safe_output import inputs
+from bridgelab.text_safety import terminal_safe
 
 DEVICE_KEYS = ("manufacturer_code", "image_type", "hardware_version", "file_version", "eui64")
 BRIDGE_KEYS = ("ota_capable", "join_state")  # what the OTA verdict needs besides the identity
@@ -94,6 +96,7 @@ def register(sub: Any) -> None:
     build.add_argument("--payload", type=Path, required=True, metavar="FILE")
     build.add_argument("--sign-key", type=Path, metavar="PEM", help="private key to sign with")
     build.add_argument("-o", "--output", type=Path, required=True, metavar="OUT")
+    build.add_argument("--force", action="store_true", help="replace OUT if it exists")
     build.add_argument("--json", action="store_true", help="machine-readable output")
     build.set_defaults(handler=run_build)
 
@@ -299,7 +302,8 @@ def run_build(args: argparse.Namespace) -> int:
         data = sign_image(data, private_key)
         signer_id = key_id(private_key.public_key())
     image = parse_image(data)
-    write_file(args.output, data, what="image")
+    guards = inputs([args.payload], "the payload") + inputs([args.sign_key], "the signing key")
+    write_file(args.output, data, what="image", force=args.force, guards=guards)
     result = {
         "output": str(args.output),
         "file_size": len(data),
@@ -385,7 +389,7 @@ def _signature_text(signature: dict[str, Any]) -> str:
 def _print_listing(rows: list[tuple[str, str]]) -> None:
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
-        print(f"{name:<{width}}  {value}")
+        print(f"{name:<{width}}  {terminal_safe(value)}")
 
 
 def _print_verification(file: str, report: VerificationReport) -> None:

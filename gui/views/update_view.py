@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from bridgelab.data.failures import Stage
-from bridgelab.drivers.emulator.demo_material import DEMO_IMAGES
+from bridgelab.emulator.demo_material import DEMO_IMAGES
 from bridgelab.errors import BridgeLabError
 from bridgelab.gui.formatting import ARROW, format_eta, format_rate, percent
 from bridgelab.gui.theme import VERDICT_TONES, Tone

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from pytestqt.qtbot import QtBot
 
-from bridgelab.drivers.emulator.demo_material import DEMO_DIR
+from bridgelab.emulator.demo_material import DEMO_DIR
 from bridgelab.gui.main_window import MainWindow
 from tests.gui.helpers import WAIT_MS, WindowFactory, connected
 

@@ -15,8 +15,8 @@ import pytest
 
 from bridgelab.data.failures import FailureClass
 from bridgelab.drivers.client import BridgeClient
-from bridgelab.drivers.emulator.demo_material import DEMO_DIR
 from bridgelab.drivers.join_state import JoinState
+from bridgelab.emulator.demo_material import DEMO_DIR
 from bridgelab.firmware.compat import DowngradeOverride
 from bridgelab.firmware.errors import FirmwareError
 from bridgelab.updates.engine import UpdateEngine
