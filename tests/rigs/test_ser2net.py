@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import pytest
 
-from bridgelab.drivers.emulator.demo_material import DEMO_IMAGES
+from bridgelab.emulator.demo_material import DEMO_IMAGES
 from bridgelab.updates import events as ev
 from bridgelab.updates.engine import UpdateEngine
 from bridgelab.updates.request import UpdateRequest
