@@ -132,10 +132,10 @@ def cmd_info(args: argparse.Namespace) -> int:
 def cmd_emulate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from bridgelab.drivers.emulator.factory import EmulatorOptions
-    from bridgelab.drivers.emulator.faults import parse_faults
-    from bridgelab.drivers.emulator.profiles import load_profile
-    from bridgelab.drivers.emulator.serve import run
+    from bridgelab.emulator.factory import EmulatorOptions
+    from bridgelab.emulator.faults import parse_faults
+    from bridgelab.emulator.profiles import load_profile
+    from bridgelab.emulator.serve import run
 
     load_profile(args.profile)  # refuse a bad profile before announcing anything
     options = EmulatorOptions(
