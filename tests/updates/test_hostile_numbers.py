@@ -10,7 +10,7 @@ import pytest
 
 from bridgelab.cli import build_parser, main
 from bridgelab.cli.output import parse_int
-from bridgelab.drivers.emulator.faults import FaultSpecError, parse_faults
+from bridgelab.emulator.faults import FaultSpecError, parse_faults
 
 BAD_VALUES = ("inf", "-inf", "nan", "NaN", "-1", "1e999", "", "abc", "0x", "-0x10")
 

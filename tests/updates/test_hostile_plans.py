@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bridgelab.drivers.emulator.demo_material import DEMO_IMAGES
+from bridgelab.emulator.demo_material import DEMO_IMAGES
 from bridgelab.updates.campaign import load_plan
 from bridgelab.updates.plan import CAMPAIGN_KEYS, JOB_KEYS, PlanError
 

@@ -17,7 +17,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bridgelab.drivers.emulator.demo_material import DEMO_IMAGES
+from bridgelab.emulator.demo_material import DEMO_IMAGES
 from bridgelab.updates.campaign import CampaignPlan, load_plan
 from bridgelab.updates.plan import (
     CAMPAIGN_KEYS,
