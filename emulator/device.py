@@ -92,6 +92,7 @@ class EmulatedBridge:
         self.port_index = 0
         self.unplugged_until = 0.0
         self.unplug_pending = False
+        self.requests_handled = 0  # message boundaries, for the boundary faults
         self._note(0x0001, f"power on, running {format_version(self.firmware_version)}")
 
     # ----------------------------------------------------------------- facts
@@ -210,6 +211,13 @@ class EmulatedBridge:
         self._activate_at = None
         self._rejoin_at = None
 
+    def power_cycle(self) -> None:
+        """Power lost and back: like a reboot, and RAM-only state goes too (a deferred
+        activation, the OTA client's session); flash (slots, trial flag, download) stays."""
+        self._activate_on_reboot = False
+        self._ota = None
+        self.reboot(p.RebootReason.POWER_ON)
+
     def _boot(self) -> None:
         self._down_until = None
         self.uptime_origin = self._clock()
@@ -237,6 +245,7 @@ class EmulatedBridge:
         self.poll()
         if self.is_down:
             return Reply(None)
+        self.requests_handled += 1
         handler = _HANDLERS.get(type(request))
         if handler is None:
             return self._refuse(request, seq, p.Status.UNKNOWN_COMMAND, "command not supported")

@@ -79,15 +79,19 @@ def cmd_ports(args: argparse.Namespace) -> int:
 
 
 def _info_dict(url: str, baud: int) -> dict[str, Any]:
+    from bridgelab.drivers import protocol as p
     from bridgelab.drivers.client import BridgeClient
     from bridgelab.drivers.diagnosis import diagnose
+
+    from bridgelab.drivers.trial import read_update_status
 
     with BridgeClient.connect(url, baudrate=baud) as client:
         identity = client.identity()
         join = client.join_status()
         p2p = client.p2p_link()
+        update = read_update_status(client)
         session = client.session
-    findings = diagnose(identity, join, p2p)
+    findings = diagnose(identity, join, p2p, update)
     return {
         "port": url,
         "driver": BridgeClient.driver_name,
@@ -96,8 +100,24 @@ def _info_dict(url: str, baud: int) -> dict[str, Any]:
         "identity": identity.to_dict(),
         "join": join.to_dict(),
         "p2p": p2p.to_dict(),
+        # The bridge's own update state: `trial` true means the running image is not yet
+        # confirmed and rolls back at the next reboot; null when the bridge cannot say.
+        "update": {
+            "state": update.state.name.lower() if update else None,
+            "trial": (update.state == p.UpdateState.TRIAL) if update else None,
+            "rolls_back_to": identity.inactive_firmware_version
+            if update and update.state == p.UpdateState.TRIAL
+            else None,
+        },
         "diagnosis": [f.to_dict() for f in findings],
     }
+
+
+def _trial_note(info: dict[str, Any]) -> str:
+    trial = info["update"]["trial"]
+    if trial is None:
+        return " (trial state unknown: the bridge does not report it)"
+    return " (on trial: not confirmed)" if trial else ""
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -118,7 +138,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         ("Manufacturer", HEX4.format(ident["manufacturer_code"])),
         ("Image type", HEX4.format(ident["image_type"])),
         ("Hardware", HEX4.format(ident["hardware_version"])),
-        ("Firmware (running)", format_version(ident["firmware_version"])),
+        ("Firmware (running)", format_version(ident["firmware_version"]) + _trial_note(info)),
         ("Firmware (inactive)", format_version(ident["inactive_firmware_version"])),
         ("Bootloader", format_version(ident["bootloader_version"])),
         ("OTA client", "yes" if ident["ota_capable"] else "no (legacy)"),
