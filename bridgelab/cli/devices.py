@@ -82,7 +82,6 @@ def _info_dict(url: str, baud: int) -> dict[str, Any]:
     from bridgelab.drivers import protocol as p
     from bridgelab.drivers.client import BridgeClient
     from bridgelab.drivers.diagnosis import diagnose
-
     from bridgelab.drivers.trial import read_update_status
 
     with BridgeClient.connect(url, baudrate=baud) as client:
