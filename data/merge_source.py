@@ -402,6 +402,7 @@ class _Stager:
         self.sessions: set[str] = set()
         self.bad_devices: dict[str, str] = {}
         self.bad_images: dict[str, str] = {}
+        self._inserts: dict[str, str] = {}
 
     def _check_time(self) -> None:
         if time.monotonic() > self.deadline:
@@ -429,13 +430,15 @@ class _Stager:
         CHECKS[table](row, self.limits)
 
     def insert(self, table: str, row: Row) -> bool:
-        names = self.columns[table]
-        marks = ", ".join("?" * len(names))
-        try:
-            self.staging.execute(
-                f"INSERT INTO {table} ({', '.join(names)}) VALUES ({marks})",
-                [row[c] for c in names],
+        sql = self._inserts.get(table)
+        if sql is None:
+            names = self.columns[table]
+            marks = ", ".join("?" * len(names))
+            sql = self._inserts[table] = (
+                f"INSERT INTO {table} ({', '.join(names)}) VALUES ({marks})"
             )
+        try:
+            self.staging.execute(sql, tuple(row.values()))
         except sqlite3.IntegrityError:
             return False
         return True
