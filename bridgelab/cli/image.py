@@ -19,7 +19,7 @@ from bridgelab.firmware.compat import DeviceIdentity, DowngradeOverride
 from bridgelab.firmware.digest import manufacturer_image_sha256
 from bridgelab.firmware.errors import hex_id
 from bridgelab.firmware.files import DEFAULT_MAX_IMAGE_SIZE, read_file, write_file
-from bridgelab.firmware.image import BodyForm, build_image, load_image, parse_image
+from bridgelab.firmware.image import BUILD_FORMS, BodyForm, build_image, load_image, parse_image
 from bridgelab.firmware.keys import key_id, load_private_key
 from bridgelab.firmware.signing import sign_image
 from bridgelab.firmware.trust import TrustStore
@@ -27,11 +27,12 @@ from bridgelab.firmware.verify import (
     VerificationReport,
     assess_image,
     describe_image,
+    reading_findings,
     signature_findings,
 )
 
 DEVICE_KEYS = ("manufacturer_code", "image_type", "hardware_version", "file_version", "eui64")
-_FORMS = {"auto": None, "zigbee": BodyForm.ZIGBEE, "gbcs": BodyForm.GBCS}
+_FORMS: dict[str, BodyForm | None] = {"auto": None, **{str(form): form for form in BodyForm}}
 
 
 def register(sub: Any) -> None:
@@ -71,7 +72,12 @@ def register(sub: Any) -> None:
     build.add_argument("--hw-min", type=parse_int, metavar="N")
     build.add_argument("--hw-max", type=parse_int, metavar="N")
     build.add_argument("--destination", metavar="EUI64", help="make a device-specific file")
-    build.add_argument("--form", choices=("gbcs", "zigbee"), default="gbcs")
+    build.add_argument(
+        "--form",
+        choices=tuple(str(form) for form in BUILD_FORMS),
+        default="gbcs",
+        help="gbcs (the default: the GB smart-metering form) or zigbee (sub-elements)",
+    )
     build.add_argument("--header-string", default="", metavar="TEXT")
     build.add_argument("--stack-version", type=parse_int, default=0x0002, metavar="N")
     build.add_argument("--security-credential-version", type=parse_int, metavar="N")
@@ -87,7 +93,13 @@ def _add_reading_options(parser: argparse.ArgumentParser) -> None:
         "--form",
         choices=tuple(_FORMS),
         default="auto",
-        help="body form; auto detects it (see docs/firmware-format.md)",
+        help="body form; auto detects it and says why (see docs/firmware-format.md)",
+    )
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="refuse bytes after the total image size and files without exactly one "
+        "upgrade image element (the ZigBee specification as written)",
     )
     parser.add_argument(
         "--max-size",
@@ -100,8 +112,11 @@ def _add_reading_options(parser: argparse.ArgumentParser) -> None:
 
 
 def run_inspect(args: argparse.Namespace) -> int:
-    image = load_image(args.file, max_size=args.max_size, form=_FORMS[args.form])
+    image = load_image(
+        args.file, max_size=args.max_size, form=_FORMS[args.form], strict=args.strict
+    )
     summary = describe_image(image)
+    summary["findings"] = [item.to_dict() for item in reading_findings(image)]
     trust = TrustStore.load(args.trust) if args.trust is not None else None
     signer, status, _ = signature_findings(image, trust)
     summary["signature"]["status"] = status
@@ -110,6 +125,7 @@ def run_inspect(args: argparse.Namespace) -> int:
         print_json({"file": str(args.file), **summary})
     else:
         _print_listing(_summary_rows(str(args.file), summary))
+        _print_findings(summary["findings"], only_problems=False)
     return EXIT_OK
 
 
@@ -119,7 +135,9 @@ def run_verify(args: argparse.Namespace) -> int:
     device = parse_device(args.device) if args.device else None
     override = DowngradeOverride(args.reason or "") if args.allow_downgrade else None
     trust = TrustStore.load(args.trust)
-    image = load_image(args.file, max_size=args.max_size, form=_FORMS[args.form])
+    image = load_image(
+        args.file, max_size=args.max_size, form=_FORMS[args.form], strict=args.strict
+    )
     report = assess_image(image, trust, device, override)
     if args.json:
         payload: dict[str, Any] = {"file": str(args.file), **report.to_dict()}
@@ -195,7 +213,10 @@ def run_build(args: argparse.Namespace) -> int:
         print_json(result)
     else:
         signed = f"signed by key {signer_id}" if signer_id else "unsigned"
-        print(f"Wrote {args.output}: {len(data):,} bytes, {image.body_form} form, {signed}")
+        default = " (the default)" if args.form == "gbcs" else ""
+        print(
+            f"Wrote {args.output}: {len(data):,} bytes, {image.body_form} form{default}, {signed}"
+        )
         print(f"Manufacturer Image SHA-256: {result['manufacturer_image_sha256']}")
     return EXIT_OK
 
@@ -208,9 +229,11 @@ def _summary_rows(file: str, summary: dict[str, Any]) -> list[tuple[str, str]]:
     low, high = summary["min_hw_version"], summary["max_hw_version"]
     destination = summary["destination_eui64"]
     elements = summary["sub_elements"] or [None]
+    form_source = "given with --form" if summary["form_given"] else summary["form_evidence"]
     rows = [
         ("File", f"{file} ({summary['file_size']:,} bytes)"),
-        ("Body form", summary["body_form"]),
+        ("Container", _container_text(summary["container"])),
+        ("Body form", f"{summary['body_form']} ({form_source})"),
         ("Header version", _hex(summary["header_version"], 4)),
         ("Header length", str(summary["header_length"])),
         ("Field control", _hex(summary["field_control"], 4)),
@@ -230,9 +253,20 @@ def _summary_rows(file: str, summary: dict[str, Any]) -> list[tuple[str, str]]:
             "-"
             if element is None
             else f"{_hex(element['tag'], 4)} {element['name']}: {element['length']:,} bytes "
-            f"at offset {element['offset']}",
+            f"at offset {element['offset']}"
+            + (
+                f" (tag info {_hex(element['tag_info'], 4)})"
+                if element["tag_info"] is not None
+                else ""
+            ),
         )
         for element in elements
+    ]
+    trailing = summary["trailing"]
+    rows += [
+        ("Firmware element", summary["firmware_note"] or "-"),
+        ("Trailing bytes", "none" if trailing is None else trailing["description"]),
+        ("Inner image", _inner_text(summary["inner_image"], summary["inner_image_problem"])),
     ]
     rows += [
         (
@@ -244,6 +278,47 @@ def _summary_rows(file: str, summary: dict[str, Any]) -> list[tuple[str, str]]:
         ("Signature", _signature_text(summary["signature"])),
     ]
     return rows
+
+
+def _container_text(container: dict[str, Any] | None) -> str:
+    if container is None:
+        return "none"
+    return (
+        f"{container['name']}: OTA file of {container['inner_size']:,} bytes at offset "
+        f"{container['inner_offset']} ({container['evidence']})"
+    )
+
+
+def _inner_text(inner: dict[str, Any] | None, problem: dict[str, Any] | None) -> str:
+    if problem is not None:
+        return f"DAMAGED [{problem['code']}] {problem['message']}"
+    if inner is None:
+        return "not a Silicon Labs GBL/EBL file"
+    tags = ", ".join(dict.fromkeys(tag["name"] for tag in inner["tags"]))
+    app = inner["application"]
+    version = f"application version {_hex(app['version'], 8)}; " if app is not None else ""
+    flags = (
+        ("signed" if inner["signed"] else "not signed")
+        + ", "
+        + ("encrypted" if inner["encrypted"] else "not encrypted")
+    )
+    crc = "CRC-32 correct" if inner["crc_ok"] else "CRC-32 WRONG"
+    padding = f"; {inner['padding']} bytes of 0xFF padding" if inner["padding"] else ""
+    return (
+        f"{inner['format'].upper()}, {len(inner['tags'])} tags ({tags}); {version}{flags}; "
+        f"{crc}{padding}"
+    )
+
+
+def _print_findings(findings: list[dict[str, Any]], *, only_problems: bool) -> None:
+    shown = [item for item in findings if not only_problems or item["severity"] != "info"]
+    if not shown:
+        return
+    print()
+    print("Findings:")
+    for item in shown:
+        line = f"  {item['severity']:<7} [{item['code']}] {item['message']}"
+        print(f"{line} {item['action']}".rstrip() if item["action"] else line)
 
 
 def _signature_text(signature: dict[str, Any]) -> str:

@@ -35,6 +35,17 @@ def register(sub: Any) -> None:
     update.add_argument(
         "--healthy-s", type=float, default=None, help="health check after the update (2 s)"
     )
+    update.add_argument(
+        "--form",
+        choices=("auto", "zigbee", "gbcs", "telink", "hue-sbl"),
+        default="auto",
+        help="the image's body form; auto detects it (see docs/firmware-format.md)",
+    )
+    update.add_argument(
+        "--strict",
+        action="store_true",
+        help="refuse an image with bytes after its total size or not exactly one upgrade image",
+    )
     update.add_argument("--json", action="store_true", help="print the result as JSON")
     update.set_defaults(handler=cmd_update)
 
@@ -163,6 +174,8 @@ def cmd_update(args: argparse.Namespace) -> int:
         operator=args.operator,
         site_ref=args.site_ref,
         policy=policy,
+        image_form=None if args.form == "auto" else args.form,
+        strict_image=args.strict,
     )
     store = _open_store(args.db)
     printer = ProgressPrinter(sys.stderr)
