@@ -36,7 +36,7 @@ import json
 import threading
 import time
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -49,6 +49,15 @@ from bridgelab.drivers.versions import format_version
 from bridgelab.errors import UsageError
 from bridgelab.firmware.errors import FirmwareError
 from bridgelab.firmware.image import load_image
+from bridgelab.safe_output import (
+    Guarded,
+    check_output,
+    check_output_folder,
+    inputs,
+    triage_log,
+    write_bytes,
+)
+from bridgelab.text_safety import csv_safe
 from bridgelab.updates import events as ev
 from bridgelab.updates.engine import UpdateEngine
 from bridgelab.updates.policy import UpdatePolicy
@@ -242,7 +251,8 @@ class CampaignSummary:
         rows = [job.row() for job in self.jobs]
         writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
         writer.writeheader()
-        writer.writerows(rows)
+        # Ports, labels and device messages must not run as spreadsheet formulas.
+        writer.writerows({key: csv_safe(value) for key, value in row.items()} for row in rows)
         return buffer.getvalue()
 
     def describe(self) -> str:
@@ -259,15 +269,24 @@ class CampaignSummary:
         lines += [f"Report: {path}" for path in self.report_paths]
         return "\n".join(lines)
 
-    def write_reports(self, folder: Path) -> tuple[Path, Path]:
-        folder.mkdir(parents=True, exist_ok=True)
+    def write_reports(
+        self, folder: Path, guards: Iterable[Guarded] = (), *, force: bool = False
+    ) -> tuple[Path, Path]:
+        """Write the CSV and JSON reports into `folder` as safe outputs: never over one of
+        `guards` (the log, the images, the trust folder), never over an existing report
+        unless `force`, each complete or absent (`bridgelab.safe_output`)."""
+        guard_list = list(guards)
+        folder = check_output_folder(folder, guard_list, what="report folder")
         stamp = self.started.strftime("%Y%m%dT%H%M%SZ")
         stem = "".join(c if c.isalnum() or c in "-_" else "-" for c in self.name)
         csv_path = folder / f"{stem}-{stamp}.csv"
         json_path = folder / f"{stem}-{stamp}.json"
-        csv_path.write_text(self.csv_text(), encoding="utf-8")
+        report = json.dumps(self.to_dict() | {"reports": [str(csv_path), str(json_path)]}, indent=2)
+        for path in (csv_path, json_path):  # both refused before either is written
+            check_output(path, guard_list, force=force, what="campaign report")
+        write_bytes(csv_path, self.csv_text().encode(), guard_list, force=force)
+        write_bytes(json_path, report.encode(), guard_list, force=force)
         self.report_paths = (csv_path, json_path)
-        json_path.write_text(json.dumps(self.to_dict(), indent=2), encoding="utf-8")
         return csv_path, json_path
 
 
@@ -346,8 +365,17 @@ class Campaign:
             self.plan.order,
         )
         if self.plan.report_dir is not None:
-            summary.write_reports(self.plan.report_dir)
+            summary.write_reports(self.plan.report_dir, self._input_guards())
         return summary
+
+    def _input_guards(self) -> list[Guarded]:
+        """What the reports must never overwrite: the log, the images, the trust folder."""
+        guards = inputs([job.image for job in self.plan.jobs], "an image of the plan")
+        if self.plan.trust is not None:
+            guards.append(Guarded(self.plan.trust, "the trust folder", tree=True))
+        if self.store is not None:
+            guards += triage_log(self.store.path)
+        return guards
 
     def _next(self) -> JobState | None:
         with self._lock:

@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from bridgelab.cli.output import parse_int, print_json
+from bridgelab.text_safety import terminal_safe
 
 HEX4 = "0x{:04X}"
 
@@ -62,7 +63,8 @@ def cmd_ports(args: argparse.Namespace) -> int:
     width = max(len(p.url) for p in found)
     for port in found:
         extra = " ".join(x for x in (port.usb_id, port.serial_number or "") if x)
-        print(f"{port.url:<{width}}  {port.description}{'  ' + extra if extra else ''}")
+        line = f"{port.url:<{width}}  {port.description}{'  ' + extra if extra else ''}"
+        print(terminal_safe(line))  # descriptions come from USB descriptors
     return 0
 
 
@@ -120,20 +122,20 @@ def cmd_info(args: argparse.Namespace) -> int:
     ]
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
-        print(f"{name:<{width}}  {value}")
+        print(f"{name:<{width}}  {terminal_safe(value)}")  # values the bridge reported
     print()
     for finding in info["diagnosis"]:
-        print(f"{finding['severity'].upper():<8} {finding['message']}")
+        print(terminal_safe(f"{finding['severity'].upper():<8} {finding['message']}"))
     return 0
 
 
 def cmd_emulate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from bridgelab.drivers.emulator.factory import EmulatorOptions
-    from bridgelab.drivers.emulator.faults import parse_faults
-    from bridgelab.drivers.emulator.profiles import load_profile
-    from bridgelab.drivers.emulator.serve import run
+    from bridgelab.emulator.factory import EmulatorOptions
+    from bridgelab.emulator.faults import parse_faults
+    from bridgelab.emulator.profiles import load_profile
+    from bridgelab.emulator.serve import run
 
     load_profile(args.profile)  # refuse a bad profile before announcing anything
     options = EmulatorOptions(

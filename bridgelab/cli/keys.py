@@ -33,6 +33,9 @@ def register(sub: Any) -> None:
     generate.add_argument(
         "--label", metavar="TEXT", help="file name label (default: start of the key id)"
     )
+    generate.add_argument(
+        "--force", action="store_true", help="replace an existing public key file (never a .key)"
+    )
     generate.add_argument("--json", action="store_true", help="machine-readable output")
     generate.set_defaults(handler=run_generate)
 
@@ -43,7 +46,7 @@ def register(sub: Any) -> None:
 
 
 def run_generate(args: argparse.Namespace) -> int:
-    made = generate_key_files(args.manufacturer, args.out, label=args.label)
+    made = generate_key_files(args.manufacturer, args.out, label=args.label, force=args.force)
     if args.json:
         print_json(
             {

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bridgelab.drivers.emulator.demo_material import DEMO_IMAGES
+from bridgelab.emulator.demo_material import DEMO_IMAGES
 from bridgelab.updates.campaign import Campaign, PlanError, load_plan, sort_key
 from bridgelab.updates.events import SessionFinished
 
