@@ -134,6 +134,58 @@ def describe_image(image: OtaImage, *, sha256: bytes | None = None) -> dict[str,
     }
 
 
+READING_LABELS = ("Container", "Form evidence", "Firmware element", "Trailing bytes", "Inner image")
+
+
+def reading_facts(summary: dict[str, Any]) -> list[tuple[str, str]]:
+    """How the file was read, as (label, text) rows: the same words for `image inspect`
+    and the GUI's report. `summary` is what `describe_image` returns."""
+    trailing = summary.get("trailing")
+    evidence = "named with --form" if summary.get("form_given") else summary.get("form_evidence")
+    return [
+        ("Container", _container_text(summary.get("container"))),
+        ("Form evidence", str(evidence or "-")),
+        ("Firmware element", str(summary.get("firmware_note") or "-")),
+        ("Trailing bytes", "none" if trailing is None else str(trailing["description"])),
+        (
+            "Inner image",
+            _inner_text(summary.get("inner_image"), summary.get("inner_image_problem")),
+        ),
+    ]
+
+
+def _container_text(container: dict[str, Any] | None) -> str:
+    if container is None:
+        return "none"
+    return (
+        f"{container['name']}: an OTA file of {container['inner_size']:,} bytes at offset "
+        f"{container['inner_offset']} ({container['evidence']})"
+    )
+
+
+def _inner_text(inner: dict[str, Any] | None, problem: dict[str, Any] | None) -> str:
+    if problem is not None:
+        return f"DAMAGED [{problem['code']}] {problem['message']}"
+    if inner is None:
+        return "not a Silicon Labs GBL/EBL file"
+    names = ", ".join(dict.fromkeys(str(tag["name"]) for tag in inner["tags"]))
+    app = inner["application"]
+    version = f"application version {hex_id(app['version'], 8)}; " if app is not None else ""
+    flags = ("signed" if inner["signed"] else "not signed") + ", "
+    flags += "encrypted" if inner["encrypted"] else "not encrypted"
+    crc = (
+        "CRC-32 correct"
+        if inner["crc_ok"]
+        else f"CRC-32 WRONG (end tag {hex_id(inner['crc_stored'], 8)}, bytes give "
+        f"{hex_id(inner['crc_computed'], 8)})"
+    )
+    padding = f"; {inner['padding']} bytes of 0xFF padding" if inner["padding"] else ""
+    return (
+        f"{str(inner['format']).upper()}, {len(inner['tags'])} tags ({names}); {version}"
+        f"{flags}; {crc}{padding}"
+    )
+
+
 @dataclass(frozen=True)
 class VerificationReport:
     """Everything `assess_image` found; JSON-ready through `to_dict()`."""

@@ -26,8 +26,10 @@ from bridgelab.firmware.keys import key_id, load_private_key
 from bridgelab.firmware.signing import sign_image
 from bridgelab.firmware.trust import TrustStore
 from bridgelab.firmware.verify import (
+    READING_LABELS,
     VerificationReport,
     describe_image,
+    reading_facts,
     reading_findings,
     signature_findings,
 )
@@ -359,11 +361,12 @@ def _summary_rows(file: str, summary: dict[str, Any]) -> list[tuple[str, str]]:
     low, high = summary["min_hw_version"], summary["max_hw_version"]
     destination = summary["destination_eui64"]
     elements = summary["sub_elements"] or [None]
-    form_source = "given with --form" if summary["form_given"] else summary["form_evidence"]
+    reading = dict(reading_facts(summary))
     rows = [
         ("File", f"{file} ({summary['file_size']:,} bytes)"),
-        ("Container", _container_text(summary["container"])),
-        ("Body form", f"{summary['body_form']} ({form_source})"),
+        ("Container", reading["Container"]),
+        ("Body form", summary["body_form"]),
+        ("Form evidence", reading["Form evidence"]),
         ("Header version", _hex(summary["header_version"], 4)),
         ("Header length", str(summary["header_length"])),
         ("Field control", _hex(summary["field_control"], 4)),
@@ -392,12 +395,7 @@ def _summary_rows(file: str, summary: dict[str, Any]) -> list[tuple[str, str]]:
         )
         for element in elements
     ]
-    trailing = summary["trailing"]
-    rows += [
-        ("Firmware element", summary["firmware_note"] or "-"),
-        ("Trailing bytes", "none" if trailing is None else trailing["description"]),
-        ("Inner image", _inner_text(summary["inner_image"], summary["inner_image_problem"])),
-    ]
+    rows += [(label, reading[label]) for label in READING_LABELS[2:]]
     rows += [
         (
             "Manufacturer Image",
@@ -408,36 +406,6 @@ def _summary_rows(file: str, summary: dict[str, Any]) -> list[tuple[str, str]]:
         ("Signature", _signature_text(summary["signature"])),
     ]
     return rows
-
-
-def _container_text(container: dict[str, Any] | None) -> str:
-    if container is None:
-        return "none"
-    return (
-        f"{container['name']}: OTA file of {container['inner_size']:,} bytes at offset "
-        f"{container['inner_offset']} ({container['evidence']})"
-    )
-
-
-def _inner_text(inner: dict[str, Any] | None, problem: dict[str, Any] | None) -> str:
-    if problem is not None:
-        return f"DAMAGED [{problem['code']}] {problem['message']}"
-    if inner is None:
-        return "not a Silicon Labs GBL/EBL file"
-    tags = ", ".join(dict.fromkeys(tag["name"] for tag in inner["tags"]))
-    app = inner["application"]
-    version = f"application version {_hex(app['version'], 8)}; " if app is not None else ""
-    flags = (
-        ("signed" if inner["signed"] else "not signed")
-        + ", "
-        + ("encrypted" if inner["encrypted"] else "not encrypted")
-    )
-    crc = "CRC-32 correct" if inner["crc_ok"] else "CRC-32 WRONG"
-    padding = f"; {inner['padding']} bytes of 0xFF padding" if inner["padding"] else ""
-    return (
-        f"{inner['format'].upper()}, {len(inner['tags'])} tags ({tags}); {version}{flags}; "
-        f"{crc}{padding}"
-    )
 
 
 def _print_findings(findings: list[dict[str, Any]], *, only_problems: bool) -> None:
