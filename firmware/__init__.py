@@ -3,6 +3,7 @@
 Modules, each with one job (the format and the conventions: docs/firmware-format.md):
 
 - `image`: `parse_image`, `load_image`, `build_image`, `OtaImage`, `OtaHeader`, `BodyForm`
+- `gbl`: Silicon Labs GBL/EBL bootloader images: `parse_bootloader_image`, CRC-32 check
 - `digest`: `manufacturer_image_sha256` (the GBCS Activate Firmware hash)
 - `keys` / `signing`: P-256 key files and ids; `sign_image`
 - `trust`: `TrustStore` (folder or in-memory) and `verify_signature`

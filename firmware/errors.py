@@ -49,6 +49,12 @@ class ImageFormatError(FirmwareError):
     code = "bad-format"
 
 
+class GblFormatError(ImageFormatError):
+    """A Silicon Labs GBL or EBL image (alone, or inside an OTA file) is damaged."""
+
+    code = "gbl-truncated"
+
+
 class ImageBuildError(FirmwareError):
     """The fields given to the builder cannot make a well-formed, unambiguous file."""
 
@@ -147,6 +153,26 @@ ERROR_CATALOGUE: dict[str, tuple[type[FirmwareError], str]] = {
         "Bytes were added after the signature. " + _FETCH_AGAIN,
     ),
     "bad-signature-length": (ImageFormatError, "The signature is damaged. " + _FETCH_AGAIN),
+    # Silicon Labs bootloader images (GBL/EBL), alone or as an OTA upgrade image.
+    "gbl-unknown-format": (
+        GblFormatError,
+        "This is not a Silicon Labs GBL or EBL file; check you picked the right image.",
+    ),
+    "gbl-truncated": (GblFormatError, "The GBL/EBL image was cut short. " + _FETCH_AGAIN),
+    "gbl-no-end-tag": (GblFormatError, "The GBL/EBL image has no end. " + _FETCH_AGAIN),
+    "gbl-bad-tag": (GblFormatError, "A GBL/EBL tag is damaged. " + _FETCH_AGAIN),
+    "gbl-bad-padding": (
+        GblFormatError,
+        "Bytes other than padding follow the GBL/EBL image. " + _FETCH_AGAIN,
+    ),
+    "gbl-too-many-tags": (
+        GblFormatError,
+        "This is not a bootloader image Bridge Lab can read; check the file.",
+    ),
+    "gbl-bad-crc": (
+        GblFormatError,
+        "Do not send this image: its bytes changed after it was built. " + _FETCH_AGAIN,
+    ),
     # Building images.
     "ambiguous-body": (
         ImageBuildError,
