@@ -4,30 +4,34 @@ A real bootloader parses the upload as a stream: it refuses a file whose first t
 the GBL header, a tag it does not know, or an end tag whose CRC-32 does not match, as soon
 as the bytes that show it arrive, and it writes program data to flash as it goes. This is
 that device model (the host checks files with the firmware toolkit before sending them);
-tag ids and layouts are those of UG266 / AN1086.
+tag ids and layouts are those of UG266 / AN1086 (`bridgelab.firmware.gbl`, which also
+checks the finished file).
 """
 
 from __future__ import annotations
 
 import struct
-import zlib
 from dataclasses import dataclass, field
 
-TAG_HEADER = 0x03A617EB
-TAG_APPLICATION = 0xF40A0AF4
-TAG_BOOTLOADER = 0xF50909F5
-TAG_METADATA = 0xF60808F6
-TAG_PROG = 0xFE0101FE
-TAG_ERASEPROG = 0xFD0303FD
-TAG_SIGNATURE = 0xF70A0AF7
-TAG_CERTIFICATE = 0xF30B0BF3
-TAG_VERSION_DEPENDENCY = 0x76A617EB
-TAG_END = 0xFC0404FC
+from bridgelab.firmware import gbl
+from bridgelab.firmware.errors import FirmwareError
+
+TAG_HEADER = gbl.GBL_TAG_HEADER
+TAG_APPLICATION = gbl.GBL_TAG_APPLICATION
+TAG_BOOTLOADER = gbl.GBL_TAG_BOOTLOADER
+TAG_METADATA = gbl.GBL_TAG_METADATA
+TAG_PROG = gbl.GBL_TAG_PROG
+TAG_ERASEPROG = gbl.GBL_TAG_ERASEPROG
+TAG_SIGNATURE = gbl.GBL_TAG_SIGNATURE
+TAG_CERTIFICATE = gbl.GBL_TAG_CERTIFICATE
+TAG_VERSION_DEPENDENCY = gbl.GBL_TAG_VERSION_DEPENDENCY
+TAG_END = gbl.GBL_TAG_END
+# What this emulated bootloader takes (no compression, no encryption, no bootloader
+# upgrade): any other tag is refused as the real one refuses what it was not built for.
 KNOWN_TAGS = frozenset(
     (
         TAG_HEADER,
         TAG_APPLICATION,
-        TAG_BOOTLOADER,
         TAG_METADATA,
         TAG_PROG,
         TAG_ERASEPROG,
@@ -93,9 +97,8 @@ class GblStream:
         if tag == TAG_HEADER:
             if len(body) < 8 or body[3] != GBL_MAJOR_VERSION:
                 self._fail(ERR_BAD_VERSION, "unsupported GBL version")
-        elif tag == TAG_APPLICATION:
-            if len(body) >= 8:
-                self.app_version = struct.unpack_from("<I", body, 4)[0]
+        elif tag == TAG_BOOTLOADER:
+            self._fail(ERR_UNKNOWN_TAG, "bootloader upgrades are not taken over XMODEM here")
         elif tag in (TAG_PROG, TAG_ERASEPROG):
             if len(body) < 4:
                 self._fail(ERR_BAD_LENGTH, "program tag without an address")
@@ -108,9 +111,16 @@ class GblStream:
         elif tag == TAG_SIGNATURE:
             self.signed = True
         elif tag == TAG_END:
-            expected = struct.unpack("<I", body)[0]
-            actual = zlib.crc32(bytes(self.data[: end - 4]))
-            if actual != expected:
+            # The whole file is here: the firmware toolkit's reader checks it as the
+            # bootloader's own CRC pass would.
+            try:
+                image = gbl.parse_gbl(bytes(self.data[:end]))
+            except FirmwareError as error:
+                self._fail(ERR_BAD_LENGTH, error.message)
+                return
+            if image.application is not None:
+                self.app_version = image.application.version
+            if not image.crc_ok:
                 self._fail(ERR_CRC, "CRC-32 mismatch")
             elif self.require_signature and not self.signed:
                 self._fail(ERR_UNSIGNED, "the image is not signed")
