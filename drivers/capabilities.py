@@ -50,10 +50,13 @@ def not_available(device: Device, capability: Capability) -> str:
 
 
 def describe(device: Device) -> dict[str, object]:
-    """Which capabilities the device offers and which it does not, by name (for --json)."""
+    """What the device offers, by name, and a sentence for each thing it cannot report
+    (for --json and the views), in the order of `Capability`."""
     return {
         "driver": device.driver_name,
         "reached_through": device.reached_through,
-        "capabilities": sorted(c.value for c in device.capabilities),
-        "not_available": sorted(c.value for c in ALL - device.capabilities),
+        "capabilities": [c.value for c in Capability if c in device.capabilities],
+        "not_available": [
+            not_available(device, c) for c in Capability if c not in device.capabilities
+        ],
     }

@@ -161,6 +161,7 @@ class GeckoBootloader:
         on_progress: xm.Progress | None = None,
         on_retry: xm.Retry | None = None,
         should_stop: Callable[[], bool] | None = None,
+        answer_timeout_s: float = xm.ANSWER_TIMEOUT_S,
     ) -> xm.SendResult:
         """Send `image` with option 1 and XMODEM-CRC; raises BootloaderRejected when the
         bootloader cancels or reports the upload aborted, XmodemError, NoAnswer, LinkLost."""
@@ -168,7 +169,12 @@ class GeckoBootloader:
             self.port.reset_input_buffer()
         self._write(b"1")
         sender = xm.XmodemSender(
-            self.port, on_progress=on_progress, on_retry=on_retry, should_stop=should_stop
+            self.port,
+            on_progress=on_progress,
+            on_retry=on_retry,
+            should_stop=should_stop,
+            answer_timeout_s=answer_timeout_s,
+            restart_marker=PROMPT,
         )
         try:
             result = sender.send(image)
@@ -177,6 +183,8 @@ class GeckoBootloader:
             raise BootloaderRejected(
                 f"The bootloader cancelled the upload: {detail or 'the image was refused'}."
             ) from error
+        except xm.ReceiverRestarted:
+            raise
         except DriverError:
             sender.cancel()
             raise

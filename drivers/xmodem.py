@@ -101,6 +101,16 @@ class XmodemError(DriverError):
     )
 
 
+class ReceiverRestarted(XmodemError):
+    """The receiver printed its menu again mid-transfer: it was reset, the upload is gone."""
+
+    code = "receiver-restarted"
+    default_action = (
+        "The radio restarted during the upload (power, watchdog or reset line): check its "
+        "supply and cable, then upload again from the start."
+    )
+
+
 class ReceiverCancelled(XmodemError):
     """The receiver sent CAN: the Gecko Bootloader does so when it rejects the image."""
 
@@ -137,8 +147,13 @@ class XmodemSender:
         on_progress: Progress | None = None,
         on_retry: Retry | None = None,
         should_stop: Callable[[], bool] | None = None,
+        restart_marker: bytes | None = None,
     ) -> None:
         self.line = line
+        # Text the receiver prints only when it starts afresh (the Gecko Bootloader's prompt):
+        # seen while waiting for an answer, it means the upload is gone.
+        self.restart_marker = restart_marker
+        self._skipped = bytearray()
         self.answer_timeout_s = answer_timeout_s
         self.max_tries = max_tries
         self.start_timeout_s = start_timeout_s
@@ -165,6 +180,11 @@ class XmodemSender:
                 continue
             if got[0] in accept:
                 return got[0]
+            if self.restart_marker is not None:
+                self._skipped += got
+                del self._skipped[: -len(self.restart_marker)]
+                if bytes(self._skipped) == self.restart_marker:
+                    raise ReceiverRestarted("The receiver restarted during the upload.")
 
     def wait_for_start(self) -> None:
         """Block until the receiver sends `C` (XMODEM-CRC), or raise NoAnswer."""

@@ -82,10 +82,14 @@ class RecoveryRequest:
     site_ref: str | None = None
     enter_bootloader_s: float = 10.0  # from ENTER_BOOTLOADER to the bootloader's menu
     confirm_s: float = 30.0  # from `run` to the application answering again
+    answer_timeout_s: float = xm.ANSWER_TIMEOUT_S  # one XMODEM block's ACK, before a repeat
 
     @property
-    def line_rate_bps(self) -> float:
-        return self.baudrate / 10.0
+    def line_rate_bps(self) -> float | None:
+        """As for an update: the 8N1 byte rate, or None for an unpaced emulated line."""
+        from bridgelab.updates.request import UpdateRequest
+
+        return UpdateRequest(self.port_url, self.image_path, baudrate=self.baudrate).line_rate_bps
 
 
 class RecoveryEngine:
@@ -147,7 +151,10 @@ class RecoveryEngine:
     def _check_cancel(self) -> None:
         if self._cancel.is_set():
             raise UpdateFailed(
-                self.current_stage, FailureClass.CANCELLED, "Cancelled by the user.", code="cancelled"
+                self.current_stage,
+                FailureClass.CANCELLED,
+                "Cancelled by the user.",
+                code="cancelled",
             )
 
     # ----------------------------------------------------------------- the session
@@ -170,14 +177,14 @@ class RecoveryEngine:
                 )
             )
         except StoreError as error:
-            failure = UpdateFailed(
+            refused = UpdateFailed(
                 Stage.IDENTIFY,
                 FailureClass.INTERNAL_ERROR,
                 f"The triage log cannot record this recovery: {error.message}",
                 code=error.code,
                 action=f"{error.action} Nothing was sent to the radio.",
             )
-            return self._finish(started, FinalState.FAILED, failure)
+            return self._finish(started, FinalState.FAILED, refused)
         self.emit(
             ev.SessionStarted(started, "local", request.port_url, str(request.image_path), size)
         )
@@ -196,7 +203,10 @@ class RecoveryEngine:
             cls = (
                 FailureClass.LINK_LOST if isinstance(error, LinkLost) else FailureClass.NO_RESPONSE
             )
-            failure, state = UpdateFailed.from_error(self.current_stage, cls, error), FinalState.FAILED
+            failure, state = (
+                UpdateFailed.from_error(self.current_stage, cls, error),
+                FinalState.FAILED,
+            )
         except Exception as error:  # the session must end in a record, whatever happened
             traceback.print_exc()
             failure = UpdateFailed(
@@ -237,7 +247,9 @@ class RecoveryEngine:
                 Stage.IDENTIFY, FailureClass.PORT_UNAVAILABLE, error
             ) from error
         except BridgeLabError as error:
-            raise UpdateFailed.from_error(Stage.IDENTIFY, FailureClass.NO_RESPONSE, error) from error
+            raise UpdateFailed.from_error(
+                Stage.IDENTIFY, FailureClass.NO_RESPONSE, error
+            ) from error
         self.device = device
         self.log.update(details={"driver_found": device.driver_name})
         if isinstance(device, GeckoBootloader):
@@ -267,9 +279,7 @@ class RecoveryEngine:
         self.identity_before = identity
         self._record_device(identity)
         self.log.update(version_before=identity.firmware_version)
-        self.emit(
-            ev.DeviceIdentified(time.monotonic(), identity.eui64, identity.to_dict(), "")
-        )
+        self.emit(ev.DeviceIdentified(time.monotonic(), identity.eui64, identity.to_dict(), ""))
 
     def _record_device(self, identity: IdentityResponse) -> None:
         self.log.device(
@@ -316,8 +326,7 @@ class RecoveryEngine:
         signature = check_gbl_signature(data, image, key)
         if signature == GblSignature.INVALID:
             raise self._refuse(
-                f"The signature of {request.image_path.name} does not verify with the trusted "
-                "key.",
+                f"The signature of {request.image_path.name} does not verify with the trusted key.",
                 "gbl-signature-invalid",
                 "Get the file again from its publisher, or check that the key is this radio's.",
             )
@@ -374,7 +383,9 @@ class RecoveryEngine:
         except NoAnswer as error:
             with contextlib.suppress(OSError):
                 port.close()
-            raise UpdateFailed.from_error(Stage.TRANSFER, FailureClass.NO_RESPONSE, error) from error
+            raise UpdateFailed.from_error(
+                Stage.TRANSFER, FailureClass.NO_RESPONSE, error
+            ) from error
         self.device = bootloader
         self.bootloader_version = bootloader.version
         self.log.event("bootloader-found", {"version": bootloader.version, "by": "request"})
@@ -405,16 +416,27 @@ class RecoveryEngine:
 
         try:
             result = bootloader.upload(
-                self.data, on_progress=on_progress, on_retry=on_retry, should_stop=self.cancelled
+                self.data,
+                on_progress=on_progress,
+                on_retry=on_retry,
+                should_stop=self.cancelled,
+                answer_timeout_s=self.request.answer_timeout_s,
             )
         except BootloaderRejected as error:
             raise UpdateFailed.from_error(
                 Stage.TRANSFER, FailureClass.DEVICE_REFUSED, error
             ) from error
+        except xm.ReceiverRestarted as error:
+            raise UpdateFailed.from_error(
+                Stage.TRANSFER, FailureClass.DEVICE_ERROR, error
+            ) from error
         except xm.XmodemError as error:
             if error.code == "cancelled":
                 raise UpdateFailed(
-                    Stage.TRANSFER, FailureClass.CANCELLED, "Cancelled by the user.", code="cancelled"
+                    Stage.TRANSFER,
+                    FailureClass.CANCELLED,
+                    "Cancelled by the user.",
+                    code="cancelled",
                 ) from error
             raise UpdateFailed.from_error(Stage.TRANSFER, FailureClass.STALLED, error) from error
         except NoAnswer as error:

@@ -80,23 +80,12 @@ def add_driver_option(parser: Any) -> None:
 
 
 def _bootloader_dict(url: str, device: Any) -> dict[str, Any]:
-    from bridgelab.drivers.capabilities import ALL, Capability, describe, not_available
+    from bridgelab.drivers.capabilities import describe
 
-    missing = [
-        not_available(device, c)
-        for c in (
-            Capability.IDENTIFY,
-            Capability.FIRMWARE_VERSIONS,
-            Capability.JOIN_STATUS,
-            Capability.EVENT_LOG,
-        )
-        if c in ALL - device.capabilities
-    ]
     return {
         "port": url,
         **describe(device),
         "bootloader": {"name": device.menu.name, "version": device.version},
-        "not_available": missing,
         "next_step": f"The application is not running. Recover it: bridgelab recover --port "
         f"{url} IMAGE.gbl",
     }
@@ -187,8 +176,11 @@ def _print_limited(info: dict[str, Any]) -> None:
     for name, value in rows:
         print(f"{name:<{width}}  {value}")
     print()
+    # The facts an engineer looks for first; --json lists every missing capability.
+    facts = ("identify", "firmware versions", "join status", "event log")
     for line in info.get("not_available", []):
-        print(line)
+        if line.startswith(facts):
+            print(line)
     if info.get("next_step"):
         print()
         print(info["next_step"])

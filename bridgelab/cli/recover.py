@@ -63,13 +63,19 @@ def cmd_recover(args: argparse.Namespace) -> int:
     if printer._bar_shown:
         sys.stderr.write("\n")
     if log_problem:
-        print(f"warning: the triage log could not record all of it ({log_problem}).", file=sys.stderr)
+        print(
+            f"warning: the triage log could not record all of it ({log_problem}).", file=sys.stderr
+        )
     if args.json:
         print_json(result.to_dict())
     elif result.ok:
         rate = (
             f", {result.throughput_bps / 1024:.1f} KiB/s"
-            + (f" ({100 * result.line_efficiency:.0f} % of the line)" if result.line_efficiency else "")
+            + (
+                f" ({100 * result.line_efficiency:.0f} % of the line)"
+                if result.line_efficiency
+                else ""
+            )
             if result.throughput_bps
             else ""
         )

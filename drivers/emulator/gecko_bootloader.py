@@ -95,6 +95,7 @@ class EmulatedGeckoBootloader:
         self.blocks_written = 0
         self.duplicates = 0
         self.naks = 0
+        self.dropped = 0  # blocks and answers lost to `drop-rate`
         self._block = bytearray()
         self._last_byte_at = 0.0
         self._next_c_at: float | None = None
@@ -229,6 +230,7 @@ class EmulatedGeckoBootloader:
         block, self._block = bytes(self._block), bytearray()
         self._give_up_at = now + IDLE_TIMEOUT_S
         if self._chance(self.faults.drop_rate):
+            self.dropped += 1
             return []  # lost on the line: the sender times out and repeats it
         return self._block_done(block, now)
 
@@ -268,6 +270,7 @@ class EmulatedGeckoBootloader:
 
     def _answer(self, at: float, byte: int) -> list[Output]:
         if self._chance(self.faults.drop_rate):
+            self.dropped += 1
             return []
         return [Output(at, bytes([byte]))]
 

@@ -91,13 +91,6 @@ SHIPPED: dict[str, Profile] = {
         ota_capable=False,
         partner_eui64=0x00124B0001B1D612,
     ),
-    "dead-app": Profile(
-        name="dead-app",
-        eui64=0x00124B0001B1D641,
-        serial_number="BLD-D001",
-        app_valid=False,
-        partner_eui64=0x00124B0001B1D642,
-    ),
     "orphaned": Profile(
         name="orphaned",
         eui64=0x00124B0001B1D621,
@@ -120,6 +113,13 @@ SHIPPED: dict[str, Profile] = {
         rssi=-128,
         device_type=0xFF,
         partner_eui64=0x00124B0001B1D632,
+    ),
+    "dead-app": Profile(
+        name="dead-app",
+        eui64=0x00124B0001B1D641,
+        serial_number="BLD-D001",
+        app_valid=False,
+        partner_eui64=0x00124B0001B1D642,
     ),
 }
 
