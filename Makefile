@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-LAYERS := drivers firmware updates data gui
+LAYERS := drivers zigbee emulator firmware updates data gui
 
 .PHONY: run test lint typecheck pytest bench package smoke clean
 

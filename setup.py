@@ -13,6 +13,8 @@ ROOT = Path(__file__).parent
 LAYERS = {
     "bridgelab": "bridgelab",
     "bridgelab.drivers": "drivers",
+    "bridgelab.zigbee": "zigbee",
+    "bridgelab.emulator": "emulator",
     "bridgelab.firmware": "firmware",
     "bridgelab.updates": "updates",
     "bridgelab.data": "data",

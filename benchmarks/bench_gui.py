@@ -61,8 +61,8 @@ def _rss_mib() -> float:
 
 def _big_image(folder: Path, kib: int) -> Path:
     """A demo-signed image the Demo bridge accepts (newer than its 1.2.0), `kib` KiB."""
-    from bridgelab.drivers.emulator.demo_material import DEMO_PRIVATE_KEY, demo_payload
-    from bridgelab.drivers.emulator.profiles import (
+    from bridgelab.emulator.demo_material import DEMO_PRIVATE_KEY, demo_payload
+    from bridgelab.emulator.profiles import (
         DEMO_HARDWARE_VERSION,
         DEMO_IMAGE_TYPE,
         DEMO_MANUFACTURER_CODE,

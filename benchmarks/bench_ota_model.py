@@ -13,8 +13,8 @@ from __future__ import annotations
 import random
 import time
 
-from bridgelab.drivers.ota_client import OtaClientConfig, OtaOutcome
-from bridgelab.drivers.ota_image_server import ImageOtaServer, simulate_upgrade
+from bridgelab.zigbee.ota_client import OtaClientConfig, OtaOutcome
+from tests.ota_image_server import ImageOtaServer, simulate_upgrade
 
 IMAGE_SIZE = 300 * 1024
 

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from benchmarks.emulators import table
-from bridgelab.drivers.emulator.demo_material import DEMO_IMAGES
+from bridgelab.emulator.demo_material import DEMO_IMAGES
 from bridgelab.updates.engine import UpdateEngine
 from bridgelab.updates.policy import UpdatePolicy
 from bridgelab.updates.request import UpdateRequest

@@ -24,8 +24,8 @@ import serial
 
 from benchmarks.emulators import emulator_processes, table
 from bridgelab.drivers import xmodem as xm
-from bridgelab.drivers.emulator.profiles import load_profile
 from bridgelab.drivers.gecko_bootloader import GeckoBootloader
+from bridgelab.emulator.profiles import load_profile
 from tests.gbl_files import application_bytes, build_gbl
 
 CASES = ((115200, 1.0, 64), (115200, 16.0, 16), (921600, 1.0, 128), (921600, 16.0, 16))

@@ -8,8 +8,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from bridgelab.drivers.emulator.demo_material import DEMO_PRIVATE_KEY
-from bridgelab.drivers.emulator.profiles import (
+from bridgelab.emulator.demo_material import DEMO_PRIVATE_KEY
+from bridgelab.emulator.profiles import (
     DEMO_HARDWARE_VERSION,
     DEMO_IMAGE_TYPE,
     DEMO_MANUFACTURER_CODE,

@@ -12,10 +12,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import platform
 import sqlite3
 import sys
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -28,6 +30,8 @@ from bridgelab.data.export import EVENT_CSV_COLUMNS
 from bridgelab.data.failures import FailureClass
 from bridgelab.data.records import SessionRecord
 from bridgelab.data.schema import SCHEMA_VERSION
+from bridgelab.safe_output import Guarded, safe_binary_output
+from bridgelab.text_safety import csv_safe
 
 if TYPE_CHECKING:  # sqlite_utils loads only when a store opens
     from sqlite_utils import Database
@@ -109,18 +113,32 @@ def _csv_text(header: tuple[str, ...], rows: list[list[Any]]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(header)
-    writer.writerows(rows)
+    writer.writerows([csv_safe(cell) for cell in row] for row in rows)
     return buffer.getvalue()
 
 
 def write_bundle(
-    db: Database, session_ids: list[str], zip_path: Path, *, trace: bool = True
+    db: Database,
+    session_ids: list[str],
+    zip_path: str | os.PathLike[str],
+    *,
+    trace: bool = True,
+    force: bool = False,
+    guards: Iterable[Guarded] = (),
 ) -> BundleReport:
-    """Write the bundle of `session_ids` (full ids) to `zip_path`; returns what it holds."""
+    """Write the bundle of `session_ids` (full ids) to `zip_path`; returns what it holds.
+
+    The zip is written as a safe output (`bridgelab.safe_output`): never over one of
+    `guards` (pass the open log's), never over an existing file unless `force`, and
+    complete or not at all.
+    """
     files: list[str] = []
     summaries: list[str] = []
     newest = "1980-01-01T00:00:00.000Z"
-    with zipfile.ZipFile(zip_path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+    with (
+        safe_binary_output(zip_path, guards, force=force, what="bundle") as stream,
+        zipfile.ZipFile(stream, "w", compression=zipfile.ZIP_DEFLATED) as archive,
+    ):
 
         def add(name: str, text: str, at: str) -> None:
             moment = parse_iso(at)
@@ -176,4 +194,4 @@ def write_bundle(
             "recorded.\n"
         )
         add("README.txt", readme, newest)
-    return BundleReport(zip_path, list(session_ids), files)
+    return BundleReport(Path(zip_path), list(session_ids), files)

@@ -2,6 +2,8 @@
 
 Exports stream (a row at a time), so a whole lab log of millions of events can be
 written without holding it in memory. JSON columns are written as JSON text in CSV cells.
+Every CSV text cell that a spreadsheet would run as a formula (`= + - @`, tab, CR first)
+gets a leading `'` (`bridgelab.text_safety.csv_safe`); JSON exports stay raw.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from bridgelab.data import queries
 from bridgelab.data.clock import iso_utc
 from bridgelab.data.records import SessionFilter, SessionRecord
 from bridgelab.data.schema import SCHEMA_VERSION
+from bridgelab.text_safety import csv_safe
 
 if TYPE_CHECKING:  # sqlite_utils loads only when a store opens
     from sqlite_utils import Database
@@ -25,9 +28,10 @@ EVENT_CSV_COLUMNS = ("session_id", "seq", "at", "kind", "data")
 
 
 def _cell(value: Any) -> Any:
+    """A CSV cell: dicts as JSON text, None as empty, formulas neutralised (`csv_safe`)."""
     if isinstance(value, dict):
         return json.dumps(value, separators=(",", ":"), sort_keys=True) if value else ""
-    return "" if value is None else value
+    return "" if value is None else csv_safe(value)
 
 
 def write_sessions_csv(

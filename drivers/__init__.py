@@ -1,1 +1,1 @@
-"""Links, framing, the bridge service protocol, the driver registry and the emulated bridge."""
+"""Links, framing, the bridge service protocol, the bridge client and the driver registry."""

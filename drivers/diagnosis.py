@@ -29,8 +29,13 @@ class Finding:
 
 def ota_blockers(identity: p.IdentityResponse, join: p.JoinStatusResponse) -> list[Finding]:
     """Why this bridge cannot take firmware over the air now (empty: it can)."""
+    return ota_blockers_for(identity.ota_capable, join.state)
+
+
+def ota_blockers_for(ota_capable: bool, state: JoinState) -> list[Finding]:
+    """`ota_blockers` from the two facts it needs (the pre-flight has no protocol messages)."""
     blockers: list[Finding] = []
-    if not identity.ota_capable:
+    if not ota_capable:
         blockers.append(
             Finding(
                 "warning",
@@ -39,7 +44,7 @@ def ota_blockers(identity: p.IdentityResponse, join: p.JoinStatusResponse) -> li
                 "changes), so it can only be updated on site. Update it locally now.",
             )
         )
-    if join.state == JoinState.ORPHANED:
+    if state == JoinState.ORPHANED:
         blockers.append(
             Finding(
                 "error",
@@ -48,12 +53,12 @@ def ota_blockers(identity: p.IdentityResponse, join: p.JoinStatusResponse) -> li
                 "no OTA is possible. Update it locally, and raise it with the supplier.",
             )
         )
-    elif join.state != JoinState.JOINED:
-        meaning = MEANINGS[join.state]
+    elif state != JoinState.JOINED:
+        meaning = MEANINGS[state]
         blockers.append(
             Finding(
-                "error" if join.state == JoinState.NOT_IN_DEVICE_LOG else "warning",
-                f"not-joined-{join.state.label}",
+                "error" if state == JoinState.NOT_IN_DEVICE_LOG else "warning",
+                f"not-joined-{state.label}",
                 f"{meaning.title}: {meaning.meaning} OTA needs the bridge on the HAN. "
                 f"{meaning.next_step}",
             )

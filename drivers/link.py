@@ -45,7 +45,9 @@ class SerialPort(Protocol):
     def close(self) -> None: ...
 
 
-HANDLER_PACKAGE = "bridgelab.drivers.urlhandler"
+# By name only: pyserial imports the `emu://` handler when such a URL is opened, so the
+# driver layer never imports the emulator package (it sits above drivers).
+HANDLER_PACKAGE = "bridgelab.emulator.urlhandler"
 DEFAULT_BAUD = 115200
 
 

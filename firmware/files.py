@@ -10,10 +10,17 @@ from __future__ import annotations
 
 import os
 import stat
-import uuid
+from collections.abc import Iterable
 from pathlib import Path
 
 from bridgelab.firmware.errors import ImageFileError
+from bridgelab.safe_output import (
+    Guarded,
+    OutputIsFolder,
+    OutputNotWritable,
+    OutputWriteFailed,
+    write_bytes,
+)
 
 MIB = 1024 * 1024
 DEFAULT_MAX_IMAGE_SIZE = 16 * MIB
@@ -62,29 +69,25 @@ def _refuse_oversize(target: Path, size: int, max_size: int, what: str) -> None:
         )
 
 
-def write_file(path: str | os.PathLike[str], data: bytes, *, what: str = "file") -> Path:
+def write_file(
+    path: str | os.PathLike[str],
+    data: bytes,
+    *,
+    what: str = "file",
+    force: bool = True,
+    guards: Iterable[Guarded] = (),
+) -> Path:
     """Write `data` to `path` atomically (a reader sees the old file or the new, never half).
 
-    Raises ImageFileError(cannot-write) when the folder is missing or not writable.
+    A safe output (`bridgelab.safe_output`): refused when `path` is one of `guards`
+    (output-is-input), or exists and `force` is False (output-exists). Raises
+    ImageFileError(cannot-write) when the path is a folder, or the folder is missing, not
+    writable or full.
     """
-    target = Path(path)
-    folder = target.parent if str(target.parent) else Path(".")
-    if target.is_dir():
-        raise ImageFileError(f"The {what} path {target} is a folder.", code="cannot-write")
-    # Created 0644 through the umask like any ordinary file (an image or a public key is
-    # for sharing), under a unique name beside the target so the rename stays atomic.
-    temporary = folder / f".{target.name}.{uuid.uuid4().hex}.tmp"
     try:
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        with os.fdopen(descriptor, "wb") as stream:
-            stream.write(data)
-        os.replace(temporary, target)
-    except OSError as exc:
-        temporary.unlink(missing_ok=True)
-        raise ImageFileError(
-            f"Cannot write the {what} {target}: {exc.strerror or exc}.", code="cannot-write"
-        ) from exc
-    return target
+        return write_bytes(path, data, guards, force=force, what=what)
+    except (OutputIsFolder, OutputNotWritable, OutputWriteFailed) as exc:
+        raise ImageFileError(exc.message, code="cannot-write", details=exc.details) from exc
 
 
 def write_new_private_file(path: str | os.PathLike[str], data: bytes, *, what: str) -> Path:

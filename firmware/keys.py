@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from bridgelab.firmware.errors import FirmwareError, ImageFileError, KeyFileError
 from bridgelab.firmware.files import read_file, write_file, write_new_private_file
+from bridgelab.safe_output import OutputError, check_output, check_output_folder
 
 PrivateKey = ec.EllipticCurvePrivateKey
 PublicKey = ec.EllipticCurvePublicKey
@@ -65,9 +66,11 @@ def save_private_key(private_key: PrivateKey, path: str | os.PathLike[str]) -> P
     return write_new_private_file(path, pem, what="private key")
 
 
-def save_public_key(public_key: PublicKey, path: str | os.PathLike[str]) -> Path:
+def save_public_key(
+    public_key: PublicKey, path: str | os.PathLike[str], *, force: bool = True
+) -> Path:
     """Write the public key as SubjectPublicKeyInfo PEM, ready for a trust store."""
-    return write_file(path, public_key_pem(public_key), what="public key")
+    return write_file(path, public_key_pem(public_key), what="public key", force=force)
 
 
 def load_private_key(path: str | os.PathLike[str]) -> PrivateKey:
@@ -117,13 +120,19 @@ class GeneratedKeyFiles:
 
 
 def generate_key_files(
-    manufacturer_code: int, folder: str | os.PathLike[str], *, label: str | None = None
+    manufacturer_code: int,
+    folder: str | os.PathLike[str],
+    *,
+    label: str | None = None,
+    force: bool = False,
 ) -> GeneratedKeyFiles:
     """Make a key pair in `folder` (created if missing) for one manufacturer.
 
     Writes `<MMMM>-<label>.key` (private, 0600) and `<MMMM>-<label>.pem` (public, named as
     a trust store expects); `label` defaults to the first 8 hex digits of the key id.
-    Never overwrites: an existing private key file raises ImageFileError(file-exists).
+    Never overwrites a private key: an existing one raises ImageFileError(file-exists).
+    An existing public key file is refused (output-exists) unless `force`; both are
+    checked before either file is written.
     """
     if not 0 <= manufacturer_code <= 0xFFFF:
         raise FirmwareError(
@@ -136,16 +145,21 @@ def generate_key_files(
             "dots, dashes and underscores.",
             code="bad-field-value",
         )
-    target = Path(folder)
     try:
-        target.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ImageFileError(
-            f"Cannot create the key folder {target}: {exc.strerror or exc}.", code="cannot-write"
-        ) from exc
+        target = check_output_folder(folder, what="key folder")
+    except OutputError as exc:  # the code key scripts already match on
+        raise ImageFileError(exc.message, code="cannot-write", action=exc.action) from exc
     private_key = generate_private_key()
     identifier = key_id(private_key.public_key())
     stem = f"{manufacturer_code:04X}-{label or identifier[:8]}"
+    public_target = target / f"{stem}{PUBLIC_KEY_SUFFIX}"
+    if (target / f"{stem}{PRIVATE_KEY_SUFFIX}").exists():
+        raise ImageFileError(
+            f"The private key {target / (stem + PRIVATE_KEY_SUFFIX)} already exists.",
+            code="file-exists",
+            action="A private key is never replaced: give another --label or --out folder.",
+        )
+    check_output(public_target, force=force, what="public key")
     private_path = save_private_key(private_key, target / f"{stem}{PRIVATE_KEY_SUFFIX}")
-    public_path = save_public_key(private_key.public_key(), target / f"{stem}{PUBLIC_KEY_SUFFIX}")
+    public_path = save_public_key(private_key.public_key(), public_target, force=force)
     return GeneratedKeyFiles(manufacturer_code, identifier, private_path, public_path)

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from bridgelab.drivers.emulator.demo_material import DEMO_DIR
 from bridgelab.drivers.versions import display_version
+from bridgelab.emulator.demo_material import DEMO_DIR
 from bridgelab.errors import BridgeLabError
 from bridgelab.gui.formatting import ARROW
 from bridgelab.gui.store_holder import StoreHolder

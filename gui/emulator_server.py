@@ -16,8 +16,8 @@ from urllib.parse import urlencode
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from bridgelab.drivers.emulator.factory import EmulatorOptions, parse_emu_url
-from bridgelab.drivers.emulator.serve import serve_pty, serve_tcp
+from bridgelab.emulator.factory import EmulatorOptions, parse_emu_url
+from bridgelab.emulator.serve import serve_pty, serve_tcp
 from bridgelab.errors import BridgeLabError
 from bridgelab.gui.tasks import TaskRunner
 

@@ -23,9 +23,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from bridgelab.drivers.emulator.demo_material import DEMO_DIR, DEMO_IMAGES
 from bridgelab.drivers.ports import PortInfo
 from bridgelab.drivers.versions import format_version
+from bridgelab.emulator.demo_material import DEMO_DIR, DEMO_IMAGES
 from bridgelab.errors import BridgeLabError
 from bridgelab.gui.bench_controller import BenchController
 from bridgelab.gui.bridge_session import BridgeSession, BridgeSnapshot, ConnectionState

@@ -1,4 +1,4 @@
-"""The verification report's wording: an `ImageAssessment` as a verdict and facts.
+"""The verification report's wording: an `Preflight` as a verdict and facts.
 
 Pure functions (no Qt): the update view places the text, the tests read it.
 """
@@ -6,10 +6,10 @@ Pure functions (no Qt): the update view places the text, the tests read it.
 from __future__ import annotations
 
 from bridgelab.drivers.versions import display_version
-from bridgelab.gui.assessment import ImageAssessment
 from bridgelab.gui.formatting import ARROW, format_size, hardware_version, hex_code
 from bridgelab.gui.theme import Tone
 from bridgelab.updates.ota_server import format_duration
+from bridgelab.updates.preflight import Preflight
 
 IMAGE_LABELS = (
     "File",
@@ -35,7 +35,7 @@ SIGNATURE_WORDS = {
 }
 
 
-def report_verdict(assessment: ImageAssessment) -> tuple[Tone, str, str]:
+def report_verdict(assessment: Preflight) -> tuple[Tone, str, str]:
     """(tone, headline, next step) for the top of the report."""
     report = assessment.report
     if assessment.device is None:
@@ -68,10 +68,12 @@ def report_verdict(assessment: ImageAssessment) -> tuple[Tone, str, str]:
             "Downgrade allowed: ready to send",
             f"Reason recorded with the attempt: {assessment.override.reason}",
         )
+    if assessment.verdict("ota").mode_refusal is not None:
+        return Tone.GOOD, "Ready to send locally", "Start a local update (OTA cannot reach it)."
     return Tone.GOOD, "Ready to send to this bridge", "Choose local update or simulated OTA."
 
 
-def image_facts(assessment: ImageAssessment) -> list[tuple[str, str]]:
+def image_facts(assessment: Preflight) -> list[tuple[str, str]]:
     summary = assessment.report.summary
     low, high = summary.get("min_hw_version"), summary.get("max_hw_version")
     hardware = (
@@ -94,7 +96,7 @@ def image_facts(assessment: ImageAssessment) -> list[tuple[str, str]]:
     ]  # fmt: skip
 
 
-def signer_facts(assessment: ImageAssessment) -> list[tuple[str, str]]:
+def signer_facts(assessment: Preflight) -> list[tuple[str, str]]:
     report = assessment.report
     signer = report.signer
     signed_by = "-"
@@ -111,7 +113,7 @@ def signer_facts(assessment: ImageAssessment) -> list[tuple[str, str]]:
     ]
 
 
-def bridge_facts(assessment: ImageAssessment) -> list[tuple[str, str]]:
+def bridge_facts(assessment: Preflight) -> list[tuple[str, str]]:
     device = assessment.device
     running = display_version(device.file_version) if device is not None else "not connected"
     if device is None:
@@ -125,11 +127,18 @@ def bridge_facts(assessment: ImageAssessment) -> list[tuple[str, str]]:
     return [
         ("Bridge runs", running),
         ("This image", f"{display_version(assessment.file_version)}: {relation}"),
-        ("Real OTA would take", f"about {format_duration(assessment.predicted_ota_s)}"),
+        ("Real OTA would take", ota_duration_text(assessment)),
     ]
 
 
-def finding_lines(assessment: ImageAssessment) -> list[tuple[str, str]]:
+def ota_duration_text(assessment: Preflight) -> str:
+    """The predicted real OTA time, or why there is none for this bridge."""
+    if assessment.verdict("ota").mode_refusal is not None:
+        return "no OTA for this bridge"
+    return f"about {format_duration(assessment.predicted_ota_s)}"
+
+
+def finding_lines(assessment: Preflight) -> list[tuple[str, str]]:
     """(severity, "message  Next step: action") for every finding, errors first."""
     order = {"error": 0, "warning": 1, "info": 2}
     lines = []
@@ -138,4 +147,11 @@ def finding_lines(assessment: ImageAssessment) -> list[tuple[str, str]]:
         # Already running this image is the goal reached, not a fault to flag in red.
         severity = "neutral" if finding.code == "same-version" else str(finding.severity)
         lines.append((severity, text))
+    for reason in assessment.verdict("local").own:  # e.g. it stays off the HAN afterwards
+        lines.append(
+            (
+                reason.severity,
+                reason.message + (f"  \u2192 {reason.action}" if reason.action else ""),
+            )
+        )
     return lines

@@ -14,6 +14,7 @@ from bridgelab.data.merge import MergeReport
 from bridgelab.data.records import SessionFilter
 from bridgelab.data.store import TriageStore
 from bridgelab.errors import BridgeLabError
+from bridgelab.safe_output import safe_output, triage_log
 
 EXPORT_FORMATS = {"csv": "CSV, one row per session (*.csv)", "json": "JSON with events (*.json)"}
 
@@ -29,7 +30,8 @@ def export_sessions(store: TriageStore, filters: SessionFilter, path: Path, fmt:
     Raises ExportFailed when the file cannot be written, and the store's errors.
     """
     try:
-        with store.reading() as db, path.open("w", encoding="utf-8", newline="") as out:
+        guards = triage_log(store.path)
+        with store.reading() as db, safe_output(path, guards, force=True) as out:
             if fmt == "json":
                 return write_json(db, out, filters)
             return write_sessions_csv(db, out, filters)
@@ -41,7 +43,8 @@ def bundle_sessions(store: TriageStore, session_ids: list[str], path: Path) -> B
     """Zip the sessions' stories into `path`; raises ExportFailed when it cannot be written."""
     try:
         with store.reading() as db:
-            return write_bundle(db, session_ids, path)
+            # The save dialog has asked about replacing a file; the log is never replaced.
+            return write_bundle(db, session_ids, path, force=True, guards=triage_log(store.path))
     except OSError as error:
         raise ExportFailed(f"Cannot write {path}: {error.strerror or error}.") from error
 

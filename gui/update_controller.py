@@ -16,7 +16,6 @@ from PySide6.QtCore import QObject, Signal, Slot
 
 from bridgelab.errors import BridgeLabError
 from bridgelab.firmware.compat import DowngradeOverride
-from bridgelab.gui.assessment import ImageAssessment, assess_image_file
 from bridgelab.gui.bridge_session import BridgeSession, BridgeSnapshot, ConnectionState
 from bridgelab.gui.settings import Settings
 from bridgelab.gui.store_holder import StoreHolder
@@ -24,17 +23,26 @@ from bridgelab.gui.tasks import TaskRunner
 from bridgelab.updates.engine import UpdateEngine
 from bridgelab.updates.events import UpdateResult
 from bridgelab.updates.policy import UpdatePolicy
+from bridgelab.updates.preflight import BridgeFacts, Preflight, assess
 from bridgelab.updates.request import UpdateRequest
+
+
+def bridge_facts(snapshot: BridgeSnapshot | None) -> BridgeFacts | None:
+    """What the pre-flight checks an image against, from the device view's last reading."""
+    if snapshot is None:
+        return None
+    return BridgeFacts.read(snapshot.identity, snapshot.join.state)
 
 
 class UpdateController(QObject):
     assessing = Signal(object)  # Path
-    assessed = Signal(object)  # ImageAssessment
+    assessed = Signal(object)  # Preflight
     assessFailed = Signal(object)  # BridgeLabError: not an image we can read
     runningChanged = Signal()  # read `.running`
     engineEvent = Signal(object)  # updates.events.UpdateEvent, on the GUI thread
     finished = Signal(object)  # UpdateResult
     crashed = Signal(object)  # BridgeLabError: the engine itself failed (a bug)
+    resultCleared = Signal()  # the last result was about another bridge or image: forget it
     _fromEngine = Signal(object)  # emitted on the engine's thread
 
     def __init__(
@@ -55,37 +63,56 @@ class UpdateController(QObject):
         self.policy = policy or UpdatePolicy()
         self.image_path: Path | None = None
         self.override: DowngradeOverride | None = None
-        self.assessment: ImageAssessment | None = None
+        self.assessment: Preflight | None = None
         self.engine: UpdateEngine | None = None
         self.last_result: UpdateResult | None = None
         self._assessment_number = 0
-        self._assessed_device: object = None
+        self._assessed_bridge: BridgeFacts | None = None
+        self._result_eui64: int | None = None  # the bridge the last result is about
         self._fromEngine.connect(self._on_engine_event)
         session.snapshotChanged.connect(self._on_snapshot)
+        session.stateChanged.connect(self._on_session_state)
 
     @property
     def running(self) -> bool:
         return self.engine is not None
 
-    @property
-    def can_start(self) -> bool:
-        """An image passed its checks against the bridge, which is connected and idle."""
+    def can_start(self, mode: str) -> bool:
+        """The pre-flight allows `mode` for this image and bridge, which is connected and idle."""
+        return self.start_refusal(mode) is None
+
+    def start_refusal(self, mode: str) -> str | None:
+        """Why `mode` cannot start now (None: it can): the pre-flight's reason, or the
+        session's. The update view shows it beside the disabled Start button."""
         assessment = self.assessment
-        return (
-            not self.running
-            and assessment is not None
-            and assessment.can_start
-            and self.session.state == ConnectionState.CONNECTED
-            and self.store.settled
-        )
+        if self.running:
+            return "An update is running."
+        if self.session.state != ConnectionState.CONNECTED:
+            return "Connect to a bridge first."
+        if assessment is None:
+            return "Open an image: it is checked against the bridge before anything is sent."
+        refusal = assessment.verdict(mode).refusal
+        if refusal is not None:
+            return refusal.message + (f" {refusal.action}" if refusal.action else "")
+        if not self.store.settled:
+            return "Waiting for the triage log."
+        return None
 
     # -- the image --------------------------------------------------------------------------
 
     def set_image(self, path: Path) -> None:
         """Check a newly chosen image (any earlier downgrade permission is dropped)."""
+        if path != self.image_path:
+            self.assessment = None
+            self._clear_result()
         self.image_path = path
         self.override = None
         self.reassess()
+
+    def _clear_result(self) -> None:
+        if self.last_result is not None and not self.running:
+            self.last_result = None
+            self.resultCleared.emit()
 
     def allow_downgrade(self, reason: str) -> None:
         """Permit this image although it is older; `reason` is recorded with the attempt."""
@@ -103,22 +130,20 @@ class UpdateController(QObject):
         if path is None:
             return
         snapshot = self.session.snapshot
-        device = snapshot.device_identity if snapshot is not None else None
-        self._assessed_device = device
+        bridge = bridge_facts(snapshot)
+        self._assessed_bridge = bridge
         trust_dir = Path(self.settings.trust_dir) if self.settings.trust_dir else None
         override, policy = self.override, self.policy
         self._assessment_number += 1
         number = self._assessment_number
         self.assessing.emit(path)
         self.runner.submit(
-            lambda: assess_image_file(
-                path, device, trust_dir=trust_dir, override=override, policy=policy
-            ),
+            lambda: assess(path, bridge, trust_dir=trust_dir, override=override, policy=policy),
             lambda result: self._assessed(number, result),
             lambda error: self._assess_failed(number, error),
         )
 
-    def _assessed(self, number: int, assessment: ImageAssessment) -> None:
+    def _assessed(self, number: int, assessment: Preflight) -> None:
         if number == self._assessment_number:
             self.assessment = assessment
             self.assessed.emit(assessment)
@@ -129,13 +154,21 @@ class UpdateController(QObject):
             self.assessFailed.emit(error)
 
     def _on_snapshot(self, snapshot: BridgeSnapshot) -> None:
-        # The verdict is about *this* bridge: check again when another one (or a new
-        # firmware version) is connected, not on every LQI change.
+        if self._result_eui64 is not None and snapshot.identity.eui64 != self._result_eui64:
+            self._clear_result()  # another bridge: the last verdict is not about it
+        # The verdict is about *this* bridge: check again when another one, a new firmware
+        # version or a new join state is seen, not on every LQI change.
         if (
             self.image_path is not None
             and not self.running
-            and snapshot.device_identity != self._assessed_device
+            and bridge_facts(snapshot) != self._assessed_bridge
         ):
+            self.reassess()
+
+    def _on_session_state(self, state: str) -> None:
+        # A lost or closed link: the report must not go on naming the bridge that was.
+        gone = state in (ConnectionState.DISCONNECTED.value, ConnectionState.FAILED.value)
+        if gone and self.image_path is not None and not self.running and self._assessed_bridge:
             self.reassess()
 
     # -- the update -------------------------------------------------------------------------
@@ -145,17 +178,20 @@ class UpdateController(QObject):
         assessment = self.assessment
         if self.running:
             raise BridgeLabError("An update is already running.", code="update-running")
-        if assessment is None or not assessment.can_start:
-            raise BridgeLabError(
-                "The image has not passed its checks against this bridge.",
-                code="image-not-checked",
-                action="Open an image and read the verification report first.",
-            )
         if self.session.state != ConnectionState.CONNECTED:
             raise BridgeLabError(
                 "No bridge is connected.",
                 code="not-connected",
                 action="Connect to the bridge first (the port picker at the top).",
+            )
+        refusal = assessment.verdict(mode).refusal if assessment is not None else None
+        if assessment is None or refusal is not None:
+            raise BridgeLabError(
+                refusal.message if refusal is not None else "No image has been checked.",
+                code=refusal.code if refusal is not None else "image-not-checked",
+                action=refusal.action
+                if refusal is not None
+                else "Open an image and read the verification report first.",
             )
         request = UpdateRequest(
             port_url=self.session.url,
@@ -193,6 +229,7 @@ class UpdateController(QObject):
     def _engine_done(self, result: UpdateResult) -> None:
         engine, self.engine = self.engine, None
         self.last_result = result
+        self._result_eui64 = engine.link.eui64 if engine is not None else None
         self.runningChanged.emit()
         self.finished.emit(result)
         self.store.changed.emit()

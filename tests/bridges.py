@@ -12,9 +12,9 @@ from pathlib import Path
 
 from bridgelab.drivers import protocol as p
 from bridgelab.drivers.client import BridgeClient
-from bridgelab.drivers.emulator.factory import EmulatorOptions
-from bridgelab.drivers.emulator.faults import parse_faults
-from bridgelab.drivers.emulator.serve import serve_pty, serve_tcp
+from bridgelab.emulator.factory import EmulatorOptions
+from bridgelab.emulator.faults import parse_faults
+from bridgelab.emulator.serve import serve_pty, serve_tcp
 
 TRANSPORTS = ("emu", "pty", "tcp")
 

@@ -14,9 +14,9 @@ import pytest
 
 from bridgelab.drivers import protocol as p
 from bridgelab.drivers.client import BridgeClient
-from bridgelab.drivers.emulator.demo_material import DEMO_IMAGES
-from bridgelab.drivers.emulator.profiles import SHIPPED
 from bridgelab.drivers.join_state import JoinState
+from bridgelab.emulator.demo_material import DEMO_IMAGES
+from bridgelab.emulator.profiles import SHIPPED
 from bridgelab.firmware.image import parse_image
 from tests.bridges import TRANSPORTS, emulator_url, push_image
 
@@ -231,7 +231,7 @@ def test_an_unknown_command_is_refused_not_ignored() -> None:
 
 
 def test_the_link_key_never_goes_on_the_wire() -> None:
-    from bridgelab.drivers.install_code import derive_link_key, parse_install_code
+    from bridgelab.zigbee.install_code import derive_link_key, parse_install_code
 
     key = bytes(derive_link_key(parse_install_code(SHIPPED["demo"].install_code)))
     seen = bytearray()

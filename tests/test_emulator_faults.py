@@ -11,10 +11,10 @@ import pytest
 
 from bridgelab.drivers import protocol as p
 from bridgelab.drivers.client import BridgeClient
-from bridgelab.drivers.emulator.demo_material import DEMO_IMAGES
-from bridgelab.drivers.emulator.faults import VALID_FAULTS, FaultSpecError, parse_faults
 from bridgelab.drivers.errors import LinkError, NoAnswer
 from bridgelab.drivers.join_state import JoinState
+from bridgelab.emulator.demo_material import DEMO_IMAGES
+from bridgelab.emulator.faults import VALID_FAULTS, FaultSpecError, parse_faults
 from tests.bridges import TRANSPORTS, emulator_url, push_image
 from tests.test_emulator_conformance import Events
 

@@ -6,9 +6,8 @@ import pytest
 
 from bridgelab.drivers import protocol as p
 from bridgelab.drivers.client import BridgeClient
-from bridgelab.drivers.emulator.demo_material import DEMO_IMAGES
-from bridgelab.drivers.ota_image_server import ImageOtaServer
-from bridgelab.drivers.zcl_ota import (
+from bridgelab.emulator.demo_material import DEMO_IMAGES
+from bridgelab.zigbee.zcl_ota import (
     ImageBlockRequest,
     ImageNotify,
     ImageUpgradeStatus,
@@ -19,6 +18,7 @@ from bridgelab.drivers.zcl_ota import (
     encode_frame,
 )
 from tests.bridges import TRANSPORTS, emulator_url
+from tests.ota_image_server import ImageOtaServer
 from tests.test_emulator_conformance import Events
 
 NEWER = DEMO_IMAGES[0].path.read_bytes()

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bridgelab.cli import main
-from bridgelab.drivers.install_code import (
+from bridgelab.zigbee.install_code import (
     InstallCodeCrcError,
     InstallCodeError,
     crc16_x25,

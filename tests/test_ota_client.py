@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from bridgelab.drivers.ota_client import (
+from bridgelab.virtual_clock import VirtualClock
+from bridgelab.zigbee.ota_client import (
     DownloadState,
     OtaClient,
     OtaClientConfig,
@@ -23,15 +24,8 @@ from bridgelab.drivers.ota_client import (
     OtaDeviceIdentity,
     OtaOutcome,
 )
-from bridgelab.drivers.ota_image_server import (
-    ImageOtaServer,
-    Intercept,
-    run_exchange,
-    simulate_upgrade,
-)
-from bridgelab.drivers.ota_timing import OtaModelSettingError
-from bridgelab.drivers.virtual_clock import VirtualClock
-from bridgelab.drivers.zcl_ota import (
+from bridgelab.zigbee.ota_timing import OtaModelSettingError
+from bridgelab.zigbee.zcl_ota import (
     ImageBlockAbort,
     ImageBlockRequest,
     ImageBlockResponse,
@@ -45,6 +39,12 @@ from bridgelab.drivers.zcl_ota import (
     ZclStatus,
     decode_frame,
     encode_frame,
+)
+from tests.ota_image_server import (
+    ImageOtaServer,
+    Intercept,
+    run_exchange,
+    simulate_upgrade,
 )
 
 MFR, TYPE, OLD, NEW = 0x117C, 0x2101, 0x12214572, 0x12214573

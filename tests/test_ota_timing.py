@@ -6,15 +6,15 @@ import random
 
 import pytest
 
-from bridgelab.drivers.ota_client import OtaClientConfig, OtaOutcome
-from bridgelab.drivers.ota_image_server import simulate_upgrade
-from bridgelab.drivers.ota_timing import (
+from bridgelab.virtual_clock import VirtualClock
+from bridgelab.zigbee.ota_client import OtaClientConfig, OtaOutcome
+from bridgelab.zigbee.ota_timing import (
     OtaModelSettingError,
     exchange_loss_rate,
     expected_exchange_s,
     predict_ota_duration,
 )
-from bridgelab.drivers.virtual_clock import VirtualClock
+from tests.ota_image_server import simulate_upgrade
 
 
 def simulate(image_size: int, config: OtaClientConfig, server_block_size: int) -> float:

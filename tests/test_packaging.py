@@ -108,7 +108,7 @@ def test_pruning_keeps_what_is_linked_and_drops_the_rest() -> None:
         ("PySide6/Qt/translations/qtbase_de.qm", "/x/qtbase_de.qm", "DATA"),
         ("libQt6Core.so.6", lib + "libQt6Core.so.6", "SYMLINK"),
         ("libQt6Network.so.6", lib + "libQt6Network.so.6", "SYMLINK"),
-        ("bridgelab/drivers/emulator/demo/B1D6-demo.pem", "/x/B1D6-demo.pem", "DATA"),
+        ("bridgelab/emulator/demo/B1D6-demo.pem", "/x/B1D6-demo.pem", "DATA"),
     ]
     kept_binaries, kept_datas = linux_bundle.prune_toc(binaries, datas)
     kept = {entry[0] for entry in kept_binaries}
@@ -122,7 +122,7 @@ def test_pruning_keeps_what_is_linked_and_drops_the_rest() -> None:
     assert "libX11.so.6" not in kept
     assert [entry[0] for entry in kept_datas] == [
         "libQt6Core.so.6",
-        "bridgelab/drivers/emulator/demo/B1D6-demo.pem",
+        "bridgelab/emulator/demo/B1D6-demo.pem",
     ]
 
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bridgelab.drivers.zcl_ota import (
+from bridgelab.zigbee.zcl_ota import (
     ImageBlockAbort,
     ImageBlockRequest,
     ImageBlockResponse,

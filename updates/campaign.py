@@ -35,8 +35,7 @@ import io
 import json
 import threading
 import time
-import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,21 +45,22 @@ from bridgelab.data.store import TriageStore
 from bridgelab.drivers.errors import DriverError
 from bridgelab.drivers.factory import connect_bridge
 from bridgelab.drivers.versions import format_version
-from bridgelab.errors import UsageError
 from bridgelab.firmware.errors import FirmwareError
 from bridgelab.firmware.image import load_image
+from bridgelab.safe_output import (
+    Guarded,
+    check_output,
+    check_output_folder,
+    inputs,
+    triage_log,
+    write_bytes,
+)
+from bridgelab.text_safety import csv_safe
 from bridgelab.updates import events as ev
 from bridgelab.updates.engine import UpdateEngine
+from bridgelab.updates.plan import DEFAULT_ORDER, ORDER_KEYS, PlanError, check_plan
 from bridgelab.updates.policy import UpdatePolicy
-from bridgelab.updates.request import MODES, UpdateRequest
-
-ORDER_KEYS = ("security", "priority", "version_gap", "plan")
-DEFAULT_ORDER = ("security", "priority", "version_gap", "plan")
-
-
-class PlanError(UsageError):
-    code = "bad-campaign-plan"
-    default_action = "Fix the plan file; docs/campaigns.md describes the format."
+from bridgelab.updates.request import UpdateRequest
 
 
 @dataclass(frozen=True)
@@ -87,71 +87,32 @@ class CampaignPlan:
     policy: UpdatePolicy = field(default_factory=UpdatePolicy)
 
 
-def _require(table: dict[str, Any], key: str, kind: type, where: str) -> Any:
-    value = table.get(key)
-    if not isinstance(value, kind):
-        raise PlanError(f"{where}: `{key}` must be a {kind.__name__}.")
-    return value
-
-
 def load_plan(path: Path) -> CampaignPlan:
-    """Read and check a plan; every problem is a PlanError naming the place."""
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise PlanError(f"No plan file at {path}.") from None
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
-        raise PlanError(f"Cannot read the plan {path}: {error}.") from None
-    base = path.parent
-    head = raw.get("campaign", {})
-    if not isinstance(head, dict):
-        raise PlanError(f"{path}: [campaign] must be a table.")
-    order = tuple(head.get("order", DEFAULT_ORDER))
-    unknown = [key for key in order if key not in ORDER_KEYS]
-    if unknown:
-        raise PlanError(
-            f"{path}: unknown order key(s) {', '.join(unknown)}.",
-            action="Order keys: " + ", ".join(ORDER_KEYS) + ".",
+    """Read and check a plan (`updates.plan`: every problem at once, before anything runs)."""
+    checked = check_plan(path)
+    head = checked.campaign
+    jobs = tuple(
+        PlannedJob(
+            index=index,
+            port=job["port"],
+            image=job["image"],
+            mode=job["mode"],
+            security=job["security"],
+            priority=job["priority"],
+            label=job["label"],
         )
-    mode = str(head.get("mode", "local"))
-    lanes = int(head.get("lanes", 1))
-    retries = int(head.get("retries", 0))
-    if lanes < 1 or retries < 0:
-        raise PlanError(f"{path}: lanes must be 1 or more and retries 0 or more.")
-    jobs = []
-    raw_jobs = raw.get("job", [])
-    if not isinstance(raw_jobs, list) or not raw_jobs:
-        raise PlanError(f"{path}: the plan lists no [[job]].")
-    for index, entry in enumerate(raw_jobs):
-        where = f"{path}: job {index + 1}"
-        job_mode = str(entry.get("mode", mode))
-        if job_mode not in MODES:
-            raise PlanError(f"{where}: mode must be one of {', '.join(MODES)}.")
-        image = base / _require(entry, "image", str, where)
-        jobs.append(
-            PlannedJob(
-                index=index,
-                port=_require(entry, "port", str, where),
-                image=image,
-                mode=job_mode,
-                security=bool(entry.get("security", False)),
-                priority=int(entry.get("priority", 100)),
-                label=str(entry.get("label", "")),
-            )
-        )
-    trust = head.get("trust")
-    report_dir = head.get("report_dir")
-    healthy_s = float(head.get("healthy_s", 2.0))
+        for index, job in enumerate(checked.jobs)
+    )
     return CampaignPlan(
-        name=str(head.get("name", path.stem)),
-        jobs=tuple(jobs),
-        lanes=lanes,
-        retries=retries,
-        order=order,
-        trust=base / trust if trust else None,
-        healthy_s=healthy_s,
-        report_dir=base / report_dir if report_dir else None,
-        policy=UpdatePolicy(healthy_s=healthy_s),
+        name=head["name"] or path.stem,
+        jobs=jobs,
+        lanes=head["lanes"],
+        retries=head["retries"],
+        order=tuple(head["order"]),
+        trust=head["trust"],
+        healthy_s=head["healthy_s"],
+        report_dir=head["report_dir"],
+        policy=UpdatePolicy(healthy_s=head["healthy_s"]),
     )
 
 
@@ -242,7 +203,8 @@ class CampaignSummary:
         rows = [job.row() for job in self.jobs]
         writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
         writer.writeheader()
-        writer.writerows(rows)
+        # Ports, labels and device messages must not run as spreadsheet formulas.
+        writer.writerows({key: csv_safe(value) for key, value in row.items()} for row in rows)
         return buffer.getvalue()
 
     def describe(self) -> str:
@@ -259,15 +221,24 @@ class CampaignSummary:
         lines += [f"Report: {path}" for path in self.report_paths]
         return "\n".join(lines)
 
-    def write_reports(self, folder: Path) -> tuple[Path, Path]:
-        folder.mkdir(parents=True, exist_ok=True)
+    def write_reports(
+        self, folder: Path, guards: Iterable[Guarded] = (), *, force: bool = False
+    ) -> tuple[Path, Path]:
+        """Write the CSV and JSON reports into `folder` as safe outputs: never over one of
+        `guards` (the log, the images, the trust folder), never over an existing report
+        unless `force`, each complete or absent (`bridgelab.safe_output`)."""
+        guard_list = list(guards)
+        folder = check_output_folder(folder, guard_list, what="report folder")
         stamp = self.started.strftime("%Y%m%dT%H%M%SZ")
         stem = "".join(c if c.isalnum() or c in "-_" else "-" for c in self.name)
         csv_path = folder / f"{stem}-{stamp}.csv"
         json_path = folder / f"{stem}-{stamp}.json"
-        csv_path.write_text(self.csv_text(), encoding="utf-8")
+        report = json.dumps(self.to_dict() | {"reports": [str(csv_path), str(json_path)]}, indent=2)
+        for path in (csv_path, json_path):  # both refused before either is written
+            check_output(path, guard_list, force=force, what="campaign report")
+        write_bytes(csv_path, self.csv_text().encode(), guard_list, force=force)
+        write_bytes(json_path, report.encode(), guard_list, force=force)
         self.report_paths = (csv_path, json_path)
-        json_path.write_text(json.dumps(self.to_dict(), indent=2), encoding="utf-8")
         return csv_path, json_path
 
 
@@ -346,8 +317,17 @@ class Campaign:
             self.plan.order,
         )
         if self.plan.report_dir is not None:
-            summary.write_reports(self.plan.report_dir)
+            summary.write_reports(self.plan.report_dir, self._input_guards())
         return summary
+
+    def _input_guards(self) -> list[Guarded]:
+        """What the reports must never overwrite: the log, the images, the trust folder."""
+        guards = inputs([job.image for job in self.plan.jobs], "an image of the plan")
+        if self.plan.trust is not None:
+            guards.append(Guarded(self.plan.trust, "the trust folder", tree=True))
+        if self.store is not None:
+            guards += triage_log(self.store.path)
+        return guards
 
     def _next(self) -> JobState | None:
         with self._lock:
@@ -414,6 +394,7 @@ def run_campaign(
 
 
 __all__ = [
+    "ORDER_KEYS",
     "Campaign",
     "CampaignPlan",
     "CampaignSummary",

@@ -11,7 +11,6 @@ is back on the HAN (if it was on it before) and stays healthy for `policy.health
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import tempfile
 import threading
 import time
@@ -27,7 +26,6 @@ from bridgelab.data.records import DeviceInfo, ImageInfo, SessionStart
 from bridgelab.data.store import TriageStore
 from bridgelab.drivers import protocol as p
 from bridgelab.drivers.client import BridgeClient
-from bridgelab.drivers.diagnosis import ota_blockers
 from bridgelab.drivers.errors import (
     DriverError,
     LinkLost,
@@ -39,10 +37,10 @@ from bridgelab.drivers.errors import (
 )
 from bridgelab.drivers.join_state import JoinState
 from bridgelab.drivers.versions import format_version
-from bridgelab.firmware.compat import DeviceIdentity, DowngradeOverride
+from bridgelab.firmware.compat import DowngradeOverride
 from bridgelab.firmware.errors import FirmwareError
 from bridgelab.firmware.image import OtaImage, load_image
-from bridgelab.firmware.verify import VerificationReport, assess_image
+from bridgelab.firmware.verify import VerificationReport
 from bridgelab.updates import events as ev
 from bridgelab.updates.errors import UpdateFailed
 from bridgelab.updates.link import BridgeLink
@@ -81,6 +79,7 @@ class UpdateEngine:
         )
         self.identity: p.IdentityResponse | None = None
         self.join_before: JoinState | None = None
+        self.join_after: JoinState | None = None  # last seen in the health check
         self.image: OtaImage | None = None
         self.report: VerificationReport | None = None
         self.file_sha256 = b""
@@ -277,9 +276,10 @@ class UpdateEngine:
     # ----------------------------------------------------------------- validate
 
     def _validate(self) -> None:
-        from bridgelab.updates.trust import resolve_trust
+        """The pre-flight (`updates.preflight`), as the GUI and `image verify` run it."""
+        from bridgelab.updates.preflight import BridgeFacts, assess
 
-        assert self.identity is not None
+        assert self.identity is not None and self.join_before is not None
         request = self.request
         try:
             image = load_image(request.image_path)
@@ -287,22 +287,20 @@ class UpdateEngine:
             raise UpdateFailed.from_error(
                 Stage.VALIDATE, FailureClass.IMAGE_REJECTED, error
             ) from error
-        self.image = image
-        self.file_sha256 = hashlib.sha256(image.raw).digest()  # hashed once, used to the end
-        identity = self.identity
-        trust, source = resolve_trust(request.trust_dir, identity.manufacturer_code)
-        device = DeviceIdentity(
-            manufacturer_code=identity.manufacturer_code,
-            image_type=identity.image_type,
-            hardware_version=identity.hardware_version,
-            file_version=identity.firmware_version,
-            eui64=identity.eui64,
-        )
         override = (
             DowngradeOverride(request.downgrade_reason or "") if request.allow_downgrade else None
         )
-        report = assess_image(image, trust, device, override)
-        self.report = report
+        preflight = assess(
+            request.image_path,
+            BridgeFacts.read(self.identity, self.join_before),
+            trust_dir=request.trust_dir,
+            override=override,
+            policy=self.policy,
+            image=image,
+        )
+        self.image = image
+        self.file_sha256 = preflight.file_sha256  # hashed once, used to the end
+        report = self.report = preflight.report
         header = image.header
         self.log.image(
             ImageInfo(
@@ -323,34 +321,19 @@ class UpdateEngine:
                 signature_status=report.signature_status,
             )
         )
-        if not report.ok:
-            first = report.errors[0]
+        verdict = preflight.verdict(request.mode)
+        refusal = verdict.refusal
+        if refusal is not None:
             raise UpdateFailed(
                 Stage.VALIDATE,
-                FailureClass.IMAGE_REJECTED,
-                first.message,
-                code=first.code,
-                action=first.action or None,
+                refusal.failure or FailureClass.IMAGE_REJECTED,
+                refusal.message,
+                code=refusal.code,
+                action=refusal.action or None,
             )
-        self.notice("info", "trust-source", f"Signature checked against {source}.")
-        for finding in report.findings:
-            if finding.code == "downgrade-allowed":
-                self.notice("warning", finding.code, finding.message)
-        if request.mode == "ota":
-            self._check_ota_eligibility()
-
-    def _check_ota_eligibility(self) -> None:
-        assert self.identity is not None
-        join = self.link.current.join_status()
-        blockers = ota_blockers(self.identity, join)
-        if not blockers:
-            return
-        first = blockers[0]
-        cls = {
-            "not-ota-capable": FailureClass.NOT_OTA_CAPABLE,
-            "orphaned-after-swap-out": FailureClass.ORPHANED,
-        }.get(first.code, FailureClass.NOT_JOINED)
-        raise UpdateFailed(Stage.VALIDATE, cls, first.message, code=first.code, action="")
+        self.notice("info", "trust-source", f"Signature checked against {preflight.trust_source}.")
+        for warning in verdict.warnings:
+            self.notice("warning", warning.code, f"{warning.message} {warning.action}".strip())
 
     # ----------------------------------------------------------------- local update
 
@@ -629,6 +612,7 @@ class UpdateEngine:
                     f"The bridge stopped answering during the health check: {error.message}",
                     code="health-no-answer",
                 ) from error
+            self.join_after = join.state
             if must_be_joined and join.state != JoinState.JOINED:
                 raise UpdateFailed(
                     Stage.CONFIRM,
@@ -669,6 +653,7 @@ class UpdateEngine:
         line = self.request.line_rate_bps
         efficiency = throughput / line if throughput is not None and line else None
         image_version = self.image.header.file_version if self.image is not None else None
+        last_join = self.join_after or self.join_before
         result = UpdateResult(
             result="success" if failure is None else failure.failure.cls.value,
             session_id=self.log.session_id,
@@ -688,6 +673,7 @@ class UpdateEngine:
             error={"code": failure.code, "message": str(failure)} if failure else None,
             rejoined=self.rejoined,
             notices=tuple(self.notices),
+            join_state=last_join.label if last_join is not None else None,
         )
         if self.log.problem is not None:
             problem = self.log.problem

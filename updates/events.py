@@ -109,6 +109,7 @@ class UpdateResult:
     error: dict[str, str] | None = None
     rejoined: bool | None = None
     notices: tuple[str, ...] = field(default_factory=tuple)
+    join_state: str | None = None  # the HAN join state last seen (JoinState label)
 
     @property
     def ok(self) -> bool:

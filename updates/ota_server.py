@@ -18,8 +18,12 @@ from typing import TYPE_CHECKING
 from bridgelab.data.failures import FailureClass, Stage
 from bridgelab.drivers import protocol as p
 from bridgelab.drivers.errors import LinkLost, NoAnswer
-from bridgelab.drivers.ota_timing import DEFAULT_VERIFY_TIME_S, predict_ota_duration
-from bridgelab.drivers.zcl_ota import (
+from bridgelab.updates import events as ev
+from bridgelab.updates.errors import UpdateFailed
+from bridgelab.updates.progress import ProgressMeter
+from bridgelab.updates.transfer import Cancelled
+from bridgelab.zigbee.ota_timing import DEFAULT_VERIFY_TIME_S, predict_ota_duration
+from bridgelab.zigbee.zcl_ota import (
     ImageBlockAbort,
     ImageBlockRequest,
     ImageBlockResponse,
@@ -35,10 +39,6 @@ from bridgelab.drivers.zcl_ota import (
     decode_frame,
     encode_frame,
 )
-from bridgelab.updates import events as ev
-from bridgelab.updates.errors import UpdateFailed
-from bridgelab.updates.progress import ProgressMeter
-from bridgelab.updates.transfer import Cancelled
 
 if TYPE_CHECKING:
     from bridgelab.updates.engine import UpdateEngine

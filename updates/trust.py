@@ -7,8 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from bridgelab.data.failures import FailureClass, Stage
-from bridgelab.drivers.emulator.demo_material import demo_trust_store
-from bridgelab.drivers.emulator.profiles import DEMO_MANUFACTURER_CODE
+from bridgelab.emulator.demo_material import demo_trust_store
+from bridgelab.emulator.profiles import DEMO_MANUFACTURER_CODE
 from bridgelab.firmware.errors import FirmwareError
 from bridgelab.firmware.trust import TrustStore
 from bridgelab.updates.errors import UpdateFailed

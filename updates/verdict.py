@@ -10,9 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bridgelab.data.failures import FailureClass
+from bridgelab.drivers.join_state import JoinState
 from bridgelab.drivers.versions import display_version
 from bridgelab.updates.events import UpdateResult
 from bridgelab.updates.ota_server import format_duration
+from bridgelab.updates.preflight import off_han_after_local
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,10 @@ def success_facts(result: UpdateResult) -> list[str]:
     return facts
 
 
+def _join_state(label: str | None) -> JoinState | None:
+    return next((state for state in JoinState if state.label == label), None)
+
+
 def update_verdict(result: UpdateResult, *, arrow: str = "->") -> Verdict:
     """How the update ended; `arrow` joins the versions ("→" where Unicode is safe)."""
     if result.ok:
@@ -50,6 +56,17 @@ def update_verdict(result: UpdateResult, *, arrow: str = "->") -> Verdict:
             + (", rejoined HAN" if result.rejoined else "")
             + ", healthy"
         )
+        off_han = off_han_after_local(_join_state(result.join_state))
+        if off_han is not None:
+            # Updated, but the bridge is no more on the HAN than before: say so, and who
+            # can put it back.
+            title, next_step = off_han
+            return Verdict(
+                "good",
+                f"{headline}; still off the HAN ({title})",
+                tuple(success_facts(result)),
+                next_step,
+            )
         return Verdict("good", headline, tuple(success_facts(result)))
     try:
         cls: FailureClass | None = FailureClass(result.result)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from bridgelab.cli.output import parse_int, print_json
+from bridgelab.cli import numbers
+from bridgelab.cli.output import print_json
+from bridgelab.text_safety import terminal_safe
 
 HEX4 = "0x{:04X}"
 
@@ -17,7 +19,7 @@ def register(sub: Any) -> None:
 
     info = sub.add_parser("info", help="identify a bridge: firmware, HAN join state, diagnosis")
     info.add_argument("--port", required=True, metavar="URL", help="port or URL (emu://demo)")
-    info.add_argument("--baud", type=parse_int, default=115200, help="baud rate (115200)")
+    info.add_argument("--baud", type=numbers.baud_rate, default=115200, help="baud rate (115200)")
     add_driver_option(info)
     info.add_argument("--json", action="store_true", help="machine-readable output")
     info.set_defaults(handler=cmd_info)
@@ -40,10 +42,16 @@ def register(sub: Any) -> None:
     )
     where.add_argument("--tcp", metavar="HOST:PORT", help="serve on a TCP port (socket:// URL)")
     emulate.add_argument(
-        "--baud", type=parse_int, default=115200, help="line rate to pace at (115200; 0 unpaced)"
+        "--baud",
+        type=numbers.count(0, 16_000_000),
+        default=115200,
+        help="line rate to pace at (115200; 0 unpaced)",
     )
     emulate.add_argument(
-        "--adapter-latency-ms", type=float, default=1.0, help="USB adapter latency each way (1)"
+        "--adapter-latency-ms",
+        type=numbers.seconds(0, 10_000),
+        default=1.0,
+        help="USB adapter latency each way (1)",
     )
     emulate.add_argument(
         "--faults", default="", metavar="SPEC", help="name=value,... (see docs/emulator.md)"
@@ -51,7 +59,10 @@ def register(sub: Any) -> None:
     emulate.add_argument("--state", metavar="FILE", help="keep the flash in FILE across runs")
     emulate.add_argument("--trust", metavar="DIR", help="extra trusted manufacturer keys")
     emulate.add_argument(
-        "--seed", type=parse_int, default=0, help="random seed for faults and radio"
+        "--seed",
+        type=numbers.count(0, 2**63 - 1),
+        default=0,
+        help="random seed for faults and radio",
     )
     emulate.set_defaults(handler=cmd_emulate)
 
@@ -66,7 +77,8 @@ def cmd_ports(args: argparse.Namespace) -> int:
     width = max(len(p.url) for p in found)
     for port in found:
         extra = " ".join(x for x in (port.usb_id, port.serial_number or "") if x)
-        print(f"{port.url:<{width}}  {port.description}{'  ' + extra if extra else ''}")
+        line = f"{port.url:<{width}}  {port.description}{'  ' + extra if extra else ''}"
+        print(terminal_safe(line))  # descriptions come from USB descriptors
     return 0
 
 
@@ -158,10 +170,10 @@ def cmd_info(args: argparse.Namespace) -> int:
     ]
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
-        print(f"{name:<{width}}  {value}")
+        print(f"{name:<{width}}  {terminal_safe(value)}")  # values the bridge reported
     print()
     for finding in info["diagnosis"]:
-        print(f"{finding['severity'].upper():<8} {finding['message']}")
+        print(terminal_safe(f"{finding['severity'].upper():<8} {finding['message']}"))
     return 0
 
 
@@ -189,10 +201,10 @@ def _print_limited(info: dict[str, Any]) -> None:
 def cmd_emulate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from bridgelab.drivers.emulator.factory import EmulatorOptions
-    from bridgelab.drivers.emulator.faults import parse_faults
-    from bridgelab.drivers.emulator.profiles import load_profile
-    from bridgelab.drivers.emulator.serve import run
+    from bridgelab.emulator.factory import EmulatorOptions
+    from bridgelab.emulator.faults import parse_faults
+    from bridgelab.emulator.profiles import load_profile
+    from bridgelab.emulator.serve import run
 
     load_profile(args.profile)  # refuse a bad profile before announcing anything
     options = EmulatorOptions(

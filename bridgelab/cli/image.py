@@ -9,10 +9,13 @@ writes an image in either body form, optionally signed. All three are thin clien
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
-from bridgelab.cli.output import EXIT_FAILED, EXIT_OK, parse_int, print_json, report_error
+from bridgelab.cli import numbers
+from bridgelab.cli.output import EXIT_FAILED, EXIT_OK, parse_int, print_json
+from bridgelab.drivers.versions import display_version
 from bridgelab.errors import UsageError
 from bridgelab.eui64 import format_eui64, parse_eui64
 from bridgelab.firmware.compat import DeviceIdentity, DowngradeOverride
@@ -23,14 +26,24 @@ from bridgelab.firmware.image import BodyForm, build_image, load_image, parse_im
 from bridgelab.firmware.keys import key_id, load_private_key
 from bridgelab.firmware.signing import sign_image
 from bridgelab.firmware.trust import TrustStore
-from bridgelab.firmware.verify import (
-    VerificationReport,
-    assess_image,
-    describe_image,
-    signature_findings,
-)
+from bridgelab.firmware.verify import VerificationReport, describe_image, signature_findings
+from bridgelab.safe_output import inputs
+from bridgelab.text_safety import terminal_safe
 
 DEVICE_KEYS = ("manufacturer_code", "image_type", "hardware_version", "file_version", "eui64")
+BRIDGE_KEYS = ("ota_capable", "join_state")  # what the OTA verdict needs besides the identity
+_BOOLEANS = {"yes": True, "true": True, "1": True, "no": False, "false": False, "0": False}
+COMPATIBILITY_CODES = frozenset(
+    {
+        "wrong-manufacturer",
+        "wrong-image-type",
+        "hardware-out-of-range",
+        "wrong-destination",
+        "same-version",
+        "downgrade",
+        "downgrade-needs-reason",
+    }
+)
 _FORMS = {"auto": None, "zigbee": BodyForm.ZIGBEE, "gbcs": BodyForm.GBCS}
 
 
@@ -57,7 +70,13 @@ def register(sub: Any) -> None:
         nargs="+",
         default=[],
         metavar="KEY=VALUE",
-        help=f"the device's identity ({', '.join(DEVICE_KEYS)}); repeat the option or list several",
+        help=f"the device's identity ({', '.join(DEVICE_KEYS)}; for the OTA verdict also "
+        f"{', '.join(BRIDGE_KEYS)}); repeat the option or list several",
+    )
+    verify.add_argument(
+        "--mode",
+        choices=("local", "ota"),
+        help="also exit non-zero when this mode is refused for the device",
     )
     verify.add_argument("--allow-downgrade", action="store_true", help="permit an older version")
     verify.add_argument("--reason", metavar="TEXT", help="why the downgrade is needed (recorded)")
@@ -65,19 +84,20 @@ def register(sub: Any) -> None:
     verify.set_defaults(handler=run_verify)
 
     build = commands.add_parser("build", help="write an image from a payload")
-    build.add_argument("--manufacturer", type=parse_int, required=True, metavar="N")
-    build.add_argument("--image-type", type=parse_int, required=True, metavar="N")
-    build.add_argument("--file-version", type=parse_int, required=True, metavar="N")
-    build.add_argument("--hw-min", type=parse_int, metavar="N")
-    build.add_argument("--hw-max", type=parse_int, metavar="N")
+    build.add_argument("--manufacturer", type=numbers.u16_id, required=True, metavar="N")
+    build.add_argument("--image-type", type=numbers.u16_id, required=True, metavar="N")
+    build.add_argument("--file-version", type=numbers.u32_id, required=True, metavar="N")
+    build.add_argument("--hw-min", type=numbers.u16_id, metavar="N")
+    build.add_argument("--hw-max", type=numbers.u16_id, metavar="N")
     build.add_argument("--destination", metavar="EUI64", help="make a device-specific file")
     build.add_argument("--form", choices=("gbcs", "zigbee"), default="gbcs")
     build.add_argument("--header-string", default="", metavar="TEXT")
-    build.add_argument("--stack-version", type=parse_int, default=0x0002, metavar="N")
-    build.add_argument("--security-credential-version", type=parse_int, metavar="N")
+    build.add_argument("--stack-version", type=numbers.u16_id, default=0x0002, metavar="N")
+    build.add_argument("--security-credential-version", type=numbers.count(0, 0xFF), metavar="N")
     build.add_argument("--payload", type=Path, required=True, metavar="FILE")
     build.add_argument("--sign-key", type=Path, metavar="PEM", help="private key to sign with")
     build.add_argument("-o", "--output", type=Path, required=True, metavar="OUT")
+    build.add_argument("--force", action="store_true", help="replace OUT if it exists")
     build.add_argument("--json", action="store_true", help="machine-readable output")
     build.set_defaults(handler=run_build)
 
@@ -91,7 +111,7 @@ def _add_reading_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--max-size",
-        type=parse_int,
+        type=numbers.count(1, 2**31 - 1),
         default=DEFAULT_MAX_IMAGE_SIZE,
         metavar="BYTES",
         help="refuse larger files unread (default 16 MiB)",
@@ -114,50 +134,151 @@ def run_inspect(args: argparse.Namespace) -> int:
 
 
 def run_verify(args: argparse.Namespace) -> int:
+    """The pre-flight (`updates.preflight`) for an image and a device given by hand."""
+    from bridgelab.updates.preflight import assess
+
     if args.reason is not None and not args.allow_downgrade:
         raise UsageError("--reason goes with --allow-downgrade.", code="usage")
-    device = parse_device(args.device) if args.device else None
+    bridge = parse_device(args.device) if args.device else None
+    if args.mode is not None and bridge is None:
+        raise UsageError(
+            "--mode needs --device: a mode is allowed or refused for a bridge.",
+            action="Give the device's identity with --device KEY=VALUE ...",
+        )
     override = DowngradeOverride(args.reason or "") if args.allow_downgrade else None
     trust = TrustStore.load(args.trust)
     image = load_image(args.file, max_size=args.max_size, form=_FORMS[args.form])
-    report = assess_image(image, trust, device, override)
+    preflight = assess(
+        args.file, bridge, trust_dir=None, override=override, image=image, trust=trust
+    )
+    ok = preflight.image_ok and (args.mode is None or preflight.allowed(args.mode))
     if args.json:
-        payload: dict[str, Any] = {"file": str(args.file), **report.to_dict()}
-        if not report.ok:
-            first = report.errors[0]
-            payload = {"error": first.error.to_dict() if first.error else first.to_dict()}
-            payload["report"] = {"file": str(args.file), **report.to_dict()}
-        print_json(payload)
-        return EXIT_OK if report.ok else EXIT_FAILED
-    _print_verification(str(args.file), report)
-    if report.ok:
+        print_json(verify_document(str(args.file), preflight, args.mode))
+        return EXIT_OK if ok else EXIT_FAILED
+    _print_verification(str(args.file), preflight.report)
+    if bridge is not None:
+        _print_modes(preflight)
+    if ok:
         print("Result: OK to send")
         return EXIT_OK
-    print(f"Result: REFUSED ({len(report.errors)} problem(s))")
-    first_error = report.errors[0].error
-    if first_error is not None:
-        report_error(first_error, json_mode=False)
+    problems = _refusals(preflight, args.mode)
+    count = len(problems)
+    print(f"Result: REFUSED ({count} problem{'s' if count != 1 else ''})")
+    first = problems[0]
+    print(f"error [{first.code}]: {first.message}", file=sys.stderr)
+    if first.action:
+        print(f"next: {first.action}", file=sys.stderr)
     return EXIT_FAILED
 
 
-def parse_device(items: list[str]) -> DeviceIdentity:
-    """Turn `KEY=VALUE` options into a DeviceIdentity; raises UsageError when one is wrong."""
+def _refusals(preflight: Any, mode: str | None) -> list[Any]:
+    """The errors that refuse the image (or the chosen mode), in the order they matter."""
+    reasons = preflight.verdict(mode or "local").reasons
+    return [r for r in reasons if r.severity == "error" and (mode or r.code != "no-bridge")]
+
+
+def verify_document(file: str, preflight: Any, mode: str | None) -> dict[str, Any]:
+    """`image verify --json`: the same keys whether it passes or not (schema image-verify)."""
+    report = preflight.report
+    summary = report.to_dict()
+    device = preflight.device
+    compatibility = None
+    if device is not None:
+        problems = [f.code for f in report.errors if f.code in COMPATIBILITY_CODES]
+        fit = report.compatibility
+        compatibility = {
+            "device": device_document(device),
+            "fits": not problems,
+            "problems": problems,
+            "is_downgrade": preflight.is_downgrade,
+            "downgrade_reason": fit.downgrade_reason if fit is not None else None,
+            "wildcard_image_type": bool(fit and fit.wildcard_image_type),
+            "wildcard_file_version": bool(fit and fit.wildcard_file_version),
+        }
+    refusals = _refusals(preflight, mode)
+    ok = preflight.image_ok and (mode is None or preflight.allowed(mode))
+    first = refusals[0] if refusals and not ok else None
+    return {
+        "schema": "bridgelab.image-verify/1",
+        "ok": ok,
+        "file": file,
+        "image": image_document(summary["image"]),
+        "compatibility": compatibility,
+        "findings": summary["findings"],
+        "modes": preflight.to_dict() if device is not None else None,
+        "error": None
+        if first is None
+        else {"code": first.code, "message": first.message, "action": first.action or None},
+    }
+
+
+def image_document(image: dict[str, Any]) -> dict[str, Any]:
+    """The image summary with its file version also as engineers write it."""
+    return {**image, "file_version_text": display_version(image["file_version"])}
+
+
+def device_document(device: DeviceIdentity) -> dict[str, Any]:
+    out = device.to_dict()
+    out["file_version_text"] = display_version(device.file_version)
+    out["eui64"] = format_eui64(device.eui64) if device.eui64 is not None else None
+    return out
+
+
+def _print_modes(preflight: Any) -> None:
+    print()
+    print("Modes:")
+    for verdict in preflight.modes:
+        name = "local update" if verdict.mode == "local" else "simulated OTA"
+        refusal = verdict.refusal
+        if refusal is None:
+            print(f"  {name:<14} allowed")
+        else:
+            print(f"  {name:<14} refused [{refusal.code}]: {refusal.message}")
+        for warning in verdict.warnings:
+            print(f"  {'':<14} warning [{warning.code}]: {warning.message}")
+
+
+def parse_device(items: list[str]) -> Any:
+    """Turn `KEY=VALUE` options into the pre-flight's BridgeFacts; raises UsageError."""
+    from bridgelab.drivers.join_state import JoinState
+    from bridgelab.updates.preflight import BridgeFacts
+
     values: dict[str, int] = {}
+    ota_capable: bool | None = None
+    join_state: JoinState | None = None
+    keys = (*DEVICE_KEYS, *BRIDGE_KEYS)
     for item in items:
         name, equals, text = item.partition("=")
         name = name.strip().replace("-", "_")
-        if not equals or name not in DEVICE_KEYS:
+        if not equals or name not in keys:
             raise UsageError(
-                f"--device {item!r} is not KEY=VALUE with KEY one of {', '.join(DEVICE_KEYS)}."
+                f"--device {item!r} is not KEY=VALUE with KEY one of {', '.join(keys)}."
             )
+        if name == "ota_capable":
+            if text.strip().lower() not in _BOOLEANS:
+                raise UsageError(f"--device ota_capable: {text!r} is not yes or no.")
+            ota_capable = _BOOLEANS[text.strip().lower()]
+            continue
+        if name == "join_state":
+            labels = {state.label: state for state in JoinState}
+            if text.strip() not in labels:
+                raise UsageError(
+                    f"--device join_state: {text!r} is not a join state.",
+                    action="Join states: " + ", ".join(labels) + ".",
+                )
+            join_state = labels[text.strip()]
+            continue
         try:
             values[name] = parse_eui64(text) if name == "eui64" else parse_int(text)
         except argparse.ArgumentTypeError as exc:
             raise UsageError(f"--device {name}: {exc}") from None
     missing = [name for name in DEVICE_KEYS[:4] if name not in values]
     if missing:
-        raise UsageError(f"--device is missing {', '.join(missing)} (eui64 is optional).")
-    return DeviceIdentity(**values)
+        raise UsageError(
+            f"--device is missing {', '.join(missing)} (eui64, ota_capable and join_state "
+            "are optional)."
+        )
+    return BridgeFacts(DeviceIdentity(**values), ota_capable, join_state)
 
 
 def run_build(args: argparse.Namespace) -> int:
@@ -182,7 +303,8 @@ def run_build(args: argparse.Namespace) -> int:
         data = sign_image(data, private_key)
         signer_id = key_id(private_key.public_key())
     image = parse_image(data)
-    write_file(args.output, data, what="image")
+    guards = inputs([args.payload], "the payload") + inputs([args.sign_key], "the signing key")
+    write_file(args.output, data, what="image", force=args.force, guards=guards)
     result = {
         "output": str(args.output),
         "file_size": len(data),
@@ -204,6 +326,11 @@ def _hex(value: int | None, digits: int) -> str:
     return "-" if value is None else hex_id(value, digits)
 
 
+def _version(value: int) -> str:
+    """ "1.3.0 (0x01030000)": as engineers say it, and as the header holds it."""
+    return f"{display_version(value)} ({hex_id(value, 8)})"
+
+
 def _summary_rows(file: str, summary: dict[str, Any]) -> list[tuple[str, str]]:
     low, high = summary["min_hw_version"], summary["max_hw_version"]
     destination = summary["destination_eui64"]
@@ -216,7 +343,7 @@ def _summary_rows(file: str, summary: dict[str, Any]) -> list[tuple[str, str]]:
         ("Field control", _hex(summary["field_control"], 4)),
         ("Manufacturer code", _hex(summary["manufacturer_code"], 4)),
         ("Image type", _hex(summary["image_type"], 4)),
-        ("File version", _hex(summary["file_version"], 8)),
+        ("File version", _version(summary["file_version"])),
         ("Stack version", _hex(summary["stack_version"], 4)),
         ("Header string", repr(summary["header_string"])),
         ("Total image size", f"{summary['total_image_size']:,}"),
@@ -263,7 +390,7 @@ def _signature_text(signature: dict[str, Any]) -> str:
 def _print_listing(rows: list[tuple[str, str]]) -> None:
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
-        print(f"{name:<{width}}  {value}")
+        print(f"{name:<{width}}  {terminal_safe(value)}")
 
 
 def _print_verification(file: str, report: VerificationReport) -> None:

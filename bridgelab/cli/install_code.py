@@ -35,7 +35,7 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     # Imported here so other commands do not pay for loading `cryptography`.
-    from bridgelab.drivers.install_code import CRC_SIZE, derive_link_key, parse_install_code
+    from bridgelab.zigbee.install_code import CRC_SIZE, derive_link_key, parse_install_code
 
     code = parse_install_code(" ".join(args.code))
     code.require_crc_ok()

@@ -11,7 +11,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from bridgelab.cli.output import EXIT_OK, parse_int, print_json
+from bridgelab.cli import numbers
+from bridgelab.cli.output import EXIT_OK, print_json
 from bridgelab.firmware.errors import KeyFileError
 from bridgelab.firmware.keys import (
     generate_key_files,
@@ -28,10 +29,13 @@ def register(sub: Any) -> None:
     commands = parser.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
 
     generate = commands.add_parser("generate", help="make a P-256 key pair for one manufacturer")
-    generate.add_argument("--manufacturer", type=parse_int, required=True, metavar="N")
+    generate.add_argument("--manufacturer", type=numbers.u16_id, required=True, metavar="N")
     generate.add_argument("--out", type=Path, required=True, metavar="DIR")
     generate.add_argument(
         "--label", metavar="TEXT", help="file name label (default: start of the key id)"
+    )
+    generate.add_argument(
+        "--force", action="store_true", help="replace an existing public key file (never a .key)"
     )
     generate.add_argument("--json", action="store_true", help="machine-readable output")
     generate.set_defaults(handler=run_generate)
@@ -43,7 +47,7 @@ def register(sub: Any) -> None:
 
 
 def run_generate(args: argparse.Namespace) -> int:
-    made = generate_key_files(args.manufacturer, args.out, label=args.label)
+    made = generate_key_files(args.manufacturer, args.out, label=args.label, force=args.force)
     if args.json:
         print_json(
             {

@@ -19,7 +19,6 @@ import argparse
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from bridgelab.cli import log_format
@@ -28,6 +27,8 @@ from bridgelab.data import FinalState, Mode, SessionFilter
 from bridgelab.data.clock import parse_when
 from bridgelab.data.stats import DEFAULT_GROUPS, GROUPS
 from bridgelab.errors import UsageError
+from bridgelab.safe_output import safe_output, triage_log
+from bridgelab.text_safety import terminal_safe
 
 if TYPE_CHECKING:
     from bridgelab.data import TriageStore
@@ -109,6 +110,7 @@ def register(sub: Any) -> None:
         help="CSV only: which rows (default sessions)",
     )
     export.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
+    export.add_argument("--force", action="store_true", help="replace FILE if it exists")
     export.set_defaults(handler=export_log)
 
     merge = actions.add_parser("merge", parents=[common], help="merge other laptops' logs in")
@@ -121,6 +123,7 @@ def register(sub: Any) -> None:
     bundle.add_argument("session", nargs="?", metavar="SESSION", help="one session (else filters)")
     bundle.add_argument("-o", "--output", metavar="ZIP", required=True, help="zip file to write")
     bundle.add_argument("--no-trace", action="store_true", help="leave the raw frames out")
+    bundle.add_argument("--force", action="store_true", help="replace ZIP if it exists")
     bundle.set_defaults(handler=bundle_sessions)
 
     stats = actions.add_parser(
@@ -154,7 +157,8 @@ def _opened(
     store = TriageStore.open(args.db, create=create, integrity_check=writes)
     with store:
         for warning in store.warnings:
-            print(f"warning [{warning.code}]: {warning.message} {warning.action}", file=sys.stderr)
+            text = terminal_safe(f"{warning.message} {warning.action}")
+            print(f"warning [{warning.code}]: {text}", file=sys.stderr)
         yield store
 
 
@@ -206,9 +210,9 @@ def show_session(args: argparse.Namespace) -> int:
             payload["frames"] = [f.to_dict() for f in frames]
         print_json(payload)
         return 0
-    print(f"Session {record.id}")
+    print(f"Session {terminal_safe(record.id)}")
     for label, text in log_format.session_detail(record, device, image):
-        print(f"  {label:<15}{text}")
+        print(f"  {label:<15}{terminal_safe(text)}")
     print(f"\nEvents ({len(events):,})")
     print(_indent(log_format.events_table(events, record.started_at, all_events=args.all_events)))
     if notes:
@@ -229,7 +233,11 @@ def export_log(args: argparse.Namespace) -> int:
     from bridgelab.data.export import write_events_csv, write_json, write_sessions_csv
 
     filters = _filter_from(args)
-    with _opened(args) as store, _output(args.output) as out, store.reading() as db:
+    with (
+        _opened(args) as store,
+        _output(args.output, store, args.force) as out,
+        store.reading() as db,
+    ):
         if args.format == "json":
             count, what = write_json(db, out, filters, args.limit), "sessions"
         elif args.table == "events":
@@ -245,11 +253,12 @@ def export_log(args: argparse.Namespace) -> int:
 
 
 @contextmanager
-def _output(path: str | None) -> Iterator[TextIO]:
+def _output(path: str | None, store: TriageStore, force: bool) -> Iterator[TextIO]:
+    """stdout, or a new file that is never the log itself (see `bridgelab.safe_output`)."""
     if path is None:
         yield sys.stdout
         return
-    with open(path, "w", encoding="utf-8", newline="") as handle:
+    with safe_output(path, triage_log(store.path), force=force, what="export file") as handle:
         yield handle
 
 
@@ -285,7 +294,14 @@ def bundle_sessions(args: argparse.Namespace) -> int:
                 action="Give a session id, or loosen the filters.",
             )
         with store.reading() as db:
-            report = write_bundle(db, ids, Path(args.output), trace=not args.no_trace)
+            report = write_bundle(
+                db,
+                ids,
+                args.output,  # as typed: a trailing slash means a folder
+                trace=not args.no_trace,
+                force=args.force,
+                guards=triage_log(store.path),
+            )
     if args.json:
         print_json(report.to_dict())
     else:

@@ -1,4 +1,8 @@
-"""Human renderings of triage-log records for `bridgelab log` (tables and detail views)."""
+"""Human renderings of triage-log records for `bridgelab log` (tables and detail views).
+
+Stored text may come from a merged field log or a device: every line these functions make
+goes through `terminal_safe` (tables through `format_table`, which applies it per cell).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from bridgelab.cli.output import format_table
 from bridgelab.data import EventRecord, FailureClass, NoteRecord, SessionRecord, StatsReport
 from bridgelab.data.clock import parse_iso
 from bridgelab.data.stats import FAILURE_GROUPS, StatsRow
+from bridgelab.text_safety import terminal_safe
 
 LIST_HEADERS = ("ID", "STARTED (UTC)", "MODE", "DEVICE", "MODEL", "FROM", "TARGET", "RESULT",
                 "FAILURE", "SITE")  # fmt: skip
@@ -182,7 +187,7 @@ def events_table(events: Sequence[EventRecord], started_at: str, *, all_events: 
 
 
 def notes_lines(notes: Sequence[NoteRecord]) -> list[str]:
-    return [f"{time_text(n.at)} {n.author or '-'}: {n.text}" for n in notes]
+    return [terminal_safe(f"{time_text(n.at)} {n.author or '-'}: {n.text}") for n in notes]
 
 
 def _key_text(group: str, key: str | int | None) -> str:

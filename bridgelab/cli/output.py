@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bridgelab.errors import BridgeLabError
+from bridgelab.text_safety import terminal_safe
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -43,7 +44,8 @@ def report_error(error: BridgeLabError, json_mode: bool) -> None:
     if json_mode:
         print_json({"error": error.to_dict()})
     else:
-        print(f"error [{error.code}]: {error}", file=sys.stderr)
+        # Messages quote paths, ids and device answers: nothing in them may drive the terminal.
+        print(f"error [{error.code}]: {terminal_safe(str(error))}", file=sys.stderr)
 
 
 def run_handler(handler: Handler, args: argparse.Namespace) -> int:
@@ -86,10 +88,13 @@ def format_table(
     """Rows as aligned columns under their headers; None shows as "-".
 
     Columns whose index is in `right` are right-aligned (numbers). Trailing spaces are
-    trimmed so the output diffs cleanly.
+    trimmed so the output diffs cleanly. Every cell goes through `terminal_safe`: tables
+    show stored and device-reported text, which must not drive the terminal.
     """
     aligned_right = set(right)
-    table = [list(headers)] + [["-" if cell is None else str(cell) for cell in row] for row in rows]
+    table = [list(headers)] + [
+        ["-" if cell is None else terminal_safe(cell) for cell in row] for row in rows
+    ]
     widths = [max(len(line[i]) for line in table) for i in range(len(headers))]
     lines = []
     for line in table:

@@ -18,8 +18,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from bridgelab.drivers.emulator.faults import VALID_FAULTS
-from bridgelab.drivers.emulator.profiles import SHIPPED
+from bridgelab.emulator.faults import VALID_FAULTS
+from bridgelab.emulator.profiles import SHIPPED
 from bridgelab.errors import BridgeLabError
 from bridgelab.gui.emulator_server import EmulatorServer, emulator_url
 

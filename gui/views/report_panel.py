@@ -12,11 +12,11 @@ from PySide6.QtWidgets import (
 
 from bridgelab.errors import BridgeLabError
 from bridgelab.gui import report_facts
-from bridgelab.gui.assessment import ImageAssessment
 from bridgelab.gui.theme import SEVERITY_TONES, Tone, tone_text_color
 from bridgelab.gui.widgets.banner import Banner
 from bridgelab.gui.widgets.fact_group import FactGroup
 from bridgelab.gui.widgets.panes import scrollable
+from bridgelab.updates.preflight import Preflight
 
 
 class ReportPanel(QGroupBox):
@@ -66,7 +66,7 @@ class ReportPanel(QGroupBox):
             Tone.BAD, f"Not a usable image: {error.message}", "", error.action
         )
 
-    def show_assessment(self, assessment: ImageAssessment) -> None:
+    def show_assessment(self, assessment: Preflight) -> None:
         tone, headline, next_step = report_facts.report_verdict(assessment)
         self.verdict.show_message(tone, headline, "", next_step)
         self.image.set_facts(report_facts.image_facts(assessment))

@@ -29,9 +29,8 @@ from PySide6.QtWidgets import (
 )
 
 from bridgelab.data.failures import Stage
-from bridgelab.drivers.emulator.demo_material import DEMO_IMAGES
+from bridgelab.emulator.demo_material import DEMO_IMAGES
 from bridgelab.errors import BridgeLabError
-from bridgelab.gui.assessment import ImageAssessment
 from bridgelab.gui.formatting import ARROW, format_eta, format_rate, percent
 from bridgelab.gui.theme import VERDICT_TONES, Tone
 from bridgelab.gui.update_controller import UpdateController
@@ -43,6 +42,7 @@ from bridgelab.gui.widgets.throughput_chart import ThroughputChart
 from bridgelab.updates import events as ev
 from bridgelab.updates.events import UpdateResult
 from bridgelab.updates.ota_server import format_duration
+from bridgelab.updates.preflight import Preflight
 from bridgelab.updates.verdict import update_verdict
 
 IMAGE_SUFFIXES = (".ota", ".zigbee", ".bin", ".img")
@@ -108,6 +108,8 @@ class UpdateView(QWidget):
         self.modes.addButton(self.ota_mode)
         self.ota_hint = QLabel("")
         self.ota_hint.setIndent(24)
+        self.ota_hint.setWordWrap(True)
+        self.local_mode.toggled.connect(self._refresh_buttons)
         self.start_action = QAction("&Start update", self)
         self.start_action.setShortcut(QKeySequence("Ctrl+Return"))
         self.start_action.triggered.connect(self._start)
@@ -129,12 +131,16 @@ class UpdateView(QWidget):
         buttons.addWidget(self.cancel_button)
         buttons.addWidget(self.downgrade_button)
         buttons.addStretch(1)
+        self.start_reason = QLabel("")
+        self.start_reason.setAccessibleName("Why Start is not available")
+        self.start_reason.setWordWrap(True)
         mode_box = QGroupBox("Update")
         mode_layout = QVBoxLayout(mode_box)
         mode_layout.addWidget(self.local_mode)
         mode_layout.addWidget(self.ota_mode)
         mode_layout.addWidget(self.ota_hint)
         mode_layout.addLayout(buttons)
+        mode_layout.addWidget(self.start_reason)
 
         # -- progress
         self.verdict = Banner(headline_scale=1.35)
@@ -181,6 +187,7 @@ class UpdateView(QWidget):
         controller.engineEvent.connect(self._on_event)
         controller.finished.connect(self._on_finished)
         controller.crashed.connect(self._on_crashed)
+        controller.resultCleared.connect(self._clear_result)
         controller.session.stateChanged.connect(self._refresh_buttons)
         controller.store.settledChanged.connect(self._refresh_buttons)
         self._refresh_buttons()
@@ -207,18 +214,40 @@ class UpdateView(QWidget):
         self.report.show_checking(path.name)
         self._refresh_buttons()
 
-    def _on_assessed(self, assessment: ImageAssessment) -> None:
+    def _on_assessed(self, assessment: Preflight) -> None:
         self.report.show_assessment(assessment)
-        self.ota_hint.setText(
-            f"The real OTA of this image would take about "
-            f"{format_duration(assessment.predicted_ota_s)}; the simulation runs the same "
-            "exchanges in seconds."
-        )
+        self._refresh_buttons()
+
+    def _clear_result(self) -> None:
+        """What belonged to another bridge or image goes: verdict, progress, stages."""
+        self.verdict.setVisible(False)
+        self.stages.reset()
+        self.chart.clear()
+        self.notices.clear()
+        self.progress.setValue(0)
+        self.progress_text.setText(" ")
+        self._resumable = None
         self._refresh_buttons()
 
     def _on_assess_failed(self, error: BridgeLabError) -> None:
         self.report.show_error(error)
         self._refresh_buttons()
+
+    def _ota_hint(self) -> str:
+        """The OTA line under the modes: why it is not available, or what it would take."""
+        assessment = self.controller.assessment
+        if assessment is None:
+            return ""
+        verdict = assessment.verdict("ota")
+        if verdict.mode_refusal is not None:
+            return f"Not available for this bridge: {verdict.mode_refusal.message}"
+        if not verdict.allowed:
+            return ""
+        return (
+            f"The real OTA of this image would take about "
+            f"{format_duration(assessment.predicted_ota_s)}; the simulation runs the same "
+            "exchanges in seconds."
+        )
 
     def _on_running(self) -> None:
         if self.controller.running:
@@ -299,10 +328,28 @@ class UpdateView(QWidget):
         controller = self.controller
         running = controller.running
         assessment = controller.assessment
-        ready = controller.can_start
+        # A mode the pre-flight refuses for this bridge (not for the image: that refuses
+        # both) cannot be chosen, and the hint under it says why.
+        ota_refusal = assessment.verdict("ota").mode_refusal if assessment is not None else None
+        ota_blocked = ota_refusal is not None
+        if ota_blocked and self.ota_mode.isChecked():
+            self.local_mode.setChecked(True)
+        self.ota_hint.setText(self._ota_hint())
+        refusal = controller.start_refusal(self.mode())
+        ready = refusal is None
         self.start_button.setText("Resume" if self._resumable is not None else "Start")
         self.start_button.setEnabled(ready)
         self.start_action.setEnabled(ready)
+        self.start_button.setToolTip(
+            "Start the update (Ctrl+Return)" if ready else f"Not available: {refusal}"
+        )
+        # The report's headline already says why an image is refused: say it here only
+        # when the reason is the session's or this mode's.
+        verdict = assessment.verdict(self.mode()) if assessment is not None else None
+        image_refused = verdict is not None and verdict.refusal not in (None, *verdict.own)
+        shown = refusal if refusal and not running and not image_refused else ""
+        self.start_reason.setText(shown or "")
+        self.start_reason.setVisible(bool(shown))
         self.cancel_button.setEnabled(running)
         self.cancel_action.setEnabled(running)
         self.downgrade_button.setVisible(
@@ -311,4 +358,5 @@ class UpdateView(QWidget):
         self.open_button.setEnabled(not running)
         self.demo_button.setEnabled(not running)
         self.local_mode.setEnabled(not running)
-        self.ota_mode.setEnabled(not running)
+        self.ota_mode.setEnabled(not running and not ota_blocked)
+        self.ota_mode.setToolTip(f"Not available: {ota_refusal.message}" if ota_refusal else "")

@@ -111,7 +111,7 @@ def test_inspect_names_the_signer_with_a_trust_store(
     assert main(["image", "inspect", str(signed), "--trust", str(trust)]) == 0
     out = capsys.readouterr().out
     assert "Manufacturer code    0x121D" in out
-    assert "File version         0x00020000" in out
+    assert "File version         0.2.0 (0x00020000)" in out, "as engineers say it, and in hex"
     assert "Hardware versions    0x0100 to 0x01FF" in out
     assert f"signed by key {keys['key_id']}" in out
 
@@ -155,7 +155,10 @@ def test_verify_refuses_with_the_error_code(
     )
     assert exit_code == 1
     assert output["error"]["code"] == code
-    assert output["report"]["ok"] is False
+    assert output["ok"] is False
+    # The device was given, so its fit is reported though the image does not fit it.
+    assert output["compatibility"]["fits"] is False
+    assert code in output["compatibility"]["problems"]
 
 
 def test_verify_allows_a_downgrade_with_a_reason(
@@ -258,3 +261,31 @@ def test_verify_through_the_installed_command(signed: Path, tmp_path: Path) -> N
     assert result.returncode == 1
     assert json.loads(result.stdout)["error"]["code"] == "signer-unknown"
     assert "Traceback" not in result.stderr
+
+
+def test_verify_gives_the_mode_verdicts_of_the_one_preflight(
+    signed: Path, trust: Path, capsys: Capture
+) -> None:
+    legacy = [*DEVICE, "--device", "ota_capable=no", "join_state=joined"]
+    code, output = run_json(capsys, "image", "verify", str(signed), "--trust", str(trust), *legacy)
+    assert code == 0, "the image is fine: only OTA is refused"
+    assert output["modes"]["local"]["allowed"] is True
+    assert output["modes"]["ota"]["reason"]["code"] == "not-ota-capable"
+    code, output = run_json(
+        capsys, "image", "verify", str(signed), "--trust", str(trust), *legacy, "--mode", "ota"
+    )
+    assert code == 1 and output["ok"] is False
+    assert output["error"]["code"] == "not-ota-capable"
+    assert "locally" in output["error"]["action"]
+
+
+def test_verify_refuses_a_bad_join_state_with_the_list(
+    signed: Path, trust: Path, capsys: Capture
+) -> None:
+    code, output = run_json(
+        capsys, "image", "verify", str(signed), "--trust", str(trust), *DEVICE,
+        "--device", "join_state=floating",
+    )  # fmt: skip
+    assert code == 1
+    assert output["error"]["code"] == "usage"
+    assert "orphaned" in output["error"]["action"]

@@ -9,7 +9,7 @@ from pathlib import Path
 from pytestqt.qtbot import QtBot
 
 from bridgelab.data.failures import Stage
-from bridgelab.drivers.emulator.demo_material import DEMO_DIR
+from bridgelab.emulator.demo_material import DEMO_DIR
 from bridgelab.gui.main_window import MainWindow
 from bridgelab.gui.theme import Tone
 from bridgelab.gui.views.downgrade_dialog import DowngradeDialog

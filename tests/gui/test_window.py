@@ -9,7 +9,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QAbstractButton, QApplication, QComboBox, QLineEdit
 from pytestqt.qtbot import QtBot
 
-from bridgelab.drivers.emulator.demo_material import DEMO_DIR
+from bridgelab.emulator.demo_material import DEMO_DIR
 from bridgelab.updates import events as ev
 from tests.gui.helpers import WAIT_MS, WindowFactory, connected, scripted
 

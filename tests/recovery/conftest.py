@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from bridgelab.data.store import TriageStore
-from bridgelab.drivers.emulator.channel import PtyChannel
-from bridgelab.drivers.emulator.device import EmulatedBridge
-from bridgelab.drivers.emulator.endpoint import Endpoint, LinkModel
-from bridgelab.drivers.emulator.factory import EmulatorOptions, build_device
-from bridgelab.drivers.emulator.faults import parse_faults
+from bridgelab.emulator.channel import PtyChannel
+from bridgelab.emulator.device import EmulatedBridge
+from bridgelab.emulator.endpoint import Endpoint, LinkModel
+from bridgelab.emulator.factory import EmulatorOptions, build_device
+from bridgelab.emulator.faults import parse_faults
 from tests.gbl_files import application_bytes, build_gbl
 
 APP_ADDRESS = 0x4000

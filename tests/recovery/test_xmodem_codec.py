@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bridgelab.drivers import xmodem as xm
-from bridgelab.drivers.emulator.faults import parse_faults
-from bridgelab.drivers.emulator.gecko_bootloader import (
+from bridgelab.emulator.faults import parse_faults
+from bridgelab.emulator.gecko_bootloader import (
     BYTE_TIMEOUT_S,
     C_PERIOD_S,
     EmulatedGeckoBootloader,

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from bridgelab.data.store import TriageStore
-from bridgelab.drivers.emulator.demo_material import DEMO_PRIVATE_KEY
-from bridgelab.drivers.emulator.profiles import (
+from bridgelab.emulator.demo_material import DEMO_PRIVATE_KEY
+from bridgelab.emulator.profiles import (
     DEMO_HARDWARE_VERSION,
     DEMO_IMAGE_TYPE,
     DEMO_MANUFACTURER_CODE,

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from bridgelab.data.store import TriageStore
-from bridgelab.drivers.emulator.demo_material import DEMO_IMAGES
+from bridgelab.emulator.demo_material import DEMO_IMAGES
 
 NEWER = DEMO_IMAGES[0].path
 STAGE_ORDER = ["identify", "validate", "transfer", "verify", "activate", "confirm"]

@@ -14,7 +14,7 @@ import pytest
 from bridgelab.data.failures import FailureClass, FinalState
 from bridgelab.data.store import TriageStore
 from bridgelab.drivers.client import BridgeClient
-from bridgelab.drivers.emulator.demo_material import DEMO_IMAGES
+from bridgelab.emulator.demo_material import DEMO_IMAGES
 from bridgelab.updates import events as ev
 from bridgelab.updates.engine import UpdateEngine
 from bridgelab.updates.request import UpdateRequest

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from bridgelab.drivers.client import BridgeClient
-from bridgelab.drivers.emulator.demo_material import DEMO_IMAGES
-from bridgelab.drivers.emulator.profiles import DEMO_MANUFACTURER_CODE
+from bridgelab.emulator.demo_material import DEMO_IMAGES
+from bridgelab.emulator.profiles import DEMO_MANUFACTURER_CODE
 from bridgelab.firmware.keys import generate_key_files, load_private_key
 from bridgelab.firmware.signing import sign_image
 from bridgelab.updates import events as ev

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bridgelab.drivers.ota_client import OtaClient, OtaClientConfig, OtaDeviceIdentity
-from bridgelab.drivers.zcl_ota import (
+from bridgelab.errors import BridgeLabError
+from bridgelab.zigbee.ota_client import OtaClient, OtaClientConfig, OtaDeviceIdentity
+from bridgelab.zigbee.zcl_ota import (
     ImageBlockAbort,
     ImageBlockRequest,
     ImageBlockResponse,
@@ -25,7 +26,6 @@ from bridgelab.drivers.zcl_ota import (
     decode_frame,
     encode_frame,
 )
-from bridgelab.errors import BridgeLabError
 
 # Given a client request, return the answers to send instead of the default ones, or None
 # to let the server answer normally.

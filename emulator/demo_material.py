@@ -4,7 +4,7 @@ FOR DEMONSTRATION ONLY. The demo private key is public knowledge (it ships in ev
 of Bridge Lab); it exists so a newcomer can try updates on the Demo bridge at once. No
 real bridge trusts it, and `bridgelab update` trusts it only for the emulated bridge.
 
-Regenerate (maintainers) with `python -m bridgelab.drivers.emulator.demo_material`;
+Regenerate (maintainers) with `python -m bridgelab.emulator.demo_material`;
 signatures are deterministic (RFC 6979), so unchanged inputs give identical files.
 """
 
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from bridgelab.drivers.emulator.profiles import (
+from bridgelab.emulator.profiles import (
     DEMO_HARDWARE_VERSION,
     DEMO_IMAGE_TYPE,
     DEMO_MANUFACTURER_CODE,

@@ -15,16 +15,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bridgelab.drivers import protocol as p
-from bridgelab.drivers.emulator.faults import Faults
-from bridgelab.drivers.emulator.flash import Download, Flash
-from bridgelab.drivers.emulator.gecko_bootloader import EmulatedGeckoBootloader
-from bridgelab.drivers.emulator.ota_port import OtaPort
-from bridgelab.drivers.emulator.profiles import Profile
 from bridgelab.drivers.framing import Frame
-from bridgelab.drivers.install_code import derive_link_key, parse_install_code
 from bridgelab.drivers.join_state import JoinState
-from bridgelab.drivers.ota_client import OtaDeviceIdentity
 from bridgelab.drivers.versions import NO_VERSION, format_version
+from bridgelab.emulator.faults import Faults
+from bridgelab.emulator.flash import Download, Flash
+from bridgelab.emulator.gecko_bootloader import EmulatedGeckoBootloader
+from bridgelab.emulator.ota_port import OtaPort
+from bridgelab.emulator.profiles import Profile
+from bridgelab.zigbee.install_code import derive_link_key, parse_install_code
+from bridgelab.zigbee.ota_client import OtaDeviceIdentity
 
 
 @dataclass(frozen=True)

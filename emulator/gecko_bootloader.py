@@ -30,8 +30,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bridgelab.drivers import xmodem as xm
-from bridgelab.drivers.emulator.faults import Faults
-from bridgelab.drivers.emulator.gbl_stream import GblStream
+from bridgelab.emulator.faults import Faults
+from bridgelab.emulator.gbl_stream import GblStream
 
 MENU_TEMPLATE = "\r\nGecko Bootloader v{version}\r\n1. upload gbl\r\n2. run\r\n3. ebl info\r\nBL > "
 BEGIN_UPLOAD = b"\r\nbegin upload\r\n"

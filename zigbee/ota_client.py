@@ -37,7 +37,7 @@ Radio model, all on the virtual clock (`clock.now_s` is the headline figure):
 - frames the client did not ask for (Image Notify, a later Upgrade End Response) are not
   subject to loss: the radio model covers the exchanges the client starts.
 
-`bridgelab.drivers.ota_timing.predict_ota_duration` is the closed form of this model.
+`bridgelab.zigbee.ota_timing.predict_ota_duration` is the closed form of this model.
 """
 
 from __future__ import annotations
@@ -48,7 +48,9 @@ from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any
 
-from bridgelab.drivers.ota_timing import (
+from bridgelab.errors import BridgeLabError
+from bridgelab.virtual_clock import VirtualClock
+from bridgelab.zigbee.ota_timing import (
     DEFAULT_MAX_DATA_SIZE,
     DEFAULT_MAX_REQUERY_WAIT_S,
     DEFAULT_MAX_RETRIES,
@@ -60,8 +62,7 @@ from bridgelab.drivers.ota_timing import (
     exchange_loss_rate,
     predict_ota_duration,
 )
-from bridgelab.drivers.virtual_clock import VirtualClock
-from bridgelab.drivers.zcl_ota import (
+from bridgelab.zigbee.zcl_ota import (
     FILE_VERSION_WILDCARD,
     IMAGE_TYPE_WILDCARD,
     MANUFACTURER_WILDCARD,
@@ -81,7 +82,6 @@ from bridgelab.drivers.zcl_ota import (
     decode_frame,
     encode_frame,
 )
-from bridgelab.errors import BridgeLabError
 
 
 class OtaClientError(BridgeLabError):

@@ -18,9 +18,9 @@ from collections.abc import Callable
 from types import FrameType
 from typing import TextIO
 
-from bridgelab.drivers.emulator.channel import PtyChannel, SocketChannel
-from bridgelab.drivers.emulator.endpoint import Endpoint, LinkModel
-from bridgelab.drivers.emulator.factory import EmulatorOptions, build_device
+from bridgelab.emulator.channel import PtyChannel, SocketChannel
+from bridgelab.emulator.endpoint import Endpoint, LinkModel
+from bridgelab.emulator.factory import EmulatorOptions, build_device
 from bridgelab.errors import UsageError
 
 

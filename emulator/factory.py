@@ -7,12 +7,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
-from bridgelab.drivers.emulator.channel import SocketChannel
-from bridgelab.drivers.emulator.device import EmulatedBridge
-from bridgelab.drivers.emulator.endpoint import Endpoint, LinkModel
-from bridgelab.drivers.emulator.faults import VALID_FAULTS, Faults, apply_fault, parse_faults
-from bridgelab.drivers.emulator.image_check import make_image_checker
-from bridgelab.drivers.emulator.profiles import load_profile
+from bridgelab.emulator.channel import SocketChannel
+from bridgelab.emulator.device import EmulatedBridge
+from bridgelab.emulator.endpoint import Endpoint, LinkModel
+from bridgelab.emulator.faults import VALID_FAULTS, Faults, apply_fault, parse_faults
+from bridgelab.emulator.image_check import make_image_checker
+from bridgelab.emulator.profiles import load_profile
 from bridgelab.errors import UsageError
 
 

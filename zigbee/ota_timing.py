@@ -2,7 +2,7 @@
 
 `predict_ota_duration` gives the expected seconds from the client's Query Next Image
 Request to the moment it activates the new image, for the same radio model the
-simulated client (`bridgelab.drivers.ota_client`) runs:
+simulated client (`bridgelab.zigbee.ota_client`) runs:
 
 - one exchange for the query, one per block, one for the Upgrade End Request;
 - an exchange that gets through costs one round trip; one that fails (request or response

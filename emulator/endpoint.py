@@ -23,11 +23,11 @@ import time
 from dataclasses import dataclass, field
 
 from bridgelab.drivers import protocol as p
-from bridgelab.drivers.emulator.channel import Channel
-from bridgelab.drivers.emulator.device import EmulatedBridge
-from bridgelab.drivers.emulator.gecko_bootloader import Output
 from bridgelab.drivers.errors import ProtocolError
 from bridgelab.drivers.framing import Frame, FrameDecoder, FrameKind, encode_frame
+from bridgelab.emulator.channel import Channel
+from bridgelab.emulator.device import EmulatedBridge
+from bridgelab.emulator.gecko_bootloader import Output
 
 BITS_PER_BYTE = 10  # 8N1: start bit, 8 data bits, stop bit
 BAUD_FALLBACK_S = 1.0

@@ -12,12 +12,12 @@ import math
 from collections.abc import Callable
 
 from bridgelab.drivers import protocol as p
-from bridgelab.drivers.ota_client import (
+from bridgelab.zigbee.ota_client import (
     OtaClient,
     OtaClientConfig,
     OtaDeviceIdentity,
 )
-from bridgelab.drivers.zcl_ota import ImageUpgradeStatus
+from bridgelab.zigbee.zcl_ota import ImageUpgradeStatus
 
 PROGRESS_STEP = 4096  # bytes between OTA_PROGRESS events
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bridgelab.drivers.emulator.demo_material import demo_trust_store
+from bridgelab.emulator.demo_material import demo_trust_store
 from bridgelab.firmware.compat import DeviceIdentity
 from bridgelab.firmware.errors import FirmwareError
 from bridgelab.firmware.image import parse_image
@@ -19,7 +19,7 @@ from bridgelab.firmware.trust import TrustStore
 from bridgelab.firmware.verify import assess_image
 
 if TYPE_CHECKING:
-    from bridgelab.drivers.emulator.device import EmulatedBridge, ImageCheck, ImageChecker
+    from bridgelab.emulator.device import EmulatedBridge, ImageCheck, ImageChecker
 
 # Version rules are the workstation's (it records the engineer's downgrade reason).
 WORKSTATION_RULES = frozenset({"same-version", "downgrade", "downgrade-needs-reason"})
@@ -34,7 +34,7 @@ def device_trust_store(trust_dir: Path | None) -> TrustStore:
 
 
 def make_image_checker(trust_dir: Path | None) -> ImageChecker:
-    from bridgelab.drivers.emulator.device import ImageCheck
+    from bridgelab.emulator.device import ImageCheck
 
     store = device_trust_store(trust_dir)
 

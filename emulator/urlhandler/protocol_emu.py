@@ -27,8 +27,8 @@ from typing import Any
 
 from serial.serialutil import PortNotOpenError, SerialBase, SerialException
 
-from bridgelab.drivers.emulator.endpoint import Endpoint
-from bridgelab.drivers.emulator.factory import EmulatorOptions, build_endpoint, parse_emu_url
+from bridgelab.emulator.endpoint import Endpoint
+from bridgelab.emulator.factory import EmulatorOptions, build_endpoint, parse_emu_url
 from bridgelab.errors import BridgeLabError
 
 _instances: dict[str, Endpoint] = {}

@@ -1,1 +1,0 @@
-"""pyserial URL handlers that Bridge Lab adds (`emu://`); registered by `drivers.link`."""
