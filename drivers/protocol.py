@@ -315,7 +315,7 @@ class Reboot(Request[Empty]):
 
 
 @dataclass(frozen=True)
-class EnterBootloader(Request):
+class EnterBootloader(Request[Empty]):
     """Restart into the radio's bootloader (Gecko: its UART XMODEM menu) on this port."""
 
     COMMAND: ClassVar[int] = Command.ENTER_BOOTLOADER

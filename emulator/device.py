@@ -340,7 +340,7 @@ class EmulatedBridge:
         self.reboot(p.RebootReason.REQUESTED)
         return reply
 
-    def _enter_bootloader(self, request: p.Request, seq: int) -> Reply:
+    def _enter_bootloader(self, request: p.AnyRequest, seq: int) -> Reply:
         self._enter_bootloader_pending = True
         return self._ok(request, seq)
 
