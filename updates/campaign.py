@@ -40,8 +40,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
+from bridgelab.data.failures import FailureClass
 from bridgelab.data.store import TriageStore
 from bridgelab.drivers.client import BridgeClient
 from bridgelab.drivers.errors import DriverError
@@ -63,6 +64,9 @@ from bridgelab.updates.engine import UpdateEngine
 from bridgelab.updates.policy import UpdatePolicy
 from bridgelab.updates.request import MODES, UpdateRequest
 
+if TYPE_CHECKING:
+    from bridgelab.updates.campaign_places import PlaceBooking
+
 ORDER_KEYS = ("security", "priority", "version_gap", "plan")
 DEFAULT_ORDER = ("security", "priority", "version_gap", "plan")
 
@@ -81,6 +85,10 @@ class PlannedJob:
     security: bool = False
     priority: int = 100
     label: str = ""
+    # A labgrid place (or a pattern, `rack3-*`) instead of a port: the campaign acquires
+    # it and fills in `port` (docs/lab-rigs.md); `rig` then names place and exporter.
+    place: str = ""
+    rig: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -94,6 +102,12 @@ class CampaignPlan:
     healthy_s: float = 2.0
     report_dir: Path | None = None
     policy: UpdatePolicy = field(default_factory=UpdatePolicy)
+    coordinator: str | None = None  # labgrid, for jobs on places (else LG_COORDINATOR)
+    wait_s: float = 0.0  # how long to queue for a place someone else holds
+
+    @property
+    def uses_places(self) -> bool:
+        return any(job.place for job in self.jobs)
 
 
 def _require(table: dict[str, Any], key: str, kind: type, where: str) -> Any:
@@ -137,10 +151,17 @@ def load_plan(path: Path) -> CampaignPlan:
         if job_mode not in MODES:
             raise PlanError(f"{where}: mode must be one of {', '.join(MODES)}.")
         image = base / _require(entry, "image", str, where)
+        given = [key for key in ("port", "place", "places") if key in entry]
+        if len(given) != 1:
+            raise PlanError(
+                f"{where}: give exactly one of `port`, `place` or `places` "
+                f"({'found ' + ', '.join(given) if given else 'none found'})."
+            )
         jobs.append(
             PlannedJob(
                 index=index,
-                port=_require(entry, "port", str, where),
+                port=_require(entry, "port", str, where) if "port" in entry else "",
+                place="" if "port" in entry else _require(entry, given[0], str, where),
                 image=image,
                 mode=job_mode,
                 security=bool(entry.get("security", False)),
@@ -151,6 +172,10 @@ def load_plan(path: Path) -> CampaignPlan:
     trust = head.get("trust")
     report_dir = head.get("report_dir")
     healthy_s = float(head.get("healthy_s", 2.0))
+    wait_s = float(head.get("wait_s", 0.0))
+    if wait_s < 0:
+        raise PlanError(f"{path}: wait_s must be 0 or more (seconds to wait for a busy place).")
+    coordinator = head.get("coordinator")
     return CampaignPlan(
         name=str(head.get("name", path.stem)),
         jobs=tuple(jobs),
@@ -161,6 +186,8 @@ def load_plan(path: Path) -> CampaignPlan:
         healthy_s=healthy_s,
         report_dir=base / report_dir if report_dir else None,
         policy=UpdatePolicy(healthy_s=healthy_s),
+        coordinator=str(coordinator) if coordinator else None,
+        wait_s=wait_s,
     )
 
 
@@ -184,6 +211,7 @@ class JobState:
             "job": self.job.index + 1,
             "label": self.job.label,
             "port": self.job.port,
+            "place": self.job.place,
             "image": str(self.job.image),
             "mode": self.job.mode,
             "state": self.state,
@@ -311,6 +339,7 @@ class Campaign:
         self._lock = threading.Lock()
         self._cancel = threading.Event()
         self._engines: set[UpdateEngine] = set()
+        self._booking: PlaceBooking | None = None  # the labgrid places, while they are held
         self.campaign_id = f"{plan.name}@{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
 
     def cancel(self) -> None:
@@ -344,6 +373,31 @@ class Campaign:
     def run(self) -> CampaignSummary:
         started = datetime.now(UTC)
         clock = time.monotonic()
+        if self.plan.uses_places:
+            from bridgelab.updates.campaign_places import PlaceBooking
+
+            # Connect, acquire and resolve every place before anything runs (raises).
+            self._booking = PlaceBooking.acquire(self.plan)
+            self.jobs = [JobState(job) for job in self._booking.jobs]
+        try:
+            lanes = self._run_lanes()
+        finally:
+            if self._booking is not None:
+                booking, self._booking = self._booking, None
+                booking.release()  # success, failure, cancel and Ctrl+C alike
+        summary = CampaignSummary(
+            self.plan.name,
+            self.jobs,
+            started,
+            time.monotonic() - clock,
+            lanes,
+            self.plan.order,
+        )
+        if self.plan.report_dir is not None:
+            summary.write_reports(self.plan.report_dir, self._input_guards())
+        return summary
+
+    def _run_lanes(self) -> int:
         self._survey()
         self._queue = sorted(self.jobs, key=sort_key(self.plan.order))
         for state in self.jobs:
@@ -354,19 +408,15 @@ class Campaign:
         ]
         for lane in lanes:
             lane.start()
-        for lane in lanes:
-            lane.join()
-        summary = CampaignSummary(
-            self.plan.name,
-            self.jobs,
-            started,
-            time.monotonic() - clock,
-            len(lanes),
-            self.plan.order,
-        )
-        if self.plan.report_dir is not None:
-            summary.write_reports(self.plan.report_dir, self._input_guards())
-        return summary
+        try:
+            for lane in lanes:
+                lane.join()
+        except BaseException:  # Ctrl+C: every lane stops before its place is released
+            self.cancel()
+            for lane in lanes:
+                lane.join(timeout=30)
+            raise
+        return len(lanes)
 
     def _input_guards(self) -> list[Guarded]:
         """What the reports must never overwrite: the log, the images, the trust folder."""
@@ -395,6 +445,7 @@ class Campaign:
                 trust_dir=self.plan.trust,
                 campaign_id=self.campaign_id,
                 policy=self.plan.policy,
+                session_details=dict(state.job.rig),
             )
             engine = UpdateEngine(
                 request, store=self.store, subscribers=[functools.partial(self._notify, state)]
@@ -403,7 +454,11 @@ class Campaign:
                 self._engines.add(engine)
             if self._cancel.is_set():
                 engine.cancel()
+            if self._booking is not None:
+                self._booking.watch(state.job, engine)
             result = engine.run()
+            if self._booking is not None:
+                self._booking.unwatch(engine)
             with self._lock:
                 self._engines.discard(engine)
                 state.results.append(result)
@@ -411,6 +466,8 @@ class Campaign:
                     state.state = "passed"
                 elif result.result == "cancelled" or self._cancel.is_set():
                     state.state = "cancelled"
+                elif result.result == FailureClass.RIG_LOST:
+                    state.state = "failed"  # its rig is gone: another attempt cannot help
                 elif state.attempts <= self.plan.retries:
                     state.state = "queued"
                     self._queue.append(state)  # retried lanes go to the back

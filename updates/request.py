@@ -25,6 +25,9 @@ class UpdateRequest:
     site_ref: str | None = None
     campaign_id: str | None = None
     policy: UpdatePolicy = field(default_factory=UpdatePolicy)
+    # Free-form facts for the session's triage record (a campaign's labgrid place,
+    # exporter and exporter host); strings only.
+    session_details: dict[str, str] = field(default_factory=dict)
 
     @property
     def line_rate_bps(self) -> float | None:
