@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bridgelab.cli import numbers
 from bridgelab.cli.output import EXIT_FAILED, EXIT_OK, parse_int, print_json
 from bridgelab.drivers.versions import display_version
 from bridgelab.errors import UsageError
@@ -83,16 +84,16 @@ def register(sub: Any) -> None:
     verify.set_defaults(handler=run_verify)
 
     build = commands.add_parser("build", help="write an image from a payload")
-    build.add_argument("--manufacturer", type=parse_int, required=True, metavar="N")
-    build.add_argument("--image-type", type=parse_int, required=True, metavar="N")
-    build.add_argument("--file-version", type=parse_int, required=True, metavar="N")
-    build.add_argument("--hw-min", type=parse_int, metavar="N")
-    build.add_argument("--hw-max", type=parse_int, metavar="N")
+    build.add_argument("--manufacturer", type=numbers.u16_id, required=True, metavar="N")
+    build.add_argument("--image-type", type=numbers.u16_id, required=True, metavar="N")
+    build.add_argument("--file-version", type=numbers.u32_id, required=True, metavar="N")
+    build.add_argument("--hw-min", type=numbers.u16_id, metavar="N")
+    build.add_argument("--hw-max", type=numbers.u16_id, metavar="N")
     build.add_argument("--destination", metavar="EUI64", help="make a device-specific file")
     build.add_argument("--form", choices=("gbcs", "zigbee"), default="gbcs")
     build.add_argument("--header-string", default="", metavar="TEXT")
-    build.add_argument("--stack-version", type=parse_int, default=0x0002, metavar="N")
-    build.add_argument("--security-credential-version", type=parse_int, metavar="N")
+    build.add_argument("--stack-version", type=numbers.u16_id, default=0x0002, metavar="N")
+    build.add_argument("--security-credential-version", type=numbers.count(0, 0xFF), metavar="N")
     build.add_argument("--payload", type=Path, required=True, metavar="FILE")
     build.add_argument("--sign-key", type=Path, metavar="PEM", help="private key to sign with")
     build.add_argument("-o", "--output", type=Path, required=True, metavar="OUT")
@@ -110,7 +111,7 @@ def _add_reading_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--max-size",
-        type=parse_int,
+        type=numbers.count(1, 2**31 - 1),
         default=DEFAULT_MAX_IMAGE_SIZE,
         metavar="BYTES",
         help="refuse larger files unread (default 16 MiB)",

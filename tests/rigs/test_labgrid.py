@@ -267,13 +267,15 @@ def test_ports_labgrid_without_a_coordinator_is_a_coded_error() -> None:
 
 def test_a_job_names_exactly_one_of_port_place_places(tmp_path: Path) -> None:
     both = '[[job]]\nport = "emu://demo"\nplace = "rack3-1"\nimage = "images/new.ota"\n'
-    with pytest.raises(PlanError, match="exactly one of `port`, `place` or `places`"):
+    with pytest.raises(PlanError, match="names `port` and `place`: a job runs on one of them"):
         load_plan(write_plan(tmp_path, "127.0.0.1:1", both))
     none = '[[job]]\nimage = "images/new.ota"\n'
-    with pytest.raises(PlanError, match="none found"):
+    with pytest.raises(PlanError, match="has no `port`.*`place` or `places`"):
         load_plan(write_plan(tmp_path, "127.0.0.1:1", none))
     with pytest.raises(PlanError, match="wait_s"):
         load_plan(write_plan(tmp_path, "127.0.0.1:1", places_job("rack3-*"), wait_s=-1))
+    with pytest.raises(PlanError, match="Did you mean `places`"):
+        load_plan(write_plan(tmp_path, "127.0.0.1:1", places_job("x").replace("places", "placse")))
 
 
 def test_the_documented_campaign_over_places_parses(tmp_path: Path) -> None:
