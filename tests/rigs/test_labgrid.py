@@ -267,14 +267,14 @@ def test_ports_labgrid_without_a_coordinator_is_a_coded_error() -> None:
 
 def test_a_job_names_exactly_one_of_port_place_places(tmp_path: Path) -> None:
     both = '[[job]]\nport = "emu://demo"\nplace = "rack3-1"\nimage = "images/new.ota"\n'
-    with pytest.raises(PlanError, match="names `port` and `place`: a job runs on one of them"):
+    with pytest.raises(PlanError, match=r"names `port` and `place`: a job runs on one of them"):
         load_plan(write_plan(tmp_path, "127.0.0.1:1", both))
     none = '[[job]]\nimage = "images/new.ota"\n'
-    with pytest.raises(PlanError, match="has no `port`.*`place` or `places`"):
+    with pytest.raises(PlanError, match=r"has no `port`.*`place` or `places`"):
         load_plan(write_plan(tmp_path, "127.0.0.1:1", none))
     with pytest.raises(PlanError, match="wait_s"):
         load_plan(write_plan(tmp_path, "127.0.0.1:1", places_job("rack3-*"), wait_s=-1))
-    with pytest.raises(PlanError, match="Did you mean `places`"):
+    with pytest.raises(PlanError, match="placse: is not a known key. Did you mean `place`"):
         load_plan(write_plan(tmp_path, "127.0.0.1:1", places_job("x").replace("places", "placse")))
 
 
