@@ -274,7 +274,7 @@ def test_a_job_names_exactly_one_of_port_place_places(tmp_path: Path) -> None:
         load_plan(write_plan(tmp_path, "127.0.0.1:1", none))
     with pytest.raises(PlanError, match="wait_s"):
         load_plan(write_plan(tmp_path, "127.0.0.1:1", places_job("rack3-*"), wait_s=-1))
-    with pytest.raises(PlanError, match="placse: is not a known key. Did you mean `place`"):
+    with pytest.raises(PlanError, match=r"placse: is not a known key\. Did you mean `place`"):
         load_plan(write_plan(tmp_path, "127.0.0.1:1", places_job("x").replace("places", "placse")))
 
 
