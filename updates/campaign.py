@@ -43,8 +43,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from bridgelab.data.failures import FailureClass
 from bridgelab.data.store import TriageStore
-from bridgelab.drivers.client import BridgeClient
 from bridgelab.drivers.errors import DriverError
+from bridgelab.drivers.factory import connect_bridge
 from bridgelab.drivers.versions import format_version
 from bridgelab.firmware.errors import FirmwareError
 from bridgelab.firmware.image import load_image
@@ -307,7 +307,7 @@ class Campaign:
             return
         for state in self.jobs:
             try:
-                with BridgeClient.connect(state.job.port) as client:
+                with connect_bridge(state.job.port) as client:
                     state.version_before = client.identity().firmware_version
             except DriverError:
                 state.version_before = None
