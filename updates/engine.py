@@ -71,6 +71,7 @@ class UpdateEngine:
         self.log = SessionLog(store)
         self.subscribers: list[ev.Subscriber] = list(subscribers)
         self._cancel = threading.Event()
+        self._rig_lost: str | None = None  # set by rig_lost(): why the rig vanished
         self._trace = trace
         self.link = BridgeLink(
             request.port_url,
@@ -97,6 +98,12 @@ class UpdateEngine:
     # ----------------------------------------------------------------- plumbing
 
     def cancel(self) -> None:
+        self._cancel.set()
+
+    def rig_lost(self, reason: str) -> None:
+        """The remote rig carrying the link vanished (a labgrid exporter died): stop, and
+        end the session as `rig-lost`, not as a fault of the bridge. Any thread."""
+        self._rig_lost = reason
         self._cancel.set()
 
     def cancelled(self) -> bool:
@@ -156,7 +163,7 @@ class UpdateEngine:
                     site_ref=request.site_ref,
                     operator=request.operator,
                     image_size=image_size,
-                    details={"image_file": str(request.image_path)},
+                    details={"image_file": str(request.image_path), **request.session_details},
                 )
             )
         except StoreError as error:
@@ -191,7 +198,21 @@ class UpdateEngine:
             failure, state = self._internal_error(error), FinalState.FAILED
         finally:
             self.link.close()
+        if failure is not None and self._rig_lost is not None:
+            # Whatever the link did once its rig was gone (dropped, refused, cancelled by
+            # the campaign), the bridge is not the one at fault.
+            failure, state = self._rig_lost_failure(self._rig_lost), FinalState.FAILED
         return self._finish(started, state, failure)
+
+    def _rig_lost_failure(self, reason: str) -> UpdateFailed:
+        return UpdateFailed(
+            self.current_stage,
+            FailureClass.RIG_LOST,
+            f"The remote rig went away: {reason}.",
+            code="rig-lost",
+            action="Bring the rig's exporter back, then run the job again; the bridge was "
+            "not at fault.",
+        )
 
     def _run_stages(self) -> None:
         with self.stage(Stage.IDENTIFY, self.request.port_url):
