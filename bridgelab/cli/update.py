@@ -39,6 +39,17 @@ def register(sub: Any) -> None:
         default=None,
         help="health check after the update (2 s; 0 to 3600)",
     )
+    update.add_argument(
+        "--form",
+        choices=("auto", "zigbee", "gbcs", "telink", "hue-sbl"),
+        default="auto",
+        help="the image's body form; auto detects it (see docs/firmware-format.md)",
+    )
+    update.add_argument(
+        "--strict",
+        action="store_true",
+        help="refuse an image with bytes after its total size or not exactly one upgrade image",
+    )
     update.add_argument("--json", action="store_true", help="print the result as JSON")
     update.set_defaults(handler=cmd_update)
 
@@ -167,6 +178,8 @@ def cmd_update(args: argparse.Namespace) -> int:
         operator=args.operator,
         site_ref=args.site_ref,
         policy=policy,
+        image_form=None if args.form == "auto" else args.form,
+        strict_image=args.strict,
     )
     store = _open_store(args.db)
     printer = ProgressPrinter(sys.stderr)
