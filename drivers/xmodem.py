@@ -180,7 +180,8 @@ class XmodemSender:
                 continue
             if got[0] in accept:
                 return got[0]
-            if self.restart_marker is not None:
+            if self.restart_marker is not None and accept is _BLOCK_ANSWERS:
+                # Only once blocks flow: before the first, the menu may still be arriving.
                 self._skipped += got
                 del self._skipped[: -len(self.restart_marker)]
                 if bytes(self._skipped) == self.restart_marker:
