@@ -68,6 +68,11 @@ class EmulatedBridge:
         self.flash = Flash.open(
             state_path, profile.firmware_version, profile.inactive_firmware_version
         )
+        # Starting from a state file is a power-on: an unconfirmed (trial) image it left
+        # falls back, as after any reboot the bridge did not ask for.
+        self.rolled_back_at_power_on = self.flash.state.trial
+        if self.flash.state.trial:
+            self.flash.switch_back()
         self.join_state = profile.join_state
         # The install code on the label, and the link key the Comms Hub derives from it:
         # the bridge keeps the key to itself (it never goes on the service port).
