@@ -34,6 +34,13 @@ HOLD_S = 0.05  # how long a reordered frame waits for a successor to overtake it
 class LinkModel:
     baud: int | None = None  # None: unpaced
     latency_s: float = 0.0
+    # Flash erase/write/verify times, which a paced line always applies; with an unpaced
+    # link they apply only when asked (an external line model paces the bytes instead).
+    flash_timing: bool = False
+
+    @property
+    def device_timed(self) -> bool:
+        return self.baud is not None or self.flash_timing
 
     def byte_time(self, count: int) -> float:
         return 0.0 if self.baud is None else count * BITS_PER_BYTE / self.baud
@@ -234,7 +241,7 @@ class Endpoint:
             self.device.unplug()
             self.unplugged = True  # the run loop closes the channel
             return
-        if self.link.baud is not None:
+        if self.link.device_timed:
             self._busy_until = start + reply.busy_s
         if reply.frame is not None:
             self._transmit(reply.frame, max(start, self._busy_until))
@@ -283,12 +290,14 @@ class Endpoint:
             return
         self._baud_before = self.link.baud
         # The response goes out at the old rate; the new rate applies after it.
-        self.link = LinkModel(baud, self.link.latency_s)
+        self.link = LinkModel(baud, self.link.latency_s, self.link.flash_timing)
         self._baud_probation_until = self._tx_cursor + BAUD_FALLBACK_S
 
     def _check_baud_probation(self, now: float) -> None:
         if self._baud_probation_until is not None and now > self._baud_probation_until:
             self._baud_probation_until = None
             if self._baud_before is not None:
-                self.link = LinkModel(self._baud_before, self.link.latency_s)
+                self.link = LinkModel(
+                    self._baud_before, self.link.latency_s, self.link.flash_timing
+                )
             self._baud_before = None
