@@ -13,11 +13,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from serial.serialutil import SerialException
 
 from bridgelab.drivers import protocol as p
+from bridgelab.drivers.capabilities import Capability
 from bridgelab.drivers.errors import DriverError, LinkLost, NoAnswer, ProtocolError
 from bridgelab.drivers.framing import DecoderStats, Frame, FrameDecoder, FrameKind, encode_frame
 from bridgelab.drivers.link import DEFAULT_BAUD, SerialPort, open_link
@@ -25,11 +26,13 @@ from bridgelab.drivers.link import DEFAULT_BAUD, SerialPort, open_link
 DEFAULT_TIMEOUT_S = 1.0
 HANDSHAKE_TRIES = 3
 HANDSHAKE_TIMEOUT_S = 0.5
+PROBE_TRIES = 3
+PROBE_TIMEOUT_S = 0.3
 
 EventListener = Callable[[p.Event], None]
 # (direction "tx"/"rx", frame bytes as sent or received, monotonic time)
 TraceListener = Callable[[str, bytes, float], None]
-M = TypeVar("M", bound=p.Message)
+R = TypeVar("R", bound=p.Message)
 
 
 class Pending:
@@ -37,7 +40,7 @@ class Pending:
 
     __slots__ = ("_done", "callback", "error", "request", "response", "sent_at", "seq")
 
-    def __init__(self, request: p.Request, seq: int) -> None:
+    def __init__(self, request: p.Request[Any], seq: int) -> None:
         self.request = request
         self.seq = seq
         self.sent_at = 0.0
@@ -76,10 +79,47 @@ class Session:
     model: str
 
 
+def probe_service(port: SerialPort, tries: int = PROBE_TRIES) -> bool:
+    """A short probe on an open port: does anything answer HELLO in the service protocol?
+
+    Reads no further than the answer; a reader thread is started only once it has.
+    """
+    raw = encode_frame(p.encode_request(p.Hello(), 0))
+    decoder = FrameDecoder()
+    for _ in range(tries):
+        try:
+            port.write(raw)
+        except (SerialException, OSError) as error:
+            raise LinkLost(f"Writing to the port failed ({error}).") from error
+        deadline = time.monotonic() + PROBE_TIMEOUT_S
+        while time.monotonic() < deadline:
+            try:
+                data = port.read(max(1, port.in_waiting))
+            except (SerialException, OSError) as error:
+                raise LinkLost(f"Reading the port failed ({error}).") from error
+            for frame in decoder.feed(data):
+                if frame.kind == FrameKind.RESPONSE and frame.command == p.Command.HELLO:
+                    return True
+    return False
+
+
 class BridgeClient:
     """One connection to one bridge. Thread-safe: any thread may call it."""
 
     driver_name = "bridgelab-service"
+    reached_through = "the Bridge Lab service protocol"
+    capabilities = frozenset(
+        {
+            Capability.IDENTIFY,
+            Capability.FIRMWARE_VERSIONS,
+            Capability.JOIN_STATUS,
+            Capability.EVENT_LOG,
+            Capability.LOCAL_UPDATE,
+            Capability.OTA_TUNNEL,
+            Capability.REBOOT,
+            Capability.ENTER_BOOTLOADER,
+        }
+    )
 
     def __init__(self, port: SerialPort, url: str = "") -> None:
         self.port = port
@@ -125,7 +165,7 @@ class BridgeClient:
         last_error: DriverError | None = None
         for _ in range(HANDSHAKE_TRIES):
             try:
-                answer = self.call(offer, p.HelloResponse, timeout_s=HANDSHAKE_TIMEOUT_S)
+                answer = self.call(offer, timeout_s=HANDSHAKE_TIMEOUT_S)
             except NoAnswer as error:
                 last_error = error
                 continue
@@ -144,13 +184,23 @@ class BridgeClient:
         ) from last_error
 
     def close(self) -> None:
+        self._stop_reader()
+        with contextlib.suppress(SerialException, OSError):
+            self.port.close()
+        self._fail_all(LinkLost("The connection was closed."))
+
+    def _stop_reader(self) -> None:
         self._closed.set()
         with contextlib.suppress(AttributeError, NotImplementedError, SerialException, OSError):
             self.port.cancel_read()
         self._reader.join(timeout=1.0)
-        with contextlib.suppress(SerialException, OSError):
-            self.port.close()
-        self._fail_all(LinkLost("The connection was closed."))
+
+    def release(self) -> SerialPort:
+        """Stop using the port but leave it open, for another driver on the same line
+        (the radio's bootloader after `enter_bootloader`)."""
+        self._stop_reader()
+        self._fail_all(LinkLost("The connection was handed to another driver."))
+        return self.port
 
     def __enter__(self) -> BridgeClient:
         return self
@@ -181,7 +231,7 @@ class BridgeClient:
     # ----------------------------------------------------------------- requests
 
     def submit(
-        self, request: p.Request, callback: Callable[[Pending], None] | None = None
+        self, request: p.Request[Any], callback: Callable[[Pending], None] | None = None
     ) -> Pending:
         """Send `request` without waiting; the Pending completes when its answer comes."""
         if self._broken is not None:
@@ -220,19 +270,21 @@ class BridgeClient:
             if self._pending.get(pending.seq) is pending:
                 del self._pending[pending.seq]
 
-    def call(self, request: p.Request, expect: type[M], timeout_s: float = DEFAULT_TIMEOUT_S) -> M:
-        """Send and wait for the answer; raises NoAnswer, DeviceStatusError, LinkLost."""
+    def call(self, request: p.Request[R], timeout_s: float = DEFAULT_TIMEOUT_S) -> R:
+        """Send and wait for the answer, typed by the request (`call(GetIdentity())` is an
+        `IdentityResponse`); raises NoAnswer, DeviceStatusError, LinkLost, ProtocolError."""
         pending = self.submit(request)
         try:
             answer = pending.wait(timeout_s)
         finally:
             self.forget(pending)
-        if not isinstance(answer, expect):
-            raise ProtocolError(f"Expected {expect.__name__}, got {type(answer).__name__}.")
-        return answer
+        expected = type(request).RESPONSE
+        if not isinstance(answer, expected):
+            raise ProtocolError(f"Expected {expected.__name__}, got {type(answer).__name__}.")
+        return answer  # type: ignore[return-value]  # RESPONSE is the R of Request[R]
 
-    def call_empty(self, request: p.Request, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
-        self.call(request, p.Empty, timeout_s)
+    def call_empty(self, request: p.Request[p.Empty], timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+        self.call(request, timeout_s)
 
     # ----------------------------------------------------------------- reader thread
 
@@ -301,34 +353,39 @@ class BridgeClient:
     def ping(self, data: bytes = b"", timeout_s: float = DEFAULT_TIMEOUT_S) -> float:
         """Round trip in seconds."""
         started = time.monotonic()
-        answer = self.call(p.Ping(data), p.PingResponse, timeout_s)
+        answer = self.call(p.Ping(data), timeout_s)
         if answer.data != data:
             raise ProtocolError("PING came back with different data.")
         return time.monotonic() - started
 
     def identity(self, timeout_s: float = DEFAULT_TIMEOUT_S) -> p.IdentityResponse:
-        return self.call(p.GetIdentity(), p.IdentityResponse, timeout_s)
+        return self.call(p.GetIdentity(), timeout_s)
 
     def join_status(self, timeout_s: float = DEFAULT_TIMEOUT_S) -> p.JoinStatusResponse:
-        return self.call(p.GetJoinStatus(), p.JoinStatusResponse, timeout_s)
+        return self.call(p.GetJoinStatus(), timeout_s)
 
     def p2p_link(self, timeout_s: float = DEFAULT_TIMEOUT_S) -> p.P2PLinkResponse:
-        return self.call(p.GetP2PLink(), p.P2PLinkResponse, timeout_s)
+        return self.call(p.GetP2PLink(), timeout_s)
 
     def update_status(self, timeout_s: float = DEFAULT_TIMEOUT_S) -> p.UpdateStatusResponse:
-        return self.call(p.GetUpdateStatus(), p.UpdateStatusResponse, timeout_s)
+        return self.call(p.GetUpdateStatus(), timeout_s)
 
     def event_log(self, timeout_s: float = DEFAULT_TIMEOUT_S) -> list[p.LogEntry]:
         """The device's whole event log, read page by page."""
         entries: list[p.LogEntry] = []
         while True:
-            page = self.call(p.ReadEventLog(len(entries), 64), p.EventLogResponse, timeout_s)
+            page = self.call(p.ReadEventLog(len(entries), 64), timeout_s)
             entries.extend(page.entries)
             if not page.entries or len(entries) >= page.total:
                 return entries
 
     def reboot(self, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
         self.call_empty(p.Reboot(), timeout_s)
+
+    def enter_bootloader(self, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+        """Ask the application to restart into the radio's bootloader on this port; after
+        the answer the line carries the bootloader's menu, not frames (`release()`)."""
+        self.call_empty(p.EnterBootloader(), timeout_s)
 
     def set_baud(self, baud: int) -> bool:
         """Switch both ends to `baud`; fall back to the old rate if the new one fails.

@@ -153,6 +153,15 @@ ERROR_CATALOGUE: dict[str, tuple[type[FirmwareError], str]] = {
         "Bytes were added after the signature. " + _FETCH_AGAIN,
     ),
     "bad-signature-length": (ImageFormatError, "The signature is damaged. " + _FETCH_AGAIN),
+    "ambiguous-form": (
+        ImageFormatError,
+        "If you know how the body is laid out, name it (bridgelab image inspect, verify or "
+        "update --form zigbee, gbcs, telink or hue-sbl); otherwise ask the vendor.",
+    ),
+    "bad-container": (
+        ImageFormatError,
+        "The container around the OTA file is damaged. " + _FETCH_AGAIN,
+    ),
     # Silicon Labs bootloader images (GBL/EBL), alone or as an OTA upgrade image.
     "gbl-unknown-format": (
         GblFormatError,

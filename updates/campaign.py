@@ -35,18 +35,17 @@ import io
 import json
 import threading
 import time
-import tomllib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
+from bridgelab.data.failures import FailureClass
 from bridgelab.data.store import TriageStore
-from bridgelab.drivers.client import BridgeClient
 from bridgelab.drivers.errors import DriverError
+from bridgelab.drivers.factory import connect_bridge
 from bridgelab.drivers.versions import format_version
-from bridgelab.errors import UsageError
 from bridgelab.firmware.errors import FirmwareError
 from bridgelab.firmware.image import load_image
 from bridgelab.safe_output import (
@@ -60,16 +59,12 @@ from bridgelab.safe_output import (
 from bridgelab.text_safety import csv_safe
 from bridgelab.updates import events as ev
 from bridgelab.updates.engine import UpdateEngine
+from bridgelab.updates.plan import DEFAULT_ORDER, ORDER_KEYS, PlanError, check_plan
 from bridgelab.updates.policy import UpdatePolicy
-from bridgelab.updates.request import MODES, UpdateRequest
+from bridgelab.updates.request import UpdateRequest
 
-ORDER_KEYS = ("security", "priority", "version_gap", "plan")
-DEFAULT_ORDER = ("security", "priority", "version_gap", "plan")
-
-
-class PlanError(UsageError):
-    code = "bad-campaign-plan"
-    default_action = "Fix the plan file; docs/campaigns.md describes the format."
+if TYPE_CHECKING:
+    from bridgelab.updates.campaign_places import PlaceBooking
 
 
 @dataclass(frozen=True)
@@ -81,6 +76,10 @@ class PlannedJob:
     security: bool = False
     priority: int = 100
     label: str = ""
+    # A labgrid place (or a pattern, `rack3-*`) instead of a port: the campaign acquires
+    # it and fills in `port` (docs/lab-rigs.md); `rig` then names place and exporter.
+    place: str = ""
+    rig: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -94,73 +93,43 @@ class CampaignPlan:
     healthy_s: float = 2.0
     report_dir: Path | None = None
     policy: UpdatePolicy = field(default_factory=UpdatePolicy)
+    coordinator: str | None = None  # labgrid, for jobs on places (else LG_COORDINATOR)
+    wait_s: float = 0.0  # how long to queue for a place someone else holds
 
-
-def _require(table: dict[str, Any], key: str, kind: type, where: str) -> Any:
-    value = table.get(key)
-    if not isinstance(value, kind):
-        raise PlanError(f"{where}: `{key}` must be a {kind.__name__}.")
-    return value
+    @property
+    def uses_places(self) -> bool:
+        return any(job.place for job in self.jobs)
 
 
 def load_plan(path: Path) -> CampaignPlan:
-    """Read and check a plan; every problem is a PlanError naming the place."""
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise PlanError(f"No plan file at {path}.") from None
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
-        raise PlanError(f"Cannot read the plan {path}: {error}.") from None
-    base = path.parent
-    head = raw.get("campaign", {})
-    if not isinstance(head, dict):
-        raise PlanError(f"{path}: [campaign] must be a table.")
-    order = tuple(head.get("order", DEFAULT_ORDER))
-    unknown = [key for key in order if key not in ORDER_KEYS]
-    if unknown:
-        raise PlanError(
-            f"{path}: unknown order key(s) {', '.join(unknown)}.",
-            action="Order keys: " + ", ".join(ORDER_KEYS) + ".",
+    """Read and check a plan (`updates.plan`: every problem at once, before anything runs)."""
+    checked = check_plan(path)
+    head = checked.campaign
+    jobs = tuple(
+        PlannedJob(
+            index=index,
+            port=job["port"] or "",
+            place=job["place"] or job["places"] or "",
+            image=job["image"],
+            mode=job["mode"],
+            security=job["security"],
+            priority=job["priority"],
+            label=job["label"],
         )
-    mode = str(head.get("mode", "local"))
-    lanes = int(head.get("lanes", 1))
-    retries = int(head.get("retries", 0))
-    if lanes < 1 or retries < 0:
-        raise PlanError(f"{path}: lanes must be 1 or more and retries 0 or more.")
-    jobs = []
-    raw_jobs = raw.get("job", [])
-    if not isinstance(raw_jobs, list) or not raw_jobs:
-        raise PlanError(f"{path}: the plan lists no [[job]].")
-    for index, entry in enumerate(raw_jobs):
-        where = f"{path}: job {index + 1}"
-        job_mode = str(entry.get("mode", mode))
-        if job_mode not in MODES:
-            raise PlanError(f"{where}: mode must be one of {', '.join(MODES)}.")
-        image = base / _require(entry, "image", str, where)
-        jobs.append(
-            PlannedJob(
-                index=index,
-                port=_require(entry, "port", str, where),
-                image=image,
-                mode=job_mode,
-                security=bool(entry.get("security", False)),
-                priority=int(entry.get("priority", 100)),
-                label=str(entry.get("label", "")),
-            )
-        )
-    trust = head.get("trust")
-    report_dir = head.get("report_dir")
-    healthy_s = float(head.get("healthy_s", 2.0))
+        for index, job in enumerate(checked.jobs)
+    )
     return CampaignPlan(
-        name=str(head.get("name", path.stem)),
-        jobs=tuple(jobs),
-        lanes=lanes,
-        retries=retries,
-        order=order,
-        trust=base / trust if trust else None,
-        healthy_s=healthy_s,
-        report_dir=base / report_dir if report_dir else None,
-        policy=UpdatePolicy(healthy_s=healthy_s),
+        name=head["name"] or path.stem,
+        jobs=jobs,
+        lanes=head["lanes"],
+        retries=head["retries"],
+        order=tuple(head["order"]),
+        trust=head["trust"],
+        healthy_s=head["healthy_s"],
+        report_dir=head["report_dir"],
+        policy=UpdatePolicy(healthy_s=head["healthy_s"]),
+        coordinator=head["coordinator"],
+        wait_s=head["wait_s"],
     )
 
 
@@ -184,6 +153,7 @@ class JobState:
             "job": self.job.index + 1,
             "label": self.job.label,
             "port": self.job.port,
+            "place": self.job.place,
             "image": str(self.job.image),
             "mode": self.job.mode,
             "state": self.state,
@@ -311,6 +281,7 @@ class Campaign:
         self._lock = threading.Lock()
         self._cancel = threading.Event()
         self._engines: set[UpdateEngine] = set()
+        self._booking: PlaceBooking | None = None  # the labgrid places, while they are held
         self.campaign_id = f"{plan.name}@{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
 
     def cancel(self) -> None:
@@ -336,7 +307,7 @@ class Campaign:
             return
         for state in self.jobs:
             try:
-                with BridgeClient.connect(state.job.port) as client:
+                with connect_bridge(state.job.port) as client:
                     state.version_before = client.identity().firmware_version
             except DriverError:
                 state.version_before = None
@@ -344,6 +315,31 @@ class Campaign:
     def run(self) -> CampaignSummary:
         started = datetime.now(UTC)
         clock = time.monotonic()
+        if self.plan.uses_places:
+            from bridgelab.updates.campaign_places import PlaceBooking
+
+            # Connect, acquire and resolve every place before anything runs (raises).
+            self._booking = PlaceBooking.acquire(self.plan)
+            self.jobs = [JobState(job) for job in self._booking.jobs]
+        try:
+            lanes = self._run_lanes()
+        finally:
+            if self._booking is not None:
+                booking, self._booking = self._booking, None
+                booking.release()  # success, failure, cancel and Ctrl+C alike
+        summary = CampaignSummary(
+            self.plan.name,
+            self.jobs,
+            started,
+            time.monotonic() - clock,
+            lanes,
+            self.plan.order,
+        )
+        if self.plan.report_dir is not None:
+            summary.write_reports(self.plan.report_dir, self._input_guards())
+        return summary
+
+    def _run_lanes(self) -> int:
         self._survey()
         self._queue = sorted(self.jobs, key=sort_key(self.plan.order))
         for state in self.jobs:
@@ -354,19 +350,15 @@ class Campaign:
         ]
         for lane in lanes:
             lane.start()
-        for lane in lanes:
-            lane.join()
-        summary = CampaignSummary(
-            self.plan.name,
-            self.jobs,
-            started,
-            time.monotonic() - clock,
-            len(lanes),
-            self.plan.order,
-        )
-        if self.plan.report_dir is not None:
-            summary.write_reports(self.plan.report_dir, self._input_guards())
-        return summary
+        try:
+            for lane in lanes:
+                lane.join()
+        except BaseException:  # Ctrl+C: every lane stops before its place is released
+            self.cancel()
+            for lane in lanes:
+                lane.join(timeout=30)
+            raise
+        return len(lanes)
 
     def _input_guards(self) -> list[Guarded]:
         """What the reports must never overwrite: the log, the images, the trust folder."""
@@ -395,6 +387,7 @@ class Campaign:
                 trust_dir=self.plan.trust,
                 campaign_id=self.campaign_id,
                 policy=self.plan.policy,
+                session_details=dict(state.job.rig),
             )
             engine = UpdateEngine(
                 request, store=self.store, subscribers=[functools.partial(self._notify, state)]
@@ -403,7 +396,11 @@ class Campaign:
                 self._engines.add(engine)
             if self._cancel.is_set():
                 engine.cancel()
+            if self._booking is not None:
+                self._booking.watch(state.job, engine)
             result = engine.run()
+            if self._booking is not None:
+                self._booking.unwatch(engine)
             with self._lock:
                 self._engines.discard(engine)
                 state.results.append(result)
@@ -411,6 +408,8 @@ class Campaign:
                     state.state = "passed"
                 elif result.result == "cancelled" or self._cancel.is_set():
                     state.state = "cancelled"
+                elif result.result == FailureClass.RIG_LOST:
+                    state.state = "failed"  # its rig is gone: another attempt cannot help
                 elif state.attempts <= self.plan.retries:
                     state.state = "queued"
                     self._queue.append(state)  # retried lanes go to the back
@@ -442,6 +441,7 @@ def run_campaign(
 
 
 __all__ = [
+    "ORDER_KEYS",
     "Campaign",
     "CampaignPlan",
     "CampaignSummary",

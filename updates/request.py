@@ -25,6 +25,13 @@ class UpdateRequest:
     site_ref: str | None = None
     campaign_id: str | None = None
     policy: UpdatePolicy = field(default_factory=UpdatePolicy)
+    # How to read the image (bridgelab.firmware.image): None detects the body form; a
+    # strict read refuses bytes after the image and files without exactly one upgrade image.
+    image_form: str | None = None
+    strict_image: bool = False
+    # Free-form facts for the session's triage record (a campaign's labgrid place,
+    # exporter and exporter host); strings only.
+    session_details: dict[str, str] = field(default_factory=dict)
 
     @property
     def line_rate_bps(self) -> float | None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from bridgelab.cli.output import parse_int, print_json
+from bridgelab.cli import numbers
+from bridgelab.cli.output import print_json
 from bridgelab.text_safety import terminal_safe
 
 HEX4 = "0x{:04X}"
@@ -14,11 +15,18 @@ HEX4 = "0x{:04X}"
 def register(sub: Any) -> None:
     ports = sub.add_parser("ports", help="list serial ports and the Demo bridge")
     ports.add_argument("--json", action="store_true", help="machine-readable output")
+    ports.add_argument(
+        "--labgrid",
+        action="store_true",
+        help="list the labgrid places and who holds them (coordinator: $LG_COORDINATOR)",
+    )
+    ports.add_argument("--coordinator", metavar="HOST:PORT", help="labgrid coordinator")
     ports.set_defaults(handler=cmd_ports)
 
     info = sub.add_parser("info", help="identify a bridge: firmware, HAN join state, diagnosis")
     info.add_argument("--port", required=True, metavar="URL", help="port or URL (emu://demo)")
-    info.add_argument("--baud", type=parse_int, default=115200, help="baud rate (115200)")
+    info.add_argument("--baud", type=numbers.baud_rate, default=115200, help="baud rate (115200)")
+    add_driver_option(info)
     info.add_argument("--json", action="store_true", help="machine-readable output")
     info.set_defaults(handler=cmd_info)
 
@@ -29,7 +37,10 @@ def register(sub: Any) -> None:
         "`listening on URL`.",
     )
     emulate.add_argument(
-        "--profile", default="demo", help="demo, legacy, orphaned, not-in-log or a TOML file"
+        "--profile",
+        default="demo",
+        help="demo, legacy, orphaned, not-in-log, dead-app (only the radio's Gecko "
+        "Bootloader answers) or a TOML file",
     )
     where = emulate.add_mutually_exclusive_group()
     where.add_argument(
@@ -37,10 +48,16 @@ def register(sub: Any) -> None:
     )
     where.add_argument("--tcp", metavar="HOST:PORT", help="serve on a TCP port (socket:// URL)")
     emulate.add_argument(
-        "--baud", type=parse_int, default=115200, help="line rate to pace at (115200; 0 unpaced)"
+        "--baud",
+        type=numbers.count(0, 16_000_000),
+        default=115200,
+        help="line rate to pace at (115200; 0 unpaced)",
     )
     emulate.add_argument(
-        "--adapter-latency-ms", type=float, default=1.0, help="USB adapter latency each way (1)"
+        "--adapter-latency-ms",
+        type=numbers.seconds(0, 10_000),
+        default=1.0,
+        help="USB adapter latency each way (1)",
     )
     emulate.add_argument(
         "--faults", default="", metavar="SPEC", help="name=value,... (see docs/emulator.md)"
@@ -53,12 +70,17 @@ def register(sub: Any) -> None:
     emulate.add_argument("--state", metavar="FILE", help="keep the flash in FILE across runs")
     emulate.add_argument("--trust", metavar="DIR", help="extra trusted manufacturer keys")
     emulate.add_argument(
-        "--seed", type=parse_int, default=0, help="random seed for faults and radio"
+        "--seed",
+        type=numbers.count(0, 2**63 - 1),
+        default=0,
+        help="random seed for faults and radio",
     )
     emulate.set_defaults(handler=cmd_emulate)
 
 
 def cmd_ports(args: argparse.Namespace) -> int:
+    if args.labgrid or args.coordinator:
+        return _labgrid_places(args)
     from bridgelab.drivers.ports import scan_ports
 
     found = scan_ports()
@@ -73,19 +95,70 @@ def cmd_ports(args: argparse.Namespace) -> int:
     return 0
 
 
-def _info_dict(url: str, baud: int) -> dict[str, Any]:
+def _labgrid_places(args: argparse.Namespace) -> int:
+    from bridgelab.updates.labgrid_places import Coordinator
+
+    with Coordinator(args.coordinator) as coordinator:
+        places = coordinator.places()
+        address = coordinator.address
+    if args.json:
+        print_json({"coordinator": address, "places": [p.to_dict() for p in places]})
+        return 0
+    if not places:
+        print(f"The labgrid coordinator at {address} has no places.")
+        return 0
+    width = max(len(p.name) for p in places)
+    for place in places:
+        holder = f"held by {place.acquired_by}" if place.acquired_by else "free"
+        exporters = ", ".join(place.exporters) or "no exporter online"
+        print(f"{place.name:<{width}}  {holder:<24}  {exporters}")
+    return 0
+
+
+def add_driver_option(parser: Any) -> None:
+    parser.add_argument(
+        "--driver",
+        metavar="NAME",
+        help="the driver to use (default: found by probing; bridgelab-service, "
+        "gecko-bootloader, or an installed plug-in)",
+    )
+
+
+def _bootloader_dict(url: str, device: Any) -> dict[str, Any]:
+    from bridgelab.drivers.capabilities import describe
+
+    return {
+        "port": url,
+        **describe(device),
+        "bootloader": {"name": device.menu.name, "version": device.version},
+        "next_step": f"The application is not running. Recover it: bridgelab recover --port "
+        f"{url} IMAGE.gbl",
+    }
+
+
+def _info_dict(url: str, baud: int, driver: str | None = None) -> dict[str, Any]:
+    from bridgelab.drivers.capabilities import describe
     from bridgelab.drivers.client import BridgeClient
     from bridgelab.drivers.diagnosis import diagnose
+    from bridgelab.drivers.factory import connect
+    from bridgelab.drivers.gecko_bootloader import GeckoBootloader
 
-    with BridgeClient.connect(url, baudrate=baud) as client:
-        identity = client.identity()
-        join = client.join_status()
-        p2p = client.p2p_link()
-        session = client.session
+    device = connect(url, driver, baudrate=baud)
+    try:
+        if isinstance(device, GeckoBootloader):
+            return _bootloader_dict(url, device)
+        if not isinstance(device, BridgeClient):
+            return {"port": url, **describe(device)}
+        identity = device.identity()
+        join = device.join_status()
+        p2p = device.p2p_link()
+        session = device.session
+    finally:
+        device.close()
     findings = diagnose(identity, join, p2p)
     return {
         "port": url,
-        "driver": BridgeClient.driver_name,
+        "driver": device.driver_name,
         "model": identity.model,
         "protocol_version": session.protocol_version if session else None,
         "identity": identity.to_dict(),
@@ -99,9 +172,12 @@ def cmd_info(args: argparse.Namespace) -> int:
     from bridgelab.drivers.join_state import MEANINGS, JoinState
     from bridgelab.drivers.versions import format_version
 
-    info = _info_dict(args.port, args.baud)
+    info = _info_dict(args.port, args.baud, args.driver)
     if args.json:
         print_json(info)
+        return 0
+    if "identity" not in info:
+        _print_limited(info)
         return 0
     ident, join, p2p = info["identity"], info["join"], info["p2p"]
     state = JoinState[join["state"].upper().replace("-", "_")]
@@ -132,6 +208,27 @@ def cmd_info(args: argparse.Namespace) -> int:
     for finding in info["diagnosis"]:
         print(terminal_safe(f"{finding['severity'].upper():<8} {finding['message']}"))
     return 0
+
+
+def _print_limited(info: dict[str, Any]) -> None:
+    """A device whose driver reports little: what it is, what it cannot say, what next."""
+    rows = [("Port", info["port"]), ("Driver", info["driver"])]
+    if "bootloader" in info:
+        rows.append(
+            ("Bootloader", f"{info['bootloader']['name']} v{info['bootloader']['version']}")
+        )
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:
+        print(f"{name:<{width}}  {value}")
+    print()
+    # The facts an engineer looks for first; --json lists every missing capability.
+    facts = ("identify", "firmware versions", "join status", "event log")
+    for line in info.get("not_available", []):
+        if line.startswith(facts):
+            print(line)
+    if info.get("next_step"):
+        print()
+        print(info["next_step"])
 
 
 def cmd_emulate(args: argparse.Namespace) -> int:
