@@ -136,7 +136,7 @@ def main(argv: list[str]) -> int:
                     if variant.startswith("ZMODEM") and run.finished:
                         best_zmodem = max(best_zmodem, value)
                     text = f"{value:.1%}" if run.finished else f"< {value:.1%}"
-                    state = "" if run.finished else "not finished" if run.intact else "damaged"
+                    state = "" if run.finished else "file differs" if run.ended else "timed out"
                     lines.append((variant, text, state))
             goal_text = ""
             if case.goal is not None:
@@ -146,7 +146,8 @@ def main(argv: list[str]) -> int:
                     goal_text += ", ahead of ZMODEM"
                     failures += ours <= best_zmodem
             for n, (what, value, note) in enumerate(lines):
-                rows.append((label if n == 0 else "", what, value, goal_text if n == 0 else "", note))
+                first = n == 0
+                rows.append((label if first else "", what, value, goal_text if first else "", note))
         transfer_share, line_share, note = _whole_command(seed, folder)
         wline, wsize, wgoal = WHOLE_COMMAND
         failures += transfer_share < wgoal

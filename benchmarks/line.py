@@ -153,7 +153,7 @@ class Wire:
     def _pop(self, count: int) -> bytes:
         out = bytearray()
         while count and self.chunks:
-            start, data = self.chunks[0]
+            data = self.chunks[0][1]
             piece = data[self.head : self.head + count]
             out += piece
             count -= len(piece)

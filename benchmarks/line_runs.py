@@ -86,8 +86,8 @@ def have_lrzsz() -> bool:
 @dataclass
 class LrzszRun:
     seconds: float
-    finished: bool
-    intact: bool
+    finished: bool  # ended, with the file received whole
+    ended: bool  # one of sz and rz exited before the time limit
 
     def efficiency(self, size: int, line: Line) -> float:
         return size / self.seconds / line.bytes_per_s
@@ -149,7 +149,7 @@ def lrzsz(
             os.close(host)
     received = target / source.name
     intact = received.exists() and received.read_bytes() == source.read_bytes()
-    return LrzszRun(seconds, ended and intact, intact)
+    return LrzszRun(seconds, ended and intact, ended)
 
 
 LRZSZ_VARIANTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -166,9 +166,7 @@ def lrzsz_variant(
     sz_args, rz_args = LRZSZ_VARIANTS[name]
     if "-X" in rz_args:
         rz_args = (*rz_args, source.name)  # XMODEM carries no file name
-    return lrzsz(
-        line, seed, source, folder, sz_args=sz_args, rz_args=rz_args, timeout_s=timeout_s
-    )
+    return lrzsz(line, seed, source, folder, sz_args=sz_args, rz_args=rz_args, timeout_s=timeout_s)
 
 
 @contextmanager

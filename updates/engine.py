@@ -47,6 +47,7 @@ from bridgelab.updates.link import BridgeLink
 from bridgelab.updates.progress import ProgressMeter
 from bridgelab.updates.recorder import SessionLog
 from bridgelab.updates.request import UpdateRequest
+from bridgelab.updates.selective_repeat import SelectiveRepeatTransfer
 from bridgelab.updates.transfer import Cancelled, WindowedTransfer
 
 HEALTH_POLL_S = 0.25
@@ -382,7 +383,14 @@ class UpdateEngine:
             self.retry(Stage.TRANSFER, reason, offset)
 
         with self.stage(Stage.TRANSFER):
-            transfer = WindowedTransfer(
+            session = self.link.current.session
+            selective = (
+                self.policy.selective_repeat
+                and session is not None
+                and session.protocol_version >= p.SELECTIVE_REPEAT_VERSION
+            )
+            strategy = SelectiveRepeatTransfer if selective else WindowedTransfer
+            transfer = strategy(
                 self.link,
                 image_bytes,
                 self.policy,
@@ -403,6 +411,8 @@ class UpdateEngine:
                     "window": result.window,
                     "block_size": result.block_size,
                     "sent_bytes": result.sent_bytes,
+                    "resent_segments": result.resent_segments,
+                    "protocol_version": session.protocol_version if session else None,
                     "seconds": round(result.seconds, 3),
                 },
             )
