@@ -670,7 +670,14 @@ class UpdateEngine:
             predicted_ota_duration_s=self.predicted_ota_s,
             simulated_duration_s=self.simulated_s,
             failure_stage=failure.failure.stage.value if failure else None,
-            error={"code": failure.code, "message": str(failure)} if failure else None,
+            error={
+                "code": failure.code,
+                "message": failure.message,
+                "action": failure.action or None,
+            }
+            if failure
+            else None,
+            line_rate_bps=line,
             rejoined=self.rejoined,
             notices=tuple(self.notices),
             join_state=last_join.label if last_join is not None else None,

@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from bridgelab.cli.output import parse_int, print_json
+from bridgelab.cli.schemas import document, version_values
 from bridgelab.text_safety import terminal_safe
 
 HEX4 = "0x{:04X}"
@@ -14,13 +15,13 @@ HEX4 = "0x{:04X}"
 def register(sub: Any) -> None:
     ports = sub.add_parser("ports", help="list serial ports and the Demo bridge")
     ports.add_argument("--json", action="store_true", help="machine-readable output")
-    ports.set_defaults(handler=cmd_ports)
+    ports.set_defaults(handler=cmd_ports, json_command="ports")
 
     info = sub.add_parser("info", help="identify a bridge: firmware, HAN join state, diagnosis")
     info.add_argument("--port", required=True, metavar="URL", help="port or URL (emu://demo)")
     info.add_argument("--baud", type=parse_int, default=115200, help="baud rate (115200)")
     info.add_argument("--json", action="store_true", help="machine-readable output")
-    info.set_defaults(handler=cmd_info)
+    info.set_defaults(handler=cmd_info, json_command="info")
 
     emulate = sub.add_parser(
         "emulate",
@@ -58,7 +59,7 @@ def cmd_ports(args: argparse.Namespace) -> int:
 
     found = scan_ports()
     if args.json:
-        print_json({"ports": [p.to_dict() for p in found]})
+        print_json(document("ports", {"ports": [p.to_dict() for p in found]}))
         return 0
     width = max(len(p.url) for p in found)
     for port in found:
@@ -68,9 +69,17 @@ def cmd_ports(args: argparse.Namespace) -> int:
     return 0
 
 
+RADIO_KEYS = ("channel", "pan_id", "lqi", "rssi", "ch_eui64")
+
+
 def _info_dict(url: str, baud: int) -> dict[str, Any]:
+    """`info --json`: what the bridge reported. Its HAN radio figures (channel, PAN, LQI,
+    RSSI, Comms Hub) are `radio`, present only while it is on the HAN: a bridge off it
+    reports placeholders (channel 0, PAN 0xFFFF, RSSI -128), which are not measurements."""
+    from bridgelab.drivers import protocol as p
     from bridgelab.drivers.client import BridgeClient
     from bridgelab.drivers.diagnosis import diagnose
+    from bridgelab.drivers.join_state import JoinState
 
     with BridgeClient.connect(url, baudrate=baud) as client:
         identity = client.identity()
@@ -78,28 +87,47 @@ def _info_dict(url: str, baud: int) -> dict[str, Any]:
         p2p = client.p2p_link()
         session = client.session
     findings = diagnose(identity, join, p2p)
+    on_han = join.state == JoinState.JOINED
+    joined = join.to_dict()
+    radio = {key: joined.pop(key) for key in RADIO_KEYS}
+    radio["rssi_dbm"] = radio.pop("rssi")
+    p2p_dict = p2p.to_dict()
+    if p2p.state != p.LinkState.UP:
+        p2p_dict["lqi"] = None  # no link, nothing measured
     return {
         "port": url,
         "driver": BridgeClient.driver_name,
         "model": identity.model,
         "protocol_version": session.protocol_version if session else None,
         "identity": identity.to_dict(),
-        "join": join.to_dict(),
-        "p2p": p2p.to_dict(),
+        **version_values(
+            firmware_version=identity.firmware_version,
+            inactive_firmware_version=identity.inactive_firmware_version,
+        ),
+        "on_han": on_han,
+        "join": joined,
+        "radio": radio if on_han else None,
+        "p2p": p2p_dict,
         "diagnosis": [f.to_dict() for f in findings],
     }
 
 
 def cmd_info(args: argparse.Namespace) -> int:
     from bridgelab.drivers.join_state import MEANINGS, JoinState
-    from bridgelab.drivers.versions import format_version
+    from bridgelab.drivers.versions import display_version
 
     info = _info_dict(args.port, args.baud)
     if args.json:
-        print_json(info)
+        print_json(document("info", info))
         return 0
-    ident, join, p2p = info["identity"], info["join"], info["p2p"]
+    ident, join, p2p, radio = info["identity"], info["join"], info["p2p"], info["radio"]
     state = JoinState[join["state"].upper().replace("-", "_")]
+    han = MEANINGS[state].title
+    if radio is not None:
+        han += (
+            f" (channel {radio['channel']}, PAN {radio['pan_id']:#06x}, LQI {radio['lqi']}, "
+            f"RSSI {radio['rssi_dbm']} dBm)"
+        )
     rows = [
         ("Port", info["port"]),
         ("Model", info["model"]),
@@ -108,17 +136,17 @@ def cmd_info(args: argparse.Namespace) -> int:
         ("Manufacturer", HEX4.format(ident["manufacturer_code"])),
         ("Image type", HEX4.format(ident["image_type"])),
         ("Hardware", HEX4.format(ident["hardware_version"])),
-        ("Firmware (running)", format_version(ident["firmware_version"])),
-        ("Firmware (inactive)", format_version(ident["inactive_firmware_version"])),
-        ("Bootloader", format_version(ident["bootloader_version"])),
+        ("Firmware (running)", _version(ident["firmware_version"], display_version)),
+        ("Firmware (inactive)", _version(ident["inactive_firmware_version"], display_version)),
+        ("Bootloader", _version(ident["bootloader_version"], display_version)),
         ("OTA client", "yes" if ident["ota_capable"] else "no (legacy)"),
+        ("HAN", han),
+        ("Comms Hub", radio["ch_eui64"] if radio is not None else "- (not on the HAN)"),
         (
-            "HAN",
-            f"{MEANINGS[state].title} (channel {join['channel']}, PAN {join['pan_id']:#06x}, "
-            f"LQI {join['lqi']}, RSSI {join['rssi']} dBm)",
+            "P2P link",
+            f"{p2p['state']} to {p2p['partner_eui64']}"
+            + (f" (LQI {p2p['lqi']})" if p2p["lqi"] is not None else ""),
         ),
-        ("Comms Hub", join["ch_eui64"]),
-        ("P2P link", f"{p2p['state']} to {p2p['partner_eui64']} (LQI {p2p['lqi']})"),
     ]
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
@@ -127,6 +155,12 @@ def cmd_info(args: argparse.Namespace) -> int:
     for finding in info["diagnosis"]:
         print(terminal_safe(f"{finding['severity'].upper():<8} {finding['message']}"))
     return 0
+
+
+def _version(value: int, display: Any) -> str:
+    """ "1.2.0 (0x01020000)", or "none" for an empty slot."""
+    text = display(value)
+    return text if text == "none" else f"{text} (0x{value:08X})"
 
 
 def cmd_emulate(args: argparse.Namespace) -> int:

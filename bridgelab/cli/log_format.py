@@ -14,6 +14,7 @@ from bridgelab.cli.output import format_table
 from bridgelab.data import EventRecord, FailureClass, NoteRecord, SessionRecord, StatsReport
 from bridgelab.data.clock import parse_iso
 from bridgelab.data.stats import FAILURE_GROUPS, StatsRow
+from bridgelab.drivers.versions import display_version
 from bridgelab.text_safety import terminal_safe
 
 LIST_HEADERS = ("ID", "STARTED (UTC)", "MODE", "DEVICE", "MODEL", "FROM", "TARGET", "RESULT",
@@ -21,7 +22,8 @@ LIST_HEADERS = ("ID", "STARTED (UTC)", "MODE", "DEVICE", "MODEL", "FROM", "TARGE
 
 
 def version_text(value: int | None) -> str | None:
-    return None if value is None else f"0x{value:08X}"
+    """A version as engineers write it ("1.3.0"), as `update` and the GUI show it."""
+    return None if value is None else display_version(value)
 
 
 def time_text(stamp: str | None) -> str | None:
@@ -194,7 +196,7 @@ def _key_text(group: str, key: str | int | None) -> str:
     if key is None:
         return "(not recorded)"
     if isinstance(key, int) and group in ("firmware", "from-version"):
-        return f"0x{key:08X}"
+        return f"{display_version(key)} (0x{key:08X})"
     if isinstance(key, int) and group == "hardware":
         return f"0x{key:04X}"
     return str(key)

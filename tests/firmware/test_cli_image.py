@@ -77,10 +77,11 @@ def test_keys_generate_prints_paths_and_id_never_the_key(tmp_path: Path, capsys:
 
 
 def test_inspect_dcc_sample_as_json(dcc_dir: Path, capsys: Capture) -> None:
-    code, shown = run_json(
+    code, document = run_json(
         capsys, "image", "inspect", str(dcc_dir / "sr11.1-esme-update-firmware.ota")
     )
     assert code == 0
+    shown = document["image"]
     expected = {
         "manufacturer_code": 0x121D,
         "image_type": 0,
@@ -120,13 +121,15 @@ def test_inspect_dcc_sample_with_a_store_reports_signer_unknown(
     dcc_dir: Path, trust: Path, capsys: Capture
 ) -> None:
     sample = str(dcc_dir / "sr11.1-esme-update-firmware.ota")
-    code, shown = run_json(capsys, "image", "inspect", sample, "--trust", str(trust))
+    code, document = run_json(capsys, "image", "inspect", sample, "--trust", str(trust))
+    shown = document["image"]
     assert code == 0
     # The store holds a 121D key, but not the DCC's: the signature cannot be matched.
     assert shown["signature"]["status"] == "signature-invalid"
     empty = trust.parent / "empty-store"
     empty.mkdir()
-    code, shown = run_json(capsys, "image", "inspect", sample, "--trust", str(empty))
+    code, document = run_json(capsys, "image", "inspect", sample, "--trust", str(empty))
+    shown = document["image"]
     assert shown["signature"]["status"] == "signer-unknown"
 
 
@@ -240,7 +243,8 @@ def test_build_zigbee_form_with_every_option(
     ) == 0  # fmt: skip
     built = json.loads(capsys.readouterr().out)
     assert built["body_form"] == "zigbee" and built["signer_key_id"] == keys["key_id"]
-    code, shown = run_json(capsys, "image", "inspect", str(out), "--trust", str(trust))
+    code, document = run_json(capsys, "image", "inspect", str(out), "--trust", str(trust))
+    shown = document["image"]
     assert code == 0
     assert shown["field_control"] == 7 and shown["header_length"] == 69
     assert shown["destination_eui64"] == 0x00124B0001020304
