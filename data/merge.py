@@ -159,13 +159,16 @@ def merge_attached(state: WriterState, source: Path, label: str) -> MergeReport:
     try:
         added: dict[str, int] = {}
         updated: dict[str, int] = {}
-        with state.db.atomic():
+
+        def merge_all() -> None:
             for table in MERGE_TABLES:
                 before = _count(state, table)
                 changes_before = state.db.conn.total_changes
                 _MERGERS[table](state, _columns(state, table))
                 added[table] = _count(state, table) - before
                 updated[table] = state.db.conn.total_changes - changes_before - added[table]
+
+        state.write(merge_all)
     finally:
         state.db.execute(f"DETACH DATABASE {_ALIAS}")
     return MergeReport(label, added, updated)

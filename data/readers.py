@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +19,7 @@ from sqlite_utils import Database
 
 from bridgelab.data.errors import StoreClosed
 from bridgelab.data.fileguard import translate_sqlite_error
+from bridgelab.data.writer import busy_error, is_busy
 
 
 class ReaderPool:
@@ -48,11 +50,14 @@ class ReaderPool:
             db = self._idle.pop() if self._idle else None
         if db is None:
             db = self._new()
+        started = time.monotonic()
         try:
             yield db
         except sqlite3.DatabaseError as error:
             if "malformed" in str(error) or "not a database" in str(error):
                 raise translate_sqlite_error(self._path, error) from error
+            if is_busy(error):  # another program holds the file locked (exclusive mode)
+                raise busy_error(self._path, time.monotonic() - started) from error
             raise
         finally:
             self._give_back(db)

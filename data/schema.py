@@ -12,6 +12,7 @@ copy of each released schema and the tests migrate it to the current one.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -133,8 +134,25 @@ CREATE TABLE schema_history (
 """
 
 
+def run_script(db: Database, script: str) -> None:
+    """Run each statement of `script` inside the caller's transaction.
+
+    Not `executescript`: it commits whatever transaction is open before it starts, which
+    would split a migration from its version bump and let two processes creating the same
+    new log both run it.
+    """
+    statement = ""
+    for line in script.splitlines(keepends=True):
+        statement += line
+        if sqlite3.complete_statement(statement):
+            db.execute(statement)
+            statement = ""
+    if statement.strip():
+        db.execute(statement)
+
+
 def _to_v1(db: Database) -> None:
-    db.executescript(V1_SQL)
+    run_script(db, V1_SQL)
 
 
 # v2: the failure taxonomy as a table, and one view joining what triage looks at, so that
@@ -174,7 +192,7 @@ def refresh_failure_classes(db: Database) -> None:
 
 
 def _to_v2(db: Database) -> None:
-    db.executescript(V2_SQL)
+    run_script(db, V2_SQL)
     refresh_failure_classes(db)
 
 
@@ -190,22 +208,35 @@ def read_version(db: Database) -> tuple[int, int]:
     return int(app_id), int(version)
 
 
-def migrate(db: Database) -> list[int]:
+def _newer(version: int) -> DbNewerSchema:
+    return DbNewerSchema(
+        f"The triage log was written by a newer Bridge Lab (schema {version}).",
+        details={"schema_version": version, "supported": SCHEMA_VERSION},
+    )
+
+
+def migrate(db: Database, write: Callable[[Callable[[], bool]], bool]) -> list[int]:
     """Bring a triage log (or an empty file) to SCHEMA_VERSION; returns versions applied.
 
-    Each step runs in its own transaction together with its `user_version` bump, so a
-    crash mid-migration leaves the file at the last complete version. The caller has
-    already checked the file is ours and not newer (see `fileguard`).
+    Each step runs in its own write transaction (`write` runs a function in one `BEGIN
+    IMMEDIATE` transaction, see `WriterState.write`) together with its `user_version`
+    bump, so a crash mid-migration leaves the file at the last complete version. The
+    version is read again inside the transaction: when two processes open the same new
+    log at once, the second waits for the first's lock, finds the step done, and skips it.
+    The caller has already checked the file is ours and not newer (see `fileguard`).
     """
     _, version = read_version(db)
     if version > SCHEMA_VERSION:  # only a newer writer's un-checkpointed WAL gets here
-        raise DbNewerSchema(
-            f"The triage log was written by a newer Bridge Lab (schema {version}).",
-            details={"schema_version": version, "supported": SCHEMA_VERSION},
-        )
+        raise _newer(version)
     applied: list[int] = []
     for target in range(version + 1, SCHEMA_VERSION + 1):
-        with db.atomic():
+
+        def step(target: int = target) -> bool:
+            _, current = read_version(db)
+            if current > SCHEMA_VERSION:
+                raise _newer(current)
+            if current >= target:  # another process did this step first
+                return False
             MIGRATIONS[target - 1](db)
             db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             db.execute(f"PRAGMA user_version = {target}")
@@ -213,5 +244,8 @@ def migrate(db: Database) -> list[int]:
                 "INSERT INTO schema_history (version, applied_at, tool_version) VALUES (?, ?, ?)",
                 [target, iso_utc(), __version__],
             )
-        applied.append(target)
+            return True
+
+        if write(step):
+            applied.append(target)
     return applied

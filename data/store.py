@@ -57,6 +57,8 @@ if TYPE_CHECKING:  # sqlite_utils loads only when a store opens
     from sqlite_utils import Database
 
 FRAME_DIRECTIONS = frozenset({"tx", "rx"})
+# How long a write or read waits for a lock another program holds (docs/triage.md).
+BUSY_TIMEOUT_S = 10.0
 
 
 @dataclass
@@ -89,9 +91,8 @@ def _machine_defaults() -> dict[str, str]:
 
 
 def _open_setup(path: Path, state: WriterState) -> OpenReport:
-    migrated = migrate(state.db)
-    with state.db.atomic():
-        recovered = writes.recover_interrupted(state, path)
+    migrated = migrate(state.db, state.write)
+    recovered = state.write(lambda: writes.recover_interrupted(state, path))
     sweep_dead_owners(path)
     return OpenReport(migrated, recovered)
 
@@ -128,13 +129,16 @@ class TriageStore(AbstractContextManager["TriageStore"]):
         batch_interval_s: float = 0.2,
         batch_max: int = 2000,
         integrity_check: bool = False,
+        busy_timeout_s: float = BUSY_TIMEOUT_S,
     ) -> TriageStore:
         """Open (or create) the log at `path`; None means `default_db_path()`.
 
         Raises, leaving the file untouched: `StoreNotFound` (absent and `create=False`),
         `NotATriageDb`, `DbCorrupt`, `DbNewerSchema`; and `StoreWriteFailed` when the
         folder cannot be written. Batched items are committed at least every
-        `batch_interval_s` seconds or `batch_max` items.
+        `batch_interval_s` seconds or `batch_max` items. A write (or read) that finds the
+        file locked by another program waits for it, retrying, up to `busy_timeout_s` in
+        all, then raises `StoreBusy` saying how long it waited.
 
         SQLite's `quick_check` (it reads the whole file: about 0.3 s per million events)
         runs before opening writes anything (a migration, closing crashed sessions), or
@@ -165,13 +169,15 @@ class TriageStore(AbstractContextManager["TriageStore"]):
             partial(_open_setup, resolved),
             batch_interval_s=batch_interval_s,
             batch_max=batch_max,
+            busy_timeout_s=busy_timeout_s,
         )
         try:
             report: OpenReport = writer.start()
         except BaseException:
             owner.release()
             raise
-        return cls(resolved, writer, ReaderPool(resolved), owner, report, warnings)
+        readers = ReaderPool(resolved, busy_timeout_s=busy_timeout_s)
+        return cls(resolved, writer, readers, owner, report, warnings)
 
     def close(self) -> None:
         """Commit what is queued, close every connection, stop the writer (idempotent).

@@ -13,6 +13,14 @@ callers on any thread put small tuples on a `SimpleQueue`:
 
 A batch that fails (disk full, I/O error) is kept as a deferred error and raised to the
 next durable caller, so logging errors are never silent and never stop a transfer early.
+
+Other programs share the file (a CLI `log note` while the GUI updates, a second update, a
+`sqlite3` shell). Every write transaction starts with `BEGIN IMMEDIATE`, so it takes the
+write lock before it reads (a deferred transaction that read first fails at once with
+"database is locked" when another writer committed meanwhile, whatever the busy timeout),
+and a transaction that still meets a busy lock is rolled back and run again, with a short
+back-off, until `busy_timeout_s` in all has passed: then `StoreBusy` says how long it
+waited. Nothing queued is dropped on the way.
 """
 
 from __future__ import annotations
@@ -20,8 +28,9 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
+from contextlib import contextmanager
 from pathlib import Path
 from queue import Empty, SimpleQueue
 from typing import Any, TypeVar
@@ -42,13 +51,31 @@ INSERT_EVENT = "INSERT INTO events (session_id, seq, at, kind, data) VALUES (?, 
 INSERT_FRAME = "INSERT INTO frames (session_id, seq, t_s, direction, data) VALUES (?, ?, ?, ?, ?)"
 
 
-def store_error_from(path: Path, error: BaseException) -> BaseException:
+def is_busy(error: BaseException) -> bool:
+    """SQLite's "database is locked" / "database table is locked" / busy answers."""
+    if not isinstance(error, sqlite3.OperationalError):
+        return False
+    text = str(error).lower()
+    return "locked" in text or "busy" in text
+
+
+def busy_error(path: Path, waited_s: float) -> StoreBusy:
+    return StoreBusy(
+        f"The triage log {path} is locked by another program; Bridge Lab waited "
+        f"{waited_s:.1f} s for it.",
+        details={"waited_s": round(waited_s, 3)},
+    )
+
+
+def store_error_from(
+    path: Path, error: BaseException, waited_s: float | None = None
+) -> BaseException:
     """A SQLite failure during a write as the store error the caller should see."""
     if isinstance(error, StoreError) or not isinstance(error, sqlite3.Error):
         return error
     text = str(error).lower()
-    if "locked" in text or "busy" in text:
-        return StoreBusy(f"The triage log {path} stayed locked by another program.")
+    if is_busy(error):
+        return busy_error(path, waited_s or 0.0)
     if "malformed" in text or "not a database" in text:
         return translate_sqlite_error(path, error)
     if "foreign key" in text:
@@ -79,12 +106,73 @@ class _Transfer:
         return moved / elapsed if elapsed > 0 and moved > 0 else None
 
 
+@contextmanager
+def immediate(db: Database) -> Iterator[None]:
+    """One write transaction that holds the write lock from its first statement.
+
+    Nested `db.atomic()` blocks inside it become savepoints.
+    """
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        if db.conn.in_transaction:
+            db.conn.rollback()
+        raise
+    try:
+        db.conn.execute("COMMIT")
+    except BaseException:
+        if db.conn.in_transaction:
+            db.conn.rollback()
+        raise
+
+
+class LockWait:
+    """Runs a write transaction again while the file is busy, for `bound_s` in all."""
+
+    _FIRST_PAUSE_S = 0.005
+    _LONGEST_PAUSE_S = 0.25
+
+    def __init__(self, path: Path, db: Database, bound_s: float) -> None:
+        self.path = path
+        self.db = db
+        self.bound_s = bound_s
+
+    def _set_timeout(self, seconds: float) -> None:
+        self.db.conn.execute(f"PRAGMA busy_timeout = {max(1, int(seconds * 1000))}")
+
+    def run(self, attempt: Callable[[], T], undo: Callable[[], None] | None = None) -> T:
+        """`attempt()` (a whole transaction) until it is not busy or the bound is spent.
+
+        `undo` puts back in-memory state an attempt changed before it was rolled back.
+        Raises `StoreBusy` with the time waited.
+        """
+        started = time.monotonic()
+        pause = self._FIRST_PAUSE_S
+        while True:
+            remaining = self.bound_s - (time.monotonic() - started)
+            self._set_timeout(max(remaining, 0.001))
+            try:
+                return attempt()
+            except sqlite3.OperationalError as error:
+                if not is_busy(error):
+                    raise
+                if undo is not None:
+                    undo()
+                waited = time.monotonic() - started
+                if waited + pause >= self.bound_s:
+                    raise busy_error(self.path, waited) from error
+                time.sleep(pause)
+                pause = min(pause * 2, self._LONGEST_PAUSE_S)
+
+
 class WriterState:
     """What durable work runs against, on the writer thread only."""
 
-    def __init__(self, path: Path, db: Database) -> None:
+    def __init__(self, path: Path, db: Database, busy_timeout_s: float = 10.0) -> None:
         self.path = path
         self.db = db
+        self.locks = LockWait(path, db, busy_timeout_s)
         # table -> session id -> the next sequence number to hand out
         self._next_seq: dict[str, dict[str, int]] = {"events": {}, "frames": {}}
         self.transfers: dict[str, _Transfer] = {}
@@ -112,6 +200,22 @@ class WriterState:
         self.db.conn.execute(INSERT_EVENT, (session_id, seq, iso_utc(t), kind, json_text(data)))
         return seq
 
+    def write(self, work: Callable[[], T]) -> T:
+        """`work()` in one `BEGIN IMMEDIATE` transaction, run again while the file is busy.
+
+        Sequence counters handed out by a rolled-back attempt are taken back.
+        """
+        saved = {table: dict(counters) for table, counters in self._next_seq.items()}
+
+        def undo() -> None:
+            self._next_seq = {table: dict(counters) for table, counters in saved.items()}
+
+        def attempt() -> T:
+            with immediate(self.db):
+                return work()
+
+        return self.locks.run(attempt, undo)
+
     def forget(self, session_id: str) -> None:
         """Drop the counters of an ended session (they reload from the table if needed)."""
         for counters in self._next_seq.values():
@@ -119,6 +223,9 @@ class WriterState:
         self.transfers.pop(session_id, None)
 
     def commit_batch(self, items: list[tuple[Any, ...]]) -> None:
+        self.write(lambda: self._insert_batch(items))
+
+    def _insert_batch(self, items: list[tuple[Any, ...]]) -> None:
         events: list[tuple[Any, ...]] = []
         frames: list[tuple[Any, ...]] = []
         touched: dict[str, _Transfer] = {}
@@ -146,17 +253,16 @@ class WriterState:
                 frames.append(
                     (session_id, self.next_frame_seq(session_id), t_s, direction, payload)
                 )
-        with self.db.atomic():
-            if events:
-                self.db.conn.executemany(INSERT_EVENT, events)
-            if frames:
-                self.db.conn.executemany(INSERT_FRAME, frames)
-            for session_id, transfer in touched.items():
-                self.db.conn.execute(
-                    "UPDATE sessions SET last_offset = ?, image_size = coalesce(image_size, ?) "
-                    "WHERE id = ?",
-                    (transfer.last_offset, transfer.total or None, session_id),
-                )
+        if events:
+            self.db.conn.executemany(INSERT_EVENT, events)
+        if frames:
+            self.db.conn.executemany(INSERT_FRAME, frames)
+        for session_id, transfer in touched.items():
+            self.db.conn.execute(
+                "UPDATE sessions SET last_offset = ?, image_size = coalesce(image_size, ?) "
+                "WHERE id = ?",
+                (transfer.last_offset, transfer.total or None, session_id),
+            )
 
 
 class Writer:
@@ -248,18 +354,25 @@ class Writer:
             self.path.absolute().as_uri(), uri=True, timeout=self._busy_timeout_s
         )
         db = Database(conn, execute_plugins=False)
-        db.enable_wal()
-        db.execute("PRAGMA synchronous = FULL")
-        db.execute("PRAGMA foreign_keys = ON")
+        try:
+            # Switching to WAL needs a moment of exclusive access: wait for it like a write.
+            LockWait(self.path, db, self._busy_timeout_s).run(db.enable_wal)
+            db.execute("PRAGMA synchronous = FULL")
+            db.execute("PRAGMA foreign_keys = ON")
+        except BaseException:
+            db.close()
+            raise
         return db
 
     def _run(self) -> None:
+        started = time.monotonic()
         try:
             db = self._connect()
         except BaseException as error:
-            self._ready.set_exception(store_error_from(self.path, error))
+            waited = time.monotonic() - started
+            self._ready.set_exception(store_error_from(self.path, error, waited))
             return
-        state = WriterState(self.path, db)
+        state = WriterState(self.path, db, self._busy_timeout_s)
         try:
             self._ready.set_result(self._setup(state))
         except BaseException as error:
@@ -320,8 +433,7 @@ class Writer:
     ) -> Any:
         if not transaction:
             return work(state)
-        with state.db.atomic():
-            return work(state)
+        return state.write(lambda: work(state))
 
     def _run_call(
         self,

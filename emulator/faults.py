@@ -6,6 +6,7 @@ valid ones, so a lab script with a typo fails loudly instead of testing nothing.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any
@@ -29,8 +30,8 @@ def _offset(text: str) -> int:
 
 def _seconds(text: str) -> float:
     value = float(text)
-    if value < 0:
-        raise ValueError("seconds are 0 or more")
+    if not math.isfinite(value) or value < 0:
+        raise ValueError("seconds are a finite number, 0 or more")
     return value
 
 

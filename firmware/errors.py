@@ -153,6 +153,15 @@ ERROR_CATALOGUE: dict[str, tuple[type[FirmwareError], str]] = {
         "Bytes were added after the signature. " + _FETCH_AGAIN,
     ),
     "bad-signature-length": (ImageFormatError, "The signature is damaged. " + _FETCH_AGAIN),
+    "ambiguous-form": (
+        ImageFormatError,
+        "Bridge Lab cannot tell how this body is laid out; say which with --form "
+        "(zigbee, gbcs, telink or hue-sbl) if you know it, or ask the vendor.",
+    ),
+    "bad-container": (
+        ImageFormatError,
+        "The container around the OTA file is damaged. " + _FETCH_AGAIN,
+    ),
     # Silicon Labs bootloader images (GBL/EBL), alone or as an OTA upgrade image.
     "gbl-unknown-format": (
         GblFormatError,

@@ -1,17 +1,26 @@
-"""ZigBee OTA upgrade files in both body forms: parse, load, build (docs/firmware-format.md).
+"""ZigBee OTA upgrade files as makers ship them: parse, load, build (docs/firmware-format.md).
 
 Parsing is a pure function over bytes that checks every length against the buffer before
-looking past it, and holds the file once: `OtaImage.raw` is the file's bytes and every
-part of it (`manufacturer_image`, sub-element data) is a memoryview or an offset into
-them, never a copy. Two body forms exist after the header:
+looking past it. `OtaImage.raw` is the OTA file a device receives: the file given, or
+(when the file is wrapped in a vendor container, or carries bytes after its total image
+size) the OTA file inside it; every part of it (`manufacturer_image`, sub-element data)
+is a memoryview into `raw`, never a copy. The body after the header has one of these
+forms (`BodyForm`), each detected on evidence that `OtaImage.form_evidence` states:
 
-- ZIGBEE: tag (u16) / length (u32) / data sub-elements up to the total image size;
-  Bridge Lab's signature is the manufacturer-specific sub-element `SIGNATURE_TAG`, last.
+- ZIGBEE: tag (u16) / length (u32) / data sub-elements up to the total image size,
+  reserved and manufacturer tags included; Bridge Lab's signature is the
+  manufacturer-specific sub-element `SIGNATURE_TAG`, last.
 - GBCS: the Manufacturer Image straight after the header, optionally followed by the
   trailer `00 40` + 64-byte raw ECDSA signature (r||s).
+- TELINK: sub-elements where the manufacturer tag 0xF000 carries a 2-byte "tag info"
+  word between its length and its data (Telink's SDK).
+- HUE_SBL: Philips Hue's `.sbl-ota`: no sub-elements, the body starts `2A 00 01`.
 
-The form is detected (see `detect_body_form`) unless the caller names it. `build_image`
-writes either form and refuses field values that would not parse back to the same image.
+Where the evidence does not decide, parsing says so (`ambiguous-form`) and the caller
+names the form. What is not standard but readable (bytes after the image, a container,
+no or several upgrade image elements, reserved tags, an inner GBL/EBL file) is read and
+described in `OtaImage.notes`; `strict=True` refuses what the ZigBee specification does
+not allow (bytes after the image, not exactly one upgrade image element).
 """
 
 from __future__ import annotations
@@ -20,10 +29,14 @@ import os
 import struct
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from typing import Any
 
 from bridgelab.eui64 import eui64_from_wire, eui64_to_wire
-from bridgelab.firmware.errors import ImageBuildError, ImageFormatError, hex_id
+from bridgelab.firmware.containers import Container, find_container
+from bridgelab.firmware.errors import GblFormatError, ImageBuildError, ImageFormatError, hex_id
 from bridgelab.firmware.files import DEFAULT_MAX_IMAGE_SIZE, read_file
+from bridgelab.firmware.gbl import BootloaderImage, parse_bootloader_image, sniff_format
+from bridgelab.firmware.trailing import TrailingBytes, classify_trailing
 
 MAGIC = 0x0BEEF11E
 MAGIC_BYTES = MAGIC.to_bytes(4, "little")
@@ -42,6 +55,7 @@ WILDCARD_FILE_VERSION = 0xFFFFFFFF
 
 SUBELEMENT_HEADER_SIZE = 6
 TAG_UPGRADE_IMAGE = 0x0000
+MANUFACTURER_TAGS = range(0xF000, 0x10000)
 # Bridge Lab's convention (docs/firmware-format.md), in the manufacturer-specific range
 # 0xF000-0xFFFF until a vendor document assigns one: 64 bytes of raw r||s, last in the file.
 SIGNATURE_TAG = 0xF0B1
@@ -49,13 +63,20 @@ SIGNATURE_SIZE = 64
 # The GBCS trailer as the DCC's SR 11.1 sample carries it: a big-endian length of 64.
 GBCS_TRAILER_PREFIX = b"\x00\x40"
 GBCS_TRAILER_SIZE = len(GBCS_TRAILER_PREFIX) + SIGNATURE_SIZE
+# Telink's SDK writes its (encrypted) image as tag 0xF000 with a 2-byte word after the
+# length that the length does not count.
+TELINK_TAG = 0xF000
+TELINK_HEADER_SIZE = SUBELEMENT_HEADER_SIZE + 2
+# Hue .sbl-ota: Philips/Signify's manufacturer code and the first bytes of the body.
+HUE_MANUFACTURER = 0x100B
+HUE_SBL_MAGIC = b"\x2a\x00\x01"
 # Real files carry a handful of sub-elements; a cap keeps a crafted file of thousands of
-# empty ones from costing more memory than the file itself.
+# empty ones from costing more memory than the file itself, and bounds form detection.
 MAX_SUBELEMENTS = 256
 
 _BASE_HEADER = struct.Struct("<IHHHHHIH32sI")
 _SUBELEMENT_HEADER = struct.Struct("<HI")
-_U16 = struct.Struct("<H")
+_TELINK_HEADER = struct.Struct("<HIH")
 
 _SUBELEMENT_NAMES = {
     0x0000: "upgrade image",
@@ -70,10 +91,20 @@ _SUBELEMENT_NAMES = {
 
 
 class BodyForm(StrEnum):
-    """What follows the OTA header."""
+    """What follows the OTA header (the two standard forms, then the vendor layouts)."""
 
     ZIGBEE = "zigbee"
     GBCS = "gbcs"
+    TELINK = "telink"
+    HUE_SBL = "hue-sbl"
+
+
+# The forms `build_image` writes and Bridge Lab signs; the others are read only.
+BUILD_FORMS = (BodyForm.ZIGBEE, BodyForm.GBCS)
+VENDOR_LAYOUTS = {
+    BodyForm.TELINK: "Telink vendor layout",
+    BodyForm.HUE_SBL: "Philips Hue .sbl-ota vendor layout",
+}
 
 
 def subelement_name(tag: int) -> str:
@@ -195,29 +226,72 @@ def _optional_fields_size(field_control: int) -> int:
 
 @dataclass(frozen=True)
 class SubElement:
-    """One tag/length/value element: `offset` is where its data starts in the file."""
+    """One tag/length/value element: `offset` is where its data starts in the file.
+
+    `header_size` is 6 for a standard element, 8 for a Telink element, whose 2-byte
+    `tag_info` word sits between the length and the data.
+    """
 
     tag: int
     offset: int
     length: int
+    header_size: int = SUBELEMENT_HEADER_SIZE
+    tag_info: int | None = None
 
     @property
     def name(self) -> str:
+        if self.tag_info is not None:
+            return "Telink image"
         return subelement_name(self.tag)
+
+    @property
+    def header_offset(self) -> int:
+        return self.offset - self.header_size
 
     @property
     def end(self) -> int:
         return self.offset + self.length
 
+    def header_bytes(self) -> bytes:
+        if self.tag_info is not None:
+            return _TELINK_HEADER.pack(self.tag, self.length, self.tag_info)
+        return _SUBELEMENT_HEADER.pack(self.tag, self.length)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "tag": self.tag,
+            "name": self.name,
+            "offset": self.offset,
+            "length": self.length,
+            "header_size": self.header_size,
+            "tag_info": self.tag_info,
+        }
+
+
+@dataclass(frozen=True)
+class ReadNote:
+    """Something non-standard the reader met and how it read it (`severity` info/warning)."""
+
+    code: str
+    severity: str
+    message: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"code": self.code, "severity": self.severity, "message": self.message}
+
 
 @dataclass(frozen=True)
 class OtaImage:
-    """A parsed upgrade file; `raw` is the file, every other byte field is a view into it.
+    """A parsed upgrade file; `raw` is the OTA file, every other byte field a view into it.
 
     `manufacturer_image` is what a GBCS Activate Firmware hash covers: the data of the
-    upgrade image sub-element (zigbee form) or everything between the header and the
-    signature trailer (gbcs form). `signature` is the 64-byte raw r||s of Bridge Lab's
-    convention, or None when the file carries none.
+    element taken as the firmware (`firmware_element`; zigbee and telink forms),
+    everything between the header and the signature trailer (gbcs), or the whole body
+    (hue-sbl, and a file whose firmware element is not known). `signature` is the
+    64-byte raw r||s of Bridge Lab's convention, or None when the file carries none.
+    `source_size` is the size of the file as given: larger than `raw` when a `container`
+    wraps it or `trailing` bytes follow the image. `inner` is the GBL/EBL file the
+    firmware is, when it is one; `inner_problem` why it could not be read as one.
     """
 
     header: OtaHeader
@@ -227,6 +301,16 @@ class OtaImage:
     manufacturer_image: memoryview = field(repr=False)
     signature: bytes | None = field(repr=False)
     raw: bytes = field(repr=False)
+    form_evidence: str = ""
+    form_given: bool = False
+    firmware_element: SubElement | None = None
+    firmware_note: str = ""
+    container: Container | None = None
+    trailing: TrailingBytes | None = None
+    source_size: int = 0
+    inner: BootloaderImage | None = None
+    inner_problem: GblFormatError | None = field(default=None, compare=False)
+    notes: tuple[ReadNote, ...] = ()
 
     @property
     def manufacturer_image_size(self) -> int:
@@ -242,7 +326,7 @@ class OtaImage:
             return None
         if self.body_form is BodyForm.GBCS:
             return len(self.raw) - GBCS_TRAILER_SIZE
-        return self.sub_elements[-1].offset - SUBELEMENT_HEADER_SIZE
+        return self.sub_elements[-1].header_offset
 
     def signed_bytes(self) -> memoryview:
         """The bytes the signature covers (a view; raises nothing, empty when unsigned)."""
@@ -254,17 +338,17 @@ class OtaImage:
 
     def unsigned_body_parts(self) -> list[bytes | memoryview]:
         """The body re-serialised without the signature container, in file order."""
-        if self.body_form is BodyForm.GBCS:
+        if not self.sub_elements:
             return [self.manufacturer_image]
         parts: list[bytes | memoryview] = []
         for element in self.sub_elements:
-            if element.tag != SIGNATURE_TAG:
-                parts.append(_SUBELEMENT_HEADER.pack(element.tag, element.length))
+            if element.tag != SIGNATURE_TAG or self.signature is None:
+                parts.append(element.header_bytes())
                 parts.append(self.sub_element_data(element))
         return parts
 
     def to_bytes(self) -> bytes:
-        """Serialise from the parsed fields; equals `raw` for every file `parse_image` accepts."""
+        """Serialise from the parsed fields, elements in file order; equals `raw`."""
         parts = [self.header.to_bytes(), *self.unsigned_body_parts()]
         if self.signature is not None:
             parts.append(signature_container(self.body_form, self.signature))
@@ -273,6 +357,11 @@ class OtaImage:
 
 def signature_container(body_form: BodyForm, signature: bytes) -> bytes:
     """The bytes that carry a 64-byte signature at the end of a file of `body_form`."""
+    if body_form not in BUILD_FORMS:
+        raise ImageBuildError(
+            f"Bridge Lab signs the zigbee and gbcs forms only, not the {body_form} layout.",
+            code="bad-field-value",
+        )
     if len(signature) != SIGNATURE_SIZE:
         raise ImageBuildError(
             f"A signature is {SIGNATURE_SIZE} bytes (r||s), not {len(signature)}.",
@@ -367,21 +456,46 @@ def parse_header(data: bytes) -> OtaHeader:
     )
 
 
-def parse_image(data: bytes | bytearray | memoryview, *, form: BodyForm | None = None) -> OtaImage:
-    """Parse a whole OTA upgrade file; `form` None detects the body form.
+@dataclass(frozen=True)
+class FormDetection:
+    """The form the body was read in, why, and (zigbee, telink) its elements."""
 
-    `data` that is not `bytes` is copied once into bytes (the image keeps views into it).
-    Raises ImageFormatError with the code of the first problem found: the header's codes
-    (see `parse_header`), then size-mismatch (file shorter than its total image size),
-    trailing-data (longer), and the body's: subelement-overrun, too-many-subelements,
-    signature-not-last, bad-signature-length, no-upgrade-image, duplicate-upgrade-image.
+    form: BodyForm
+    evidence: str
+    elements: tuple[SubElement, ...] = ()
+
+
+def parse_image(
+    data: bytes | bytearray | memoryview,
+    *,
+    form: BodyForm | None = None,
+    strict: bool = False,
+) -> OtaImage:
+    """Parse an OTA upgrade file as makers ship it; `form` None detects the body form.
+
+    A vendor container is unwrapped first (`container`); bytes after the total image
+    size are read and described (`trailing`), or refused with `strict`. `data` that is
+    not `bytes` is copied once into bytes (the image keeps views into it). Raises
+    ImageFormatError with the code of the first problem found: bad-container, the
+    header's codes (see `parse_header`), size-mismatch (file shorter than its total
+    image size), trailing-data (longer, with `strict`), ambiguous-form (the evidence does
+    not decide the form: name it), and the body's: subelement-overrun,
+    signature-not-last, bad-signature-length, no-upgrade-image, duplicate-upgrade-image
+    (with `strict`, or when no element can be the firmware).
     """
-    raw = data if isinstance(data, bytes) else bytes(data)
-    header = parse_header(raw)
-    size = len(raw)
+    source = data if isinstance(data, bytes) else bytes(data)
+    container = find_container(source)
+    file_bytes = (
+        source
+        if container is None
+        else source[container.inner_offset : container.inner_offset + container.inner_size]
+    )
+    header = parse_header(file_bytes)
+    size = len(file_bytes)
+    where = " inside its container" if container is not None else ""
     if header.total_image_size > size:
         raise ImageFormatError(
-            f"The file is {size:,} bytes but its header says the image is "
+            f"The file{where} is {size:,} bytes but its header says the image is "
             f"{header.total_image_size:,}: it was cut short.",
             code="size-mismatch",
         )
@@ -391,76 +505,256 @@ def parse_image(data: bytes | bytearray | memoryview, *, form: BodyForm | None =
             f"the {header.header_length}-byte header itself.",
             code="size-mismatch",
         )
-    if header.total_image_size < size:
+    trailing = classify_trailing(file_bytes, header.total_image_size)
+    if trailing is not None and strict:
         raise ImageFormatError(
-            f"The file is {size:,} bytes but its header says the image is "
-            f"{header.total_image_size:,}: {size - header.total_image_size:,} bytes follow it.",
+            f"The file{where} is {size:,} bytes but its header says the image is "
+            f"{header.total_image_size:,}: {trailing.description}.",
             code="trailing-data",
         )
-    body_start = header.header_length
-    chosen = form if form is not None else detect_body_form(raw, body_start)
-    if chosen is BodyForm.GBCS:
-        return _parse_gbcs_body(raw, header)
-    return _parse_zigbee_body(raw, header)
+    raw = file_bytes if trailing is None else file_bytes[: header.total_image_size]
+    if form is None:
+        detection = detect_form(raw, header.header_length)
+    else:
+        detection = _given_form(raw, header.header_length, form)
+    notes: list[ReadNote] = []
+    if container is not None:
+        notes.append(
+            ReadNote(
+                "container-unwrapped",
+                "info",
+                f"{container.name}: {container.evidence}. The OTA file inside it is read "
+                "and is what a device receives.",
+            )
+        )
+    if trailing is not None:
+        notes.append(
+            ReadNote(
+                "trailing-bytes",
+                "warning",
+                f"{trailing.description}. They are after the total image size "
+                f"({header.total_image_size:,}), so they are not sent to a device.",
+            )
+        )
+    if detection.form in VENDOR_LAYOUTS:
+        notes.append(
+            ReadNote(
+                "vendor-layout",
+                "info",
+                f"{VENDOR_LAYOUTS[detection.form]}: {detection.evidence}.",
+            )
+        )
+    if detection.form is BodyForm.GBCS:
+        image = _gbcs_image(raw, header)
+    elif detection.form is BodyForm.HUE_SBL:
+        image = _whole_body_image(raw, header, BodyForm.HUE_SBL)
+    else:
+        image = _element_image(raw, header, detection, strict=strict, notes=notes)
+    inner, problem = _inner_image(image.manufacturer_image)
+    if inner is not None:
+        notes.append(ReadNote("inner-image", "info", describe_inner(inner)))
+    return replace(
+        image,
+        form_evidence=detection.evidence,
+        form_given=form is not None,
+        container=container,
+        trailing=trailing,
+        source_size=len(source),
+        inner=inner,
+        inner_problem=problem,
+        notes=(*notes, *image.notes),
+    )
+
+
+def describe_inner(inner: BootloaderImage) -> str:
+    """One sentence on a GBL/EBL upgrade image: tags, version, flags, CRC."""
+    kind = inner.format.upper()
+    app = inner.application
+    version = f", application version {hex_id(app.version, 8)}" if app is not None else ""
+    flags = f"{'signed' if inner.signed else 'not signed'}, " + (
+        "encrypted" if inner.encrypted else "not encrypted"
+    )
+    crc = (
+        f"CRC-32 {hex_id(inner.crc_stored, 8)} checked: it matches"
+        if inner.crc_ok
+        else f"CRC-32 WRONG (end tag {hex_id(inner.crc_stored, 8)}, bytes give "
+        f"{hex_id(inner.crc_computed, 8)})"
+    )
+    padding = f", {inner.padding} bytes of 0xFF padding" if inner.padding else ""
+    tags = f"{len(inner.tags)} tags{version}"
+    return f"The firmware is a Silicon Labs {kind} file: {tags}, {flags}, {crc}{padding}."
+
+
+def _inner_image(
+    firmware: memoryview,
+) -> tuple[BootloaderImage | None, GblFormatError | None]:
+    if sniff_format(firmware) is None:
+        return None, None
+    try:
+        return parse_bootloader_image(firmware), None
+    except GblFormatError as problem:
+        return None, problem
 
 
 def detect_body_form(raw: bytes, body_start: int) -> BodyForm:
-    """ZIGBEE when the body starts with an upgrade image tag (0x0000), or when the whole
-    body walks as sub-elements with defined tags ending exactly at the end; else GBCS.
+    """The form `detect_form` finds (see there for the evidence and what it raises)."""
+    return detect_form(raw, body_start).form
 
-    A GBCS Manufacturer Image that itself meets either rule is ambiguous: `build_image`
-    refuses to write one, and reading one needs `form=BodyForm.GBCS`.
+
+def detect_form(raw: bytes, body_start: int) -> FormDetection:
+    """Decide the body's form on evidence; `raw` is the OTA file up to its total size.
+
+    In order: ZIGBEE when the body walks as sub-elements ending exactly at the end and
+    holding an upgrade image, a manufacturer element or only defined tags; TELINK when
+    it walks so once tag 0xF000 is read with its 2-byte tag-info word; HUE_SBL for
+    manufacturer 0x100B and a body starting `2A 00 01`; a damaged ZIGBEE file (the walk
+    fails after an upgrade image tag) raises the walk's subelement-overrun; GBCS on the
+    GBCS signature trailer, or when the first 6 bytes cannot be a sub-element header
+    (its length runs past the body). Anything else raises ImageFormatError
+    (ambiguous-form). The work is bounded by MAX_SUBELEMENTS steps, whatever the size.
     """
-    if len(raw) - body_start >= SUBELEMENT_HEADER_SIZE:
-        (first_tag,) = _U16.unpack_from(raw, body_start)
+    body = len(raw) - body_start
+    elements, failure = _walk(raw, body_start)
+    if failure is None:
+        tags = {element.tag for element in elements}
+        count = f"{len(elements)} sub-element{'s' if len(elements) != 1 else ''}"
+        ends = f"the body walks as {count} ending exactly at the total image size"
+        if TAG_UPGRADE_IMAGE in tags:
+            return FormDetection(
+                BodyForm.ZIGBEE, f"{ends}, with an upgrade image element", tuple(elements)
+            )
+        if any(tag in MANUFACTURER_TAGS for tag in tags):
+            return FormDetection(
+                BodyForm.ZIGBEE,
+                f"{ends}; it has no upgrade image element but manufacturer-specific ones",
+                tuple(elements),
+            )
+        if elements and all(_is_defined_tag(tag) for tag in tags):
+            return FormDetection(
+                BodyForm.ZIGBEE,
+                f"{ends}, all with tags the ZigBee OTA format defines",
+                tuple(elements),
+            )
+    telink, telink_failure = _walk(raw, body_start, telink=True)
+    if telink_failure is None and any(element.tag_info is not None for element in telink):
+        first = next(element for element in telink if element.tag_info is not None)
+        return FormDetection(
+            BodyForm.TELINK,
+            f"tag 0xF000 at offset {first.header_offset} carries a 2-byte tag-info word "
+            f"({hex_id(first.tag_info or 0)}) after its length; read with it the body walks "
+            "as sub-elements ending exactly at the total image size, read without it the "
+            "walk does not",
+            tuple(telink),
+        )
+    manufacturer = int.from_bytes(raw[10:12], "little")
+    if manufacturer == HUE_MANUFACTURER and raw[body_start : body_start + 3] == HUE_SBL_MAGIC:
+        return FormDetection(
+            BodyForm.HUE_SBL,
+            "manufacturer 0x100B (Philips/Signify), the body starts 2A 00 01 (a Hue SBL "
+            "image) and does not walk as sub-elements",
+        )
+    if failure is not None and any(element.tag == TAG_UPGRADE_IMAGE for element in elements):
+        raise failure
+    if failure is not None and body >= SUBELEMENT_HEADER_SIZE:
+        first_tag, first_length = _SUBELEMENT_HEADER.unpack_from(raw, body_start)
         if first_tag == TAG_UPGRADE_IMAGE:
-            return BodyForm.ZIGBEE
-        try:
-            elements = _walk_subelements(raw, body_start)
-        except ImageFormatError:
-            return BodyForm.GBCS
-        if all(_is_defined_tag(element.tag) for element in elements):
-            return BodyForm.ZIGBEE
-    return BodyForm.GBCS
+            raise failure
+    trailer_at = len(raw) - GBCS_TRAILER_SIZE
+    if trailer_at >= body_start and raw[trailer_at : trailer_at + 2] == GBCS_TRAILER_PREFIX:
+        return FormDetection(
+            BodyForm.GBCS,
+            "the body does not walk as sub-elements and ends with the GBCS signature trailer "
+            "(00 40 and 64 bytes)",
+        )
+    if body < SUBELEMENT_HEADER_SIZE:
+        return FormDetection(
+            BodyForm.GBCS,
+            f"the body is {body} bytes, too short to hold a sub-element header: it has no "
+            "sub-element tag",
+        )
+    first_tag, first_length = _SUBELEMENT_HEADER.unpack_from(raw, body_start)
+    room = body - SUBELEMENT_HEADER_SIZE
+    if first_length > room:
+        return FormDetection(
+            BodyForm.GBCS,
+            f"the body has no sub-element tag: its first 6 bytes, read as one, would be tag "
+            f"{hex_id(first_tag)} holding {first_length:,} bytes, more than the {room:,} "
+            "that follow",
+        )
+    raise ImageFormatError(
+        f"The body's form cannot be told from its bytes: its first 6 bytes read as a "
+        f"sub-element (tag {hex_id(first_tag)}, {first_length:,} bytes) that fits, but the "
+        "body does not walk as sub-elements to its end "
+        f"({failure.message if failure is not None else 'no upgrade image element'}); it may "
+        "be a damaged zigbee file or a GBCS Manufacturer Image.",
+        code="ambiguous-form",
+    )
 
 
-def _walk_subelements(raw: bytes, start: int) -> list[SubElement]:
+def _given_form(raw: bytes, body_start: int, form: BodyForm) -> FormDetection:
+    evidence = "named by the caller (--form)"
+    if form in (BodyForm.ZIGBEE, BodyForm.TELINK):
+        elements, failure = _walk(raw, body_start, telink=form is BodyForm.TELINK)
+        if failure is not None:
+            raise failure
+        return FormDetection(form, evidence, tuple(elements))
+    return FormDetection(form, evidence)
+
+
+def _walk(
+    raw: bytes, start: int, *, telink: bool = False
+) -> tuple[list[SubElement], ImageFormatError | None]:
+    """The elements from `start` to the end, and the problem that stopped the walk early.
+
+    With `telink`, tag 0xF000 is read with its 2-byte tag-info word.
+    """
     elements: list[SubElement] = []
     cursor, end = start, len(raw)
     while cursor < end:
+        if len(elements) == MAX_SUBELEMENTS:
+            return elements, ImageFormatError(
+                f"The image has more than {MAX_SUBELEMENTS} sub-elements.",
+                code="subelement-overrun",
+            )
         if end - cursor < SUBELEMENT_HEADER_SIZE:
-            raise ImageFormatError(
+            return elements, ImageFormatError(
                 f"A sub-element header at offset {cursor} is cut short: only "
                 f"{end - cursor} of its 6 bytes are in the image.",
                 code="subelement-overrun",
             )
-        if len(elements) == MAX_SUBELEMENTS:
-            raise ImageFormatError(
-                f"The image has more than {MAX_SUBELEMENTS} sub-elements.",
-                code="subelement-overrun",
-            )
         tag, length = _SUBELEMENT_HEADER.unpack_from(raw, cursor)
-        data_start = cursor + SUBELEMENT_HEADER_SIZE
+        header_size, tag_info = SUBELEMENT_HEADER_SIZE, None
+        if telink and tag == TELINK_TAG and end - cursor >= TELINK_HEADER_SIZE:
+            header_size = TELINK_HEADER_SIZE
+            tag_info = int.from_bytes(raw[cursor + 6 : cursor + 8], "little")
+        data_start = cursor + header_size
         if length > end - data_start:
-            raise ImageFormatError(
+            return elements, ImageFormatError(
                 f"Sub-element {hex_id(tag)} at offset {cursor} says it holds {length:,} bytes, "
                 f"but only {end - data_start:,} remain in the image.",
                 code="subelement-overrun",
             )
-        elements.append(SubElement(tag=tag, offset=data_start, length=length))
+        elements.append(SubElement(tag, data_start, length, header_size, tag_info))
         cursor = data_start + length
-    return elements
+    return elements, None
 
 
-def _parse_zigbee_body(raw: bytes, header: OtaHeader) -> OtaImage:
-    elements = _walk_subelements(raw, header.header_length)
+def _element_image(
+    raw: bytes,
+    header: OtaHeader,
+    detection: FormDetection,
+    *,
+    strict: bool,
+    notes: list[ReadNote],
+) -> OtaImage:
+    elements = detection.elements
     signature: bytes | None = None
     for index, element in enumerate(elements):
-        if element.tag != SIGNATURE_TAG:
+        if element.tag != SIGNATURE_TAG or element.tag_info is not None:
             continue
         if index != len(elements) - 1:
             raise ImageFormatError(
-                f"The signature sub-element at offset {element.offset - 6} is followed by "
+                f"The signature sub-element at offset {element.header_offset} is followed by "
                 f"{len(elements) - 1 - index} more sub-element(s); it must be last.",
                 code="signature-not-last",
             )
@@ -470,29 +764,119 @@ def _parse_zigbee_body(raw: bytes, header: OtaHeader) -> OtaImage:
                 code="bad-signature-length",
             )
         signature = raw[element.offset : element.end]
-    upgrade_images = [element for element in elements if element.tag == TAG_UPGRADE_IMAGE]
-    if not upgrade_images:
-        raise ImageFormatError(
-            "The file has no upgrade image sub-element (tag 0x0000).", code="no-upgrade-image"
-        )
-    if len(upgrade_images) > 1:
-        raise ImageFormatError(
-            f"The file has {len(upgrade_images)} upgrade image sub-elements; it must have one.",
-            code="duplicate-upgrade-image",
-        )
-    upgrade = upgrade_images[0]
+    for element in elements:
+        if not _is_defined_tag(element.tag):
+            notes.append(
+                ReadNote(
+                    "reserved-tag",
+                    "info",
+                    f"Sub-element tag {hex_id(element.tag)} ({element.length:,} bytes at offset "
+                    f"{element.offset}) is reserved by the ZigBee OTA format; it is "
+                    "listed and kept, not interpreted.",
+                )
+            )
+    chosen, note, severity = _firmware_element(raw, elements, strict=strict)
+    body_end = len(raw) - (SUBELEMENT_HEADER_SIZE + SIGNATURE_SIZE if signature else 0)
+    if chosen is None:
+        start, end = header.header_length, body_end
+    else:
+        start, end = chosen.offset, chosen.end
+    image_notes = (
+        (ReadNote(_FIRMWARE_NOTE_CODES[severity], severity, note[0].upper() + note[1:] + "."),)
+        if severity
+        else ()
+    )
     return OtaImage(
         header=header,
-        body_form=BodyForm.ZIGBEE,
+        body_form=detection.form,
         sub_elements=tuple(elements),
-        manufacturer_image_offset=upgrade.offset,
-        manufacturer_image=memoryview(raw)[upgrade.offset : upgrade.end],
+        manufacturer_image_offset=start,
+        manufacturer_image=memoryview(raw)[start:end],
         signature=signature,
         raw=raw,
+        firmware_element=chosen,
+        firmware_note=note,
+        notes=image_notes,
     )
 
 
-def _parse_gbcs_body(raw: bytes, header: OtaHeader) -> OtaImage:
+_FIRMWARE_NOTE_CODES = {"info": "firmware-element", "warning": "firmware-element-guessed"}
+
+
+def _firmware_element(
+    raw: bytes, elements: tuple[SubElement, ...], *, strict: bool
+) -> tuple[SubElement | None, str, str]:
+    """(element taken as the firmware or None, why, note severity: "" for the standard case)."""
+    upgrades = [element for element in elements if element.tag == TAG_UPGRADE_IMAGE]
+    if len(upgrades) == 1:
+        only = upgrades[0]
+        return only, f"the upgrade image element (tag 0x0000) at offset {only.offset}", ""
+    if len(upgrades) > 1 and strict:
+        raise ImageFormatError(
+            f"The file has {len(upgrades)} upgrade image sub-elements; it must have one.",
+            code="duplicate-upgrade-image",
+        )
+    if not upgrades:
+        vendor = [
+            element
+            for element in elements
+            if element.tag in MANUFACTURER_TAGS and element.tag != SIGNATURE_TAG
+        ]
+        if strict or not vendor:
+            raise ImageFormatError(
+                "The file has no upgrade image sub-element (tag 0x0000)"
+                + (" and no manufacturer-specific one." if not vendor else "."),
+                code="no-upgrade-image",
+            )
+        if len(vendor) == 1:
+            only = vendor[0]
+            what = "Telink image element" if only.tag_info is not None else "element"
+            return (
+                only,
+                f"the only manufacturer-specific {what} ({hex_id(only.tag)}, {only.length:,} "
+                f"bytes at offset {only.offset}) is taken as the firmware: the file "
+                "has no upgrade image element (tag 0x0000)",
+                "info" if only.tag_info is not None else "warning",
+            )
+        candidates, kind = vendor, "manufacturer-specific elements"
+    else:
+        candidates, kind = upgrades, "upgrade image elements (tag 0x0000)"
+    listing = ", ".join(
+        f"{hex_id(element.tag)} ({element.length:,} bytes at offset {element.offset})"
+        for element in candidates
+    )
+    bootloader = [
+        element
+        for element in candidates
+        if sniff_format(memoryview(raw)[element.offset : element.end]) is not None
+    ]
+    if len(bootloader) == 1:
+        pick = bootloader[0]
+        return (
+            pick,
+            f"the file has {len(candidates)} {kind}: {listing}; the one that is a Silicon Labs "
+            f"bootloader file, at offset {pick.offset}, is taken as the firmware",
+            "warning",
+        )
+    largest = max(element.length for element in candidates)
+    biggest = [element for element in candidates if element.length == largest]
+    if len(biggest) == 1 and len(upgrades) > 1:
+        pick = biggest[0]
+        return (
+            pick,
+            f"the file has {len(candidates)} {kind}: {listing}; the largest, at offset "
+            f"{pick.offset}, is taken as the firmware",
+            "warning",
+        )
+    return (
+        None,
+        f"which element is the firmware is not known: the file has {len(candidates)} {kind}: "
+        f"{listing}; the Manufacturer Image hash below covers the whole body",
+        "warning",
+    )
+
+
+def _gbcs_image(raw: bytes, header: OtaHeader) -> OtaImage:
     start, end = header.header_length, len(raw)
     signature: bytes | None = None
     trailer_at = end - GBCS_TRAILER_SIZE
@@ -512,6 +896,26 @@ def _parse_gbcs_body(raw: bytes, header: OtaHeader) -> OtaImage:
         manufacturer_image=memoryview(raw)[start:end],
         signature=signature,
         raw=raw,
+        firmware_note="the Manufacturer Image: the body after the header"
+        + (", before the signature trailer" if signature is not None else ""),
+    )
+
+
+def _whole_body_image(raw: bytes, header: OtaHeader, form: BodyForm) -> OtaImage:
+    start = header.header_length
+    if start == len(raw):
+        raise ImageFormatError(
+            "The file has an OTA header but nothing after it.", code="no-upgrade-image"
+        )
+    return OtaImage(
+        header=header,
+        body_form=form,
+        sub_elements=(),
+        manufacturer_image_offset=start,
+        manufacturer_image=memoryview(raw)[start:],
+        signature=None,
+        raw=raw,
+        firmware_note="the whole body after the header (the layout has no sub-elements)",
     )
 
 
@@ -520,13 +924,14 @@ def load_image(
     *,
     max_size: int = DEFAULT_MAX_IMAGE_SIZE,
     form: BodyForm | None = None,
+    strict: bool = False,
 ) -> OtaImage:
-    """Read and parse an image file, holding its bytes once.
+    """Read and parse an image file, holding its bytes once (twice when unwrapped).
 
     A file over `max_size` bytes is refused before it is read. Raises ImageFileError
     (file-not-found, not-a-file, file-unreadable, file-too-large) or ImageFormatError.
     """
-    return parse_image(read_file(path, max_size=max_size, what="image"), form=form)
+    return parse_image(read_file(path, max_size=max_size, what="image"), form=form, strict=strict)
 
 
 def encode_header_string(text: str | bytes) -> bytes:
@@ -553,19 +958,28 @@ def build_image(
     destination_eui64: int | None = None,
     min_hw_version: int | None = None,
     max_hw_version: int | None = None,
-    sub_elements: tuple[tuple[int, bytes], ...] = (),
+    sub_elements: tuple[tuple[int, bytes | memoryview], ...] = (),
+    upgrade_image_position: int = 0,
     signature: bytes | None = None,
 ) -> bytes:
     """Write an upgrade file; header length, field control and total size are computed.
 
-    The zigbee form holds the upgrade image sub-element first, then `sub_elements` in
-    order, then the signature sub-element when `signature` is given; the gbcs form holds
-    the Manufacturer Image, then the `00 40` trailer when signed. `parse_image` of the
-    result gives back every field given here. Raises ImageBuildError: bad-field-value
-    (a value that does not fit, an empty image, sub-elements in the gbcs form, a reserved
-    tag), ambiguous-body or ambiguous-trailer (a gbcs file that would not read back as
-    written; see `detect_body_form`).
+    GBCS is the default form (the GB smart-metering form). The zigbee form holds
+    `sub_elements` in order with the upgrade image element inserted at index
+    `upgrade_image_position` (0: first), then the signature sub-element when `signature`
+    is given, so a file read with `parse_image` is written again in its own order; the
+    gbcs form holds the Manufacturer Image, then the `00 40` trailer when signed.
+    `parse_image` of the result gives back every field given here. Raises
+    ImageBuildError: bad-field-value (a value that does not fit, an empty image,
+    sub-elements in the gbcs form, a form Bridge Lab does not write, a position outside
+    the elements), ambiguous-body or ambiguous-trailer (a gbcs file that would not read
+    back as written; see `detect_form`).
     """
+    if body_form not in BUILD_FORMS:
+        raise ImageBuildError(
+            f"Bridge Lab writes the zigbee and gbcs forms, not the {body_form} layout.",
+            code="bad-field-value",
+        )
     if len(manufacturer_image) == 0:
         raise ImageBuildError("The Manufacturer Image is empty.", code="bad-field-value")
     body_parts: list[bytes | memoryview] = []
@@ -577,18 +991,24 @@ def build_image(
             )
         body_parts.append(manufacturer_image)
     else:
-        body_parts += [
-            _SUBELEMENT_HEADER.pack(TAG_UPGRADE_IMAGE, len(manufacturer_image)),
-            manufacturer_image,
-        ]
-        for tag, data in sub_elements:
+        if not 0 <= upgrade_image_position <= len(sub_elements):
+            raise ImageBuildError(
+                f"The upgrade image cannot go at position {upgrade_image_position} among "
+                f"{len(sub_elements)} other sub-elements.",
+                code="bad-field-value",
+            )
+        for index, (tag, data) in enumerate(sub_elements):
             if tag in (TAG_UPGRADE_IMAGE, SIGNATURE_TAG) or not 0 <= tag <= 0xFFFF:
                 raise ImageBuildError(
                     f"Sub-element tag {hex_id(tag)} cannot be added: the upgrade image and the "
                     "signature have their own arguments, and tags are 16 bits.",
                     code="bad-field-value",
                 )
+            if index == upgrade_image_position:
+                body_parts += _upgrade_element(manufacturer_image)
             body_parts += [_SUBELEMENT_HEADER.pack(tag, len(data)), data]
+        if upgrade_image_position == len(sub_elements):
+            body_parts += _upgrade_element(manufacturer_image)
     if signature is not None:
         body_parts.append(signature_container(body_form, signature))
     header = OtaHeader(
@@ -611,11 +1031,19 @@ def build_image(
     return raw
 
 
+def _upgrade_element(manufacturer_image: bytes | memoryview) -> list[bytes | memoryview]:
+    return [_SUBELEMENT_HEADER.pack(TAG_UPGRADE_IMAGE, len(manufacturer_image)), manufacturer_image]
+
+
 def _refuse_ambiguous_gbcs(raw: bytes, body_start: int, *, signed: bool) -> None:
-    if detect_body_form(raw, body_start) is not BodyForm.GBCS:
+    try:
+        detected: BodyForm | None = detect_form(raw, body_start).form
+    except ImageFormatError:
+        detected = None
+    if detected is not BodyForm.GBCS:
         raise ImageBuildError(
-            "This Manufacturer Image starts like a ZigBee sub-element, so the file would "
-            "read back as the zigbee form.",
+            "This Manufacturer Image starts like a ZigBee sub-element or a vendor layout, so "
+            "the file would not read back as the gbcs form.",
             code="ambiguous-body",
         )
     trailer_at = len(raw) - GBCS_TRAILER_SIZE

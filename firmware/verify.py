@@ -22,7 +22,7 @@ from bridgelab.firmware.compat import (
     compatibility_problems,
 )
 from bridgelab.firmware.digest import manufacturer_image_sha256
-from bridgelab.firmware.errors import FirmwareError, SignatureError, hex_id
+from bridgelab.firmware.errors import FirmwareError, GblFormatError, SignatureError, hex_id
 from bridgelab.firmware.image import OtaImage, load_image
 from bridgelab.firmware.signing import SIGNATURE_ALGORITHM
 from bridgelab.firmware.trust import SignatureReport, TrustStore, verify_signature
@@ -42,6 +42,16 @@ NOTE_ACTIONS: dict[str, str] = {
     "downgrade-allowed": "The downgrade and its reason are recorded with the attempt.",
     "wildcard-image-type": "",
     "wildcard-file-version": "",
+    # How a file that is not plain standard was read (bridgelab.firmware.image notes).
+    "container-unwrapped": "",
+    "vendor-layout": "",
+    "reserved-tag": "",
+    "inner-image": "",
+    "firmware-element": "",
+    "trailing-bytes": "Check with the vendor what the extra bytes are; --strict refuses such a "
+    "file.",
+    "firmware-element-guessed": "Check with the vendor which element is the firmware before "
+    "relying on the Manufacturer Image hash.",
 }
 
 
@@ -73,11 +83,17 @@ class Finding:
 
 
 def describe_image(image: OtaImage, *, sha256: bytes | None = None) -> dict[str, Any]:
-    """Every header field and the body's shape, as JSON-ready values (integers, not hex)."""
+    """Every header field and the body's shape, as JSON-ready values (integers, not hex).
+
+    `file_size` is the file as given, `ota_file_size` the OTA file a device receives
+    (smaller when a container wraps it or bytes follow its total image size).
+    """
     header = image.header
     signature_offset = image.signature_offset
+    chosen = image.firmware_element
     return {
-        "file_size": len(image.raw),
+        "file_size": image.source_size or len(image.raw),
+        "ota_file_size": len(image.raw),
         "header_version": header.header_version,
         "header_length": header.header_length,
         "field_control": header.field_control,
@@ -92,10 +108,20 @@ def describe_image(image: OtaImage, *, sha256: bytes | None = None) -> dict[str,
         "min_hw_version": header.min_hw_version,
         "max_hw_version": header.max_hw_version,
         "body_form": str(image.body_form),
-        "sub_elements": [
-            {"tag": item.tag, "name": item.name, "offset": item.offset, "length": item.length}
-            for item in image.sub_elements
-        ],
+        "form_evidence": image.form_evidence,
+        "form_given": image.form_given,
+        "container": image.container.to_dict() if image.container is not None else None,
+        "trailing": image.trailing.to_dict() if image.trailing is not None else None,
+        "sub_elements": [item.to_dict() for item in image.sub_elements],
+        "firmware_element": None
+        if chosen is None
+        else {"tag": chosen.tag, "offset": chosen.offset, "length": chosen.length},
+        "firmware_note": image.firmware_note,
+        "inner_image": image.inner.to_dict() if image.inner is not None else None,
+        "inner_image_problem": image.inner_problem.to_dict()
+        if image.inner_problem is not None
+        else None,
+        "notes": [note.to_dict() for note in image.notes],
         "manufacturer_image_offset": image.manufacturer_image_offset,
         "manufacturer_image_size": image.manufacturer_image_size,
         "manufacturer_image_sha256": (sha256 or manufacturer_image_sha256(image)).hex(),
@@ -106,6 +132,58 @@ def describe_image(image: OtaImage, *, sha256: bytes | None = None) -> dict[str,
             "covers_bytes": [0, signature_offset] if signature_offset is not None else None,
         },
     }
+
+
+READING_LABELS = ("Container", "Form evidence", "Firmware element", "Trailing bytes", "Inner image")
+
+
+def reading_facts(summary: dict[str, Any]) -> list[tuple[str, str]]:
+    """How the file was read, as (label, text) rows: the same words for `image inspect`
+    and the GUI's report. `summary` is what `describe_image` returns."""
+    trailing = summary.get("trailing")
+    evidence = "named with --form" if summary.get("form_given") else summary.get("form_evidence")
+    return [
+        ("Container", _container_text(summary.get("container"))),
+        ("Form evidence", str(evidence or "-")),
+        ("Firmware element", str(summary.get("firmware_note") or "-")),
+        ("Trailing bytes", "none" if trailing is None else str(trailing["description"])),
+        (
+            "Inner image",
+            _inner_text(summary.get("inner_image"), summary.get("inner_image_problem")),
+        ),
+    ]
+
+
+def _container_text(container: dict[str, Any] | None) -> str:
+    if container is None:
+        return "none"
+    return (
+        f"{container['name']}: an OTA file of {container['inner_size']:,} bytes at offset "
+        f"{container['inner_offset']} ({container['evidence']})"
+    )
+
+
+def _inner_text(inner: dict[str, Any] | None, problem: dict[str, Any] | None) -> str:
+    if problem is not None:
+        return f"DAMAGED [{problem['code']}] {problem['message']}"
+    if inner is None:
+        return "not a Silicon Labs GBL/EBL file"
+    names = ", ".join(dict.fromkeys(str(tag["name"]) for tag in inner["tags"]))
+    app = inner["application"]
+    version = f"application version {hex_id(app['version'], 8)}; " if app is not None else ""
+    flags = ("signed" if inner["signed"] else "not signed") + ", "
+    flags += "encrypted" if inner["encrypted"] else "not encrypted"
+    crc = (
+        "CRC-32 correct"
+        if inner["crc_ok"]
+        else f"CRC-32 WRONG (end tag {hex_id(inner['crc_stored'], 8)}, bytes give "
+        f"{hex_id(inner['crc_computed'], 8)})"
+    )
+    padding = f"; {inner['padding']} bytes of 0xFF padding" if inner["padding"] else ""
+    return (
+        f"{str(inner['format']).upper()}, {len(inner['tags'])} tags ({names}); {version}"
+        f"{flags}; {crc}{padding}"
+    )
 
 
 @dataclass(frozen=True)
@@ -187,12 +265,16 @@ def assess_image(
 ) -> VerificationReport:
     """Check signature and (when `device` is given) compatibility; never raises for findings.
 
-    Errors come in a fixed order: the signature's, then the compatibility rules in the
-    order of `bridgelab.firmware.compat`. With `trust` None the signature is reported as
-    not checked (a warning), so the report is only `ok` for a caller that chose to skip it.
+    Findings come in a fixed order: how the file was read (`reading_findings`: its
+    notes, and an error for a damaged inner GBL/EBL file), the signature's, then the
+    compatibility rules in the order of `bridgelab.firmware.compat`. With `trust` None
+    the signature is reported as not checked (a warning), so the report is only `ok` for
+    a caller that chose to skip it.
     """
     digest = manufacturer_image_sha256(image)
-    signer, status, findings = signature_findings(image, trust)
+    findings = reading_findings(image)
+    signer, status, signature_notes = signature_findings(image, trust)
+    findings += signature_notes
     compatibility: CompatibilityReport | None = None
     if device is None:
         findings.append(
@@ -216,6 +298,26 @@ def assess_image(
         compatibility=compatibility,
         findings=tuple(findings),
     )
+
+
+def reading_findings(image: OtaImage) -> list[Finding]:
+    """How the file was read (its notes), and an error for a damaged inner GBL/EBL file.
+
+    A GBL/EBL upgrade image whose own CRC-32 is wrong, or that cannot be read as the
+    GBL/EBL it starts as, is an error: it must be refused before a byte is sent.
+    """
+    findings = [
+        Finding.note(note.code, Severity(note.severity), note.message) for note in image.notes
+    ]
+    problem: GblFormatError | None = image.inner_problem
+    if problem is None and image.inner is not None and not image.inner.crc_ok:
+        try:
+            image.inner.require_valid_crc()
+        except GblFormatError as error:
+            problem = error
+    if problem is not None:
+        findings.append(Finding.from_error(problem))
+    return findings
 
 
 def _compatibility_notes(report: CompatibilityReport) -> list[Finding]:

@@ -6,6 +6,7 @@ Pure functions (no Qt): the update view places the text, the tests read it.
 from __future__ import annotations
 
 from bridgelab.drivers.versions import display_version
+from bridgelab.firmware.verify import READING_LABELS, reading_facts
 from bridgelab.gui.formatting import ARROW, format_size, hardware_version, hex_code
 from bridgelab.gui.theme import Tone
 from bridgelab.updates.ota_server import format_duration
@@ -20,6 +21,7 @@ IMAGE_LABELS = (
     "Size",
     "Header string",
     "Body form",
+    *READING_LABELS,
     "Image SHA-256",
 )
 SIGNER_LABELS = ("Signature", "Signed by", "Trusted keys")
@@ -92,6 +94,7 @@ def image_facts(assessment: Preflight) -> list[tuple[str, str]]:
         ("Size", f"{format_size(assessment.image_size)} ({assessment.image_size:,} bytes)"),
         ("Header string", str(summary.get("header_string") or "-")),
         ("Body form", str(summary.get("body_form", "-"))),
+        *reading_facts(summary),
         ("Image SHA-256", f"{sha[:16]}\u2026{sha[-8:]}" if len(sha) > 24 else sha or "-"),
     ]  # fmt: skip
 

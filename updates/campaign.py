@@ -35,7 +35,6 @@ import io
 import json
 import threading
 import time
-import tomllib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -44,10 +43,9 @@ from typing import Any, TextIO
 
 from bridgelab.data.failures import FailureClass
 from bridgelab.data.store import TriageStore
-from bridgelab.drivers.client import BridgeClient
 from bridgelab.drivers.errors import DriverError
+from bridgelab.drivers.factory import connect_bridge
 from bridgelab.drivers.versions import NO_VERSION, display_version
-from bridgelab.errors import UsageError
 from bridgelab.firmware.errors import FirmwareError
 from bridgelab.firmware.image import load_image
 from bridgelab.safe_output import (
@@ -61,16 +59,9 @@ from bridgelab.safe_output import (
 from bridgelab.text_safety import csv_safe
 from bridgelab.updates import events as ev
 from bridgelab.updates.engine import UpdateEngine
+from bridgelab.updates.plan import DEFAULT_ORDER, ORDER_KEYS, PlanError, check_plan
 from bridgelab.updates.policy import UpdatePolicy
-from bridgelab.updates.request import MODES, UpdateRequest
-
-ORDER_KEYS = ("security", "priority", "version_gap", "plan")
-DEFAULT_ORDER = ("security", "priority", "version_gap", "plan")
-
-
-class PlanError(UsageError):
-    code = "bad-campaign-plan"
-    default_action = "Fix the plan file; docs/campaigns.md describes the format."
+from bridgelab.updates.request import UpdateRequest
 
 
 @dataclass(frozen=True)
@@ -97,71 +88,32 @@ class CampaignPlan:
     policy: UpdatePolicy = field(default_factory=UpdatePolicy)
 
 
-def _require(table: dict[str, Any], key: str, kind: type, where: str) -> Any:
-    value = table.get(key)
-    if not isinstance(value, kind):
-        raise PlanError(f"{where}: `{key}` must be a {kind.__name__}.")
-    return value
-
-
 def load_plan(path: Path) -> CampaignPlan:
-    """Read and check a plan; every problem is a PlanError naming the place."""
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise PlanError(f"No plan file at {path}.") from None
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
-        raise PlanError(f"Cannot read the plan {path}: {error}.") from None
-    base = path.parent
-    head = raw.get("campaign", {})
-    if not isinstance(head, dict):
-        raise PlanError(f"{path}: [campaign] must be a table.")
-    order = tuple(head.get("order", DEFAULT_ORDER))
-    unknown = [key for key in order if key not in ORDER_KEYS]
-    if unknown:
-        raise PlanError(
-            f"{path}: unknown order key(s) {', '.join(unknown)}.",
-            action="Order keys: " + ", ".join(ORDER_KEYS) + ".",
+    """Read and check a plan (`updates.plan`: every problem at once, before anything runs)."""
+    checked = check_plan(path)
+    head = checked.campaign
+    jobs = tuple(
+        PlannedJob(
+            index=index,
+            port=job["port"],
+            image=job["image"],
+            mode=job["mode"],
+            security=job["security"],
+            priority=job["priority"],
+            label=job["label"],
         )
-    mode = str(head.get("mode", "local"))
-    lanes = int(head.get("lanes", 1))
-    retries = int(head.get("retries", 0))
-    if lanes < 1 or retries < 0:
-        raise PlanError(f"{path}: lanes must be 1 or more and retries 0 or more.")
-    jobs = []
-    raw_jobs = raw.get("job", [])
-    if not isinstance(raw_jobs, list) or not raw_jobs:
-        raise PlanError(f"{path}: the plan lists no [[job]].")
-    for index, entry in enumerate(raw_jobs):
-        where = f"{path}: job {index + 1}"
-        job_mode = str(entry.get("mode", mode))
-        if job_mode not in MODES:
-            raise PlanError(f"{where}: mode must be one of {', '.join(MODES)}.")
-        image = base / _require(entry, "image", str, where)
-        jobs.append(
-            PlannedJob(
-                index=index,
-                port=_require(entry, "port", str, where),
-                image=image,
-                mode=job_mode,
-                security=bool(entry.get("security", False)),
-                priority=int(entry.get("priority", 100)),
-                label=str(entry.get("label", "")),
-            )
-        )
-    trust = head.get("trust")
-    report_dir = head.get("report_dir")
-    healthy_s = float(head.get("healthy_s", 2.0))
+        for index, job in enumerate(checked.jobs)
+    )
     return CampaignPlan(
-        name=str(head.get("name", path.stem)),
-        jobs=tuple(jobs),
-        lanes=lanes,
-        retries=retries,
-        order=order,
-        trust=base / trust if trust else None,
-        healthy_s=healthy_s,
-        report_dir=base / report_dir if report_dir else None,
-        policy=UpdatePolicy(healthy_s=healthy_s),
+        name=head["name"] or path.stem,
+        jobs=jobs,
+        lanes=head["lanes"],
+        retries=head["retries"],
+        order=tuple(head["order"]),
+        trust=head["trust"],
+        healthy_s=head["healthy_s"],
+        report_dir=head["report_dir"],
+        policy=UpdatePolicy(healthy_s=head["healthy_s"]),
     )
 
 
@@ -397,7 +349,7 @@ class Campaign:
             return
         for state in self.jobs:
             try:
-                with BridgeClient.connect(state.job.port) as client:
+                with connect_bridge(state.job.port) as client:
                     state.version_before = client.identity().firmware_version
             except DriverError:
                 state.version_before = None
@@ -506,6 +458,7 @@ def run_campaign(
 
 
 __all__ = [
+    "ORDER_KEYS",
     "Campaign",
     "CampaignPlan",
     "CampaignSummary",

@@ -39,7 +39,7 @@ from bridgelab.drivers.join_state import JoinState
 from bridgelab.drivers.versions import format_version
 from bridgelab.firmware.compat import DowngradeOverride
 from bridgelab.firmware.errors import FirmwareError
-from bridgelab.firmware.image import OtaImage, load_image
+from bridgelab.firmware.image import BodyForm, OtaImage, load_image
 from bridgelab.firmware.verify import VerificationReport
 from bridgelab.updates import events as ev
 from bridgelab.updates.errors import UpdateFailed
@@ -282,7 +282,11 @@ class UpdateEngine:
         assert self.identity is not None and self.join_before is not None
         request = self.request
         try:
-            image = load_image(request.image_path)
+            image = load_image(
+                request.image_path,
+                form=BodyForm(request.image_form) if request.image_form else None,
+                strict=request.strict_image,
+            )
         except FirmwareError as error:
             raise UpdateFailed.from_error(
                 Stage.VALIDATE, FailureClass.IMAGE_REJECTED, error

@@ -29,6 +29,10 @@ class UpdateRequest:
     campaign_id: str | None = None
     policy: UpdatePolicy = field(default_factory=UpdatePolicy)
     line_baud: int | None = None  # the line's rate, set by the user where the link cannot tell
+    # How to read the image (bridgelab.firmware.image): None detects the body form; a
+    # strict read refuses bytes after the image and files without exactly one upgrade image.
+    image_form: str | None = None
+    strict_image: bool = False
 
     @property
     def line_rate_bps(self) -> float | None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from bridgelab.cli.output import parse_int, print_json
+from bridgelab.cli import numbers
+from bridgelab.cli.output import print_json
 from bridgelab.cli.schemas import document, version_values
 from bridgelab.text_safety import terminal_safe
 
@@ -19,7 +20,7 @@ def register(sub: Any) -> None:
 
     info = sub.add_parser("info", help="identify a bridge: firmware, HAN join state, diagnosis")
     info.add_argument("--port", required=True, metavar="URL", help="port or URL (emu://demo)")
-    info.add_argument("--baud", type=parse_int, default=115200, help="baud rate (115200)")
+    info.add_argument("--baud", type=numbers.baud_rate, default=115200, help="baud rate (115200)")
     info.add_argument("--json", action="store_true", help="machine-readable output")
     info.set_defaults(handler=cmd_info, json_command="info")
 
@@ -38,10 +39,16 @@ def register(sub: Any) -> None:
     )
     where.add_argument("--tcp", metavar="HOST:PORT", help="serve on a TCP port (socket:// URL)")
     emulate.add_argument(
-        "--baud", type=parse_int, default=115200, help="line rate to pace at (115200; 0 unpaced)"
+        "--baud",
+        type=numbers.count(0, 16_000_000),
+        default=115200,
+        help="line rate to pace at (115200; 0 unpaced)",
     )
     emulate.add_argument(
-        "--adapter-latency-ms", type=float, default=1.0, help="USB adapter latency each way (1)"
+        "--adapter-latency-ms",
+        type=numbers.seconds(0, 10_000),
+        default=1.0,
+        help="USB adapter latency each way (1)",
     )
     emulate.add_argument(
         "--faults", default="", metavar="SPEC", help="name=value,... (see docs/emulator.md)"
@@ -49,7 +56,10 @@ def register(sub: Any) -> None:
     emulate.add_argument("--state", metavar="FILE", help="keep the flash in FILE across runs")
     emulate.add_argument("--trust", metavar="DIR", help="extra trusted manufacturer keys")
     emulate.add_argument(
-        "--seed", type=parse_int, default=0, help="random seed for faults and radio"
+        "--seed",
+        type=numbers.count(0, 2**63 - 1),
+        default=0,
+        help="random seed for faults and radio",
     )
     emulate.set_defaults(handler=cmd_emulate)
 

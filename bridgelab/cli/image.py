@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bridgelab.cli import numbers
 from bridgelab.cli.output import EXIT_FAILED, EXIT_OK, parse_int, print_json
 from bridgelab.cli.schemas import document
 from bridgelab.drivers.versions import display_version
@@ -22,11 +23,18 @@ from bridgelab.firmware.compat import DeviceIdentity, DowngradeOverride
 from bridgelab.firmware.digest import manufacturer_image_sha256
 from bridgelab.firmware.errors import hex_id
 from bridgelab.firmware.files import DEFAULT_MAX_IMAGE_SIZE, read_file, write_file
-from bridgelab.firmware.image import BodyForm, build_image, load_image, parse_image
+from bridgelab.firmware.image import BUILD_FORMS, BodyForm, build_image, load_image, parse_image
 from bridgelab.firmware.keys import key_id, load_private_key
 from bridgelab.firmware.signing import sign_image
 from bridgelab.firmware.trust import TrustStore
-from bridgelab.firmware.verify import VerificationReport, describe_image, signature_findings
+from bridgelab.firmware.verify import (
+    READING_LABELS,
+    VerificationReport,
+    describe_image,
+    reading_facts,
+    reading_findings,
+    signature_findings,
+)
 from bridgelab.safe_output import inputs
 from bridgelab.text_safety import terminal_safe
 
@@ -44,7 +52,7 @@ COMPATIBILITY_CODES = frozenset(
         "downgrade-needs-reason",
     }
 )
-_FORMS = {"auto": None, "zigbee": BodyForm.ZIGBEE, "gbcs": BodyForm.GBCS}
+_FORMS: dict[str, BodyForm | None] = {"auto": None, **{str(form): form for form in BodyForm}}
 
 
 def register(sub: Any) -> None:
@@ -84,16 +92,21 @@ def register(sub: Any) -> None:
     verify.set_defaults(handler=run_verify, json_command="image-verify")
 
     build = commands.add_parser("build", help="write an image from a payload")
-    build.add_argument("--manufacturer", type=parse_int, required=True, metavar="N")
-    build.add_argument("--image-type", type=parse_int, required=True, metavar="N")
-    build.add_argument("--file-version", type=parse_int, required=True, metavar="N")
-    build.add_argument("--hw-min", type=parse_int, metavar="N")
-    build.add_argument("--hw-max", type=parse_int, metavar="N")
+    build.add_argument("--manufacturer", type=numbers.u16_id, required=True, metavar="N")
+    build.add_argument("--image-type", type=numbers.u16_id, required=True, metavar="N")
+    build.add_argument("--file-version", type=numbers.u32_id, required=True, metavar="N")
+    build.add_argument("--hw-min", type=numbers.u16_id, metavar="N")
+    build.add_argument("--hw-max", type=numbers.u16_id, metavar="N")
     build.add_argument("--destination", metavar="EUI64", help="make a device-specific file")
-    build.add_argument("--form", choices=("gbcs", "zigbee"), default="gbcs")
+    build.add_argument(
+        "--form",
+        choices=tuple(str(form) for form in BUILD_FORMS),
+        default="gbcs",
+        help="gbcs (the default: the GB smart-metering form) or zigbee (sub-elements)",
+    )
     build.add_argument("--header-string", default="", metavar="TEXT")
-    build.add_argument("--stack-version", type=parse_int, default=0x0002, metavar="N")
-    build.add_argument("--security-credential-version", type=parse_int, metavar="N")
+    build.add_argument("--stack-version", type=numbers.u16_id, default=0x0002, metavar="N")
+    build.add_argument("--security-credential-version", type=numbers.count(0, 0xFF), metavar="N")
     build.add_argument("--payload", type=Path, required=True, metavar="FILE")
     build.add_argument("--sign-key", type=Path, metavar="PEM", help="private key to sign with")
     build.add_argument("-o", "--output", type=Path, required=True, metavar="OUT")
@@ -107,11 +120,17 @@ def _add_reading_options(parser: argparse.ArgumentParser) -> None:
         "--form",
         choices=tuple(_FORMS),
         default="auto",
-        help="body form; auto detects it (see docs/firmware-format.md)",
+        help="body form; auto detects it and says why (see docs/firmware-format.md)",
+    )
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="refuse bytes after the total image size and files without exactly one "
+        "upgrade image element (the ZigBee specification as written)",
     )
     parser.add_argument(
         "--max-size",
-        type=parse_int,
+        type=numbers.count(1, 2**31 - 1),
         default=DEFAULT_MAX_IMAGE_SIZE,
         metavar="BYTES",
         help="refuse larger files unread (default 16 MiB)",
@@ -120,8 +139,11 @@ def _add_reading_options(parser: argparse.ArgumentParser) -> None:
 
 
 def run_inspect(args: argparse.Namespace) -> int:
-    image = load_image(args.file, max_size=args.max_size, form=_FORMS[args.form])
+    image = load_image(
+        args.file, max_size=args.max_size, form=_FORMS[args.form], strict=args.strict
+    )
     summary = describe_image(image)
+    summary["findings"] = [item.to_dict() for item in reading_findings(image)]
     trust = TrustStore.load(args.trust) if args.trust is not None else None
     signer, status, _ = signature_findings(image, trust)
     summary["signature"]["status"] = status
@@ -132,6 +154,7 @@ def run_inspect(args: argparse.Namespace) -> int:
         )
     else:
         _print_listing(_summary_rows(str(args.file), summary))
+        _print_findings(summary["findings"], only_problems=False)
     return EXIT_OK
 
 
@@ -149,7 +172,9 @@ def run_verify(args: argparse.Namespace) -> int:
         )
     override = DowngradeOverride(args.reason or "") if args.allow_downgrade else None
     trust = TrustStore.load(args.trust)
-    image = load_image(args.file, max_size=args.max_size, form=_FORMS[args.form])
+    image = load_image(
+        args.file, max_size=args.max_size, form=_FORMS[args.form], strict=args.strict
+    )
     preflight = assess(
         args.file, bridge, trust_dir=None, override=override, image=image, trust=trust
     )
@@ -325,7 +350,10 @@ def run_build(args: argparse.Namespace) -> int:
         print_json(document("image-build", result))
     else:
         signed = f"signed by key {signer_id}" if signer_id else "unsigned"
-        print(f"Wrote {args.output}: {len(data):,} bytes, {image.body_form} form, {signed}")
+        default = " (the default)" if args.form == "gbcs" else ""
+        print(
+            f"Wrote {args.output}: {len(data):,} bytes, {image.body_form} form{default}, {signed}"
+        )
         print(f"Manufacturer Image SHA-256: {result['manufacturer_image_sha256']}")
     return EXIT_OK
 
@@ -343,9 +371,12 @@ def _summary_rows(file: str, summary: dict[str, Any]) -> list[tuple[str, str]]:
     low, high = summary["min_hw_version"], summary["max_hw_version"]
     destination = summary["destination_eui64"]
     elements = summary["sub_elements"] or [None]
+    reading = dict(reading_facts(summary))
     rows = [
         ("File", f"{file} ({summary['file_size']:,} bytes)"),
+        ("Container", reading["Container"]),
         ("Body form", summary["body_form"]),
+        ("Form evidence", reading["Form evidence"]),
         ("Header version", _hex(summary["header_version"], 4)),
         ("Header length", str(summary["header_length"])),
         ("Field control", _hex(summary["field_control"], 4)),
@@ -365,10 +396,16 @@ def _summary_rows(file: str, summary: dict[str, Any]) -> list[tuple[str, str]]:
             "-"
             if element is None
             else f"{_hex(element['tag'], 4)} {element['name']}: {element['length']:,} bytes "
-            f"at offset {element['offset']}",
+            f"at offset {element['offset']}"
+            + (
+                f" (tag info {_hex(element['tag_info'], 4)})"
+                if element["tag_info"] is not None
+                else ""
+            ),
         )
         for element in elements
     ]
+    rows += [(label, reading[label]) for label in READING_LABELS[2:]]
     rows += [
         (
             "Manufacturer Image",
@@ -379,6 +416,17 @@ def _summary_rows(file: str, summary: dict[str, Any]) -> list[tuple[str, str]]:
         ("Signature", _signature_text(summary["signature"])),
     ]
     return rows
+
+
+def _print_findings(findings: list[dict[str, Any]], *, only_problems: bool) -> None:
+    shown = [item for item in findings if not only_problems or item["severity"] != "info"]
+    if not shown:
+        return
+    print()
+    print("Findings:")
+    for item in shown:
+        line = f"  {item['severity']:<7} [{item['code']}] {item['message']}"
+        print(f"{line} {item['action']}".rstrip() if item["action"] else line)
 
 
 def _signature_text(signature: dict[str, Any]) -> str:

@@ -11,7 +11,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from bridgelab.cli.output import EXIT_OK, parse_int, print_json
+from bridgelab.cli import numbers
+from bridgelab.cli.output import EXIT_OK, print_json
 from bridgelab.cli.schemas import document
 from bridgelab.firmware.errors import KeyFileError
 from bridgelab.firmware.keys import (
@@ -29,7 +30,7 @@ def register(sub: Any) -> None:
     commands = parser.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
 
     generate = commands.add_parser("generate", help="make a P-256 key pair for one manufacturer")
-    generate.add_argument("--manufacturer", type=parse_int, required=True, metavar="N")
+    generate.add_argument("--manufacturer", type=numbers.u16_id, required=True, metavar="N")
     generate.add_argument("--out", type=Path, required=True, metavar="DIR")
     generate.add_argument(
         "--label", metavar="TEXT", help="file name label (default: start of the key id)"

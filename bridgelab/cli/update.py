@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from bridgelab.cli.output import parse_int, print_json
+from bridgelab.cli import numbers
+from bridgelab.cli.output import print_json
 from bridgelab.errors import UsageError
 
 
@@ -25,7 +26,7 @@ def register(sub: Any) -> None:
     update.add_argument("--trust", metavar="DIR", help="folder of trusted manufacturer keys")
     update.add_argument("--allow-downgrade", action="store_true", help="permit an older image")
     update.add_argument("--reason", metavar="TEXT", help="why the downgrade (required with it)")
-    update.add_argument("--baud", type=parse_int, default=115200, help="baud rate (115200)")
+    update.add_argument("--baud", type=numbers.baud_rate, default=115200, help="baud rate (115200)")
     update.add_argument(
         "--db", metavar="FILE", help="triage log (default: $BRIDGELAB_DB or the user data folder)"
     )
@@ -33,12 +34,26 @@ def register(sub: Any) -> None:
     update.add_argument("--site", dest="site_ref", help="site reference for the log")
     update.add_argument("--trace", action="store_true", help="also log every frame (raw trace)")
     update.add_argument(
-        "--healthy-s", type=float, default=None, help="health check after the update (2 s)"
+        "--healthy-s",
+        type=numbers.seconds(0, 3600),
+        default=None,
+        help="health check after the update (2 s; 0 to 3600)",
+    )
+    update.add_argument(
+        "--form",
+        choices=("auto", "zigbee", "gbcs", "telink", "hue-sbl"),
+        default="auto",
+        help="the image's body form; auto detects it (see docs/firmware-format.md)",
+    )
+    update.add_argument(
+        "--strict",
+        action="store_true",
+        help="refuse an image with bytes after its total size or not exactly one upgrade image",
     )
     update.add_argument("--json", action="store_true", help="print the result as JSON")
     update.add_argument(
         "--line-rate",
-        type=parse_int,
+        type=numbers.baud_rate,
         metavar="BAUD",
         help="the line's baud rate where the link cannot tell (socket://, a pty): line "
         "efficiency is reported only where the rate is known",
@@ -187,6 +202,8 @@ def cmd_update(args: argparse.Namespace) -> int:
         site_ref=args.site_ref,
         policy=policy,
         line_baud=args.line_rate,
+        image_form=None if args.form == "auto" else args.form,
+        strict_image=args.strict,
     )
     store = _open_store(args.db)
     printer = ProgressPrinter(sys.stderr)

@@ -293,3 +293,68 @@ def test_verify_refuses_a_bad_join_state_with_the_list(
     assert code == 1
     assert output["error"]["code"] == "usage"
     assert "orphaned" in output["error"]["action"]
+
+
+# ------------------------------------------------------------- vendor files
+
+
+def test_inspect_shows_how_a_vendor_file_was_read(ota_real_dir: Path, capsys: Capture) -> None:
+    from bridgelab.firmware.image import load_image
+    from bridgelab.firmware.verify import describe_image, reading_facts
+
+    path = ota_real_dir / "SDevices__152F_SBDV-00205_thermostat_r_7_7bd95d88_07000000.ota.zigbee"
+    code, shown = run_json(capsys, "image", "inspect", str(path))
+    assert code == 0
+    assert shown["file_size"] == 265604 and shown["ota_file_size"] == 265600
+    assert shown["trailing"]["kind"] == "crc32-jamcrc" and shown["trailing"]["length"] == 4
+    assert shown["form_evidence"].startswith("the body walks as 3 sub-elements")
+    assert shown["firmware_element"] == {"tag": 0, "offset": 62, "length": 265396}
+    inner = shown["inner_image"]
+    assert (inner["format"], inner["encrypted"], inner["crc_ok"], inner["padding"]) == (
+        "gbl",
+        True,
+        True,
+        3,
+    )
+    assert {"trailing-bytes", "inner-image"} <= {item["code"] for item in shown["findings"]}
+    # The text listing carries the same words as the report facts the GUI shows.
+    assert main(["image", "inspect", str(path)]) == 0
+    text = capsys.readouterr().out
+    for label, value in reading_facts(describe_image(load_image(path))):
+        assert f"{label:<19}  {value}" in text
+    assert "warning [trailing-bytes]" in text
+
+
+def test_form_decides_an_ambiguous_file_and_strict_refuses_extra_bytes(
+    tmp_path: Path, capsys: Capture
+) -> None:
+    import struct
+
+    body = struct.pack("<HI", 0x1234, 3) + b"abc" + b"\x01\x02\x03\x04\x05\x06\x07\xff\xff\xff\x7f"
+    header = struct.pack(
+        "<IHHHHHIH32sI", 0x0BEEF11E, 0x0100, 56, 0, 0x121D, 0x42, 7, 2, b"", 56 + len(body)
+    )
+    path = tmp_path / "ambiguous.ota"
+    path.write_bytes(header + body)
+    assert main(["image", "inspect", str(path), "--json"]) == 1
+    assert json.loads(capsys.readouterr().out)["error"]["code"] == "ambiguous-form"
+    code, shown = run_json(capsys, "image", "inspect", str(path), "--form", "gbcs")
+    assert code == 0 and shown["body_form"] == "gbcs" and shown["form_given"] is True
+    padded = tmp_path / "padded.ota"
+    padded.write_bytes(header + body + b"\xff" * 8)
+    code, shown = run_json(capsys, "image", "inspect", str(padded), "--form", "gbcs")
+    assert code == 0 and shown["trailing"]["kind"] == "padding"
+    assert main(["image", "inspect", str(padded), "--form", "gbcs", "--strict", "--json"]) == 1
+    assert json.loads(capsys.readouterr().out)["error"]["code"] == "trailing-data"
+
+
+def test_build_says_which_form_it_wrote(tmp_path: Path, capsys: Capture) -> None:
+    payload = tmp_path / "payload.bin"
+    payload.write_bytes(b"firmware " * 10)
+    common = ["image", "build", "--manufacturer", "1", "--image-type", "2"]
+    common += ["--file-version", "3", "--payload", str(payload)]
+    assert main([*common, "-o", str(tmp_path / "a.ota")]) == 0
+    assert "gbcs form (the default)" in capsys.readouterr().out
+    assert main([*common, "--form", "zigbee", "-o", str(tmp_path / "b.ota")]) == 0
+    out = capsys.readouterr().out
+    assert "zigbee form," in out and "default" not in out

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from bridgelab.firmware.digest import manufacturer_image_sha256
 from bridgelab.firmware.errors import ImageBuildError, ImageFileError
 from bridgelab.firmware.image import (
+    BUILD_FORMS,
     BodyForm,
     OtaHeader,
     SubElement,
@@ -116,13 +117,14 @@ def test_dcc_samples_rebuild_byte_for_byte(dcc_dir: Path) -> None:
 
 
 def _build_arguments(image: Any) -> dict[str, Any]:
-    """What build_image needs to write `image` again (upgrade image first)."""
+    """What build_image needs to write `image` again, its elements in their order."""
     header = image.header
     extra = tuple(
         (element.tag, bytes(image.sub_element_data(element)))
         for element in image.sub_elements
         if element.tag not in (0x0000, 0xF0B1)
     )
+    tags = [element.tag for element in image.sub_elements]
     return {
         "manufacturer_code": header.manufacturer_code,
         "image_type": header.image_type,
@@ -136,6 +138,7 @@ def _build_arguments(image: Any) -> dict[str, Any]:
         "min_hw_version": header.min_hw_version,
         "max_hw_version": header.max_hw_version,
         "sub_elements": extra,
+        "upgrade_image_position": tags.index(0x0000) if 0x0000 in tags else 0,
         "signature": image.signature,
     }
 
@@ -147,12 +150,13 @@ optional_hw = st.one_of(st.none(), st.tuples(u16, u16).map(sorted))
 
 @st.composite
 def image_arguments(draw: st.DrawFn) -> dict[str, Any]:
-    form = draw(st.sampled_from(BodyForm))
+    form = draw(st.sampled_from(BUILD_FORMS))
     hardware = draw(optional_hw)
     extra: tuple[tuple[int, bytes], ...] = ()
     if form is BodyForm.ZIGBEE:
         tags = st.integers(1, 0xFFFF).filter(lambda tag: tag != 0xF0B1)
         extra = tuple(draw(st.lists(st.tuples(tags, st.binary(max_size=40)), max_size=4)))
+    position = draw(st.integers(0, len(extra)))
     return {
         "manufacturer_code": draw(u16),
         "image_type": draw(u16),
@@ -166,6 +170,7 @@ def image_arguments(draw: st.DrawFn) -> dict[str, Any]:
         "min_hw_version": hardware[0] if hardware else None,
         "max_hw_version": hardware[1] if hardware else None,
         "sub_elements": extra,
+        "upgrade_image_position": position,
         "signature": draw(st.one_of(st.none(), st.binary(min_size=64, max_size=64))),
     }
 

@@ -19,7 +19,7 @@ from bridgelab.firmware.errors import (
     SignatureError,
     TrustStoreError,
 )
-from bridgelab.firmware.image import BodyForm, parse_image
+from bridgelab.firmware.image import BUILD_FORMS, BodyForm, parse_image
 from bridgelab.firmware.keys import (
     generate_key_files,
     generate_private_key,
@@ -122,7 +122,7 @@ def test_generated_key_files_fit_a_trust_store(tmp_path: Path, make_image: Any) 
     assert default.public_key_path.name == f"121D-{default.key_id[:8]}.pem"
 
 
-@pytest.mark.parametrize("form", list(BodyForm))
+@pytest.mark.parametrize("form", BUILD_FORMS)
 def test_signature_covers_every_byte_before_its_container(
     make_image: Any, signing_key: ec.EllipticCurvePrivateKey, form: BodyForm
 ) -> None:

@@ -106,8 +106,11 @@ def test_lanes_run_in_parallel(tmp_path: Path) -> None:
     ("body", "words"),
     [
         ("", "lists no [[job]]"),
-        ('[[job]]\nport = "emu://demo"\n', "`image` must be a str"),
-        ('[[job]]\nport = "emu://demo"\nimage = "x.ota"\nmode = "usb"\n', "mode must be one of"),
+        ('[[job]]\nport = "emu://demo"\n', "job 1: has no `image`"),
+        (
+            '[[job]]\nport = "emu://demo"\nimage = "x.ota"\nmode = "usb"\n',
+            "job 1 mode: is the text 'usb'. Give one of local, ota.",
+        ),
     ],
 )
 def test_bad_plans_say_where(tmp_path: Path, body: str, words: str) -> None:
@@ -119,7 +122,7 @@ def test_bad_plans_say_where(tmp_path: Path, body: str, words: str) -> None:
 def test_bad_order_key(tmp_path: Path) -> None:
     with pytest.raises(PlanError) as refused:
         load_plan(write_plan(tmp_path, job("emu://demo"), order='["newest"]'))
-    assert "security, priority, version_gap, plan" in refused.value.action
+    assert "Use security, priority, version_gap, plan." in str(refused.value)
 
 
 def test_campaign_cli(tmp_path: Path) -> None:
