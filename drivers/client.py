@@ -18,6 +18,7 @@ from typing import TypeVar
 from serial.serialutil import SerialException
 
 from bridgelab.drivers import protocol as p
+from bridgelab.drivers.capabilities import Capability
 from bridgelab.drivers.errors import DriverError, LinkLost, NoAnswer, ProtocolError
 from bridgelab.drivers.framing import DecoderStats, Frame, FrameDecoder, FrameKind, encode_frame
 from bridgelab.drivers.link import DEFAULT_BAUD, SerialPort, open_link
@@ -25,6 +26,8 @@ from bridgelab.drivers.link import DEFAULT_BAUD, SerialPort, open_link
 DEFAULT_TIMEOUT_S = 1.0
 HANDSHAKE_TRIES = 3
 HANDSHAKE_TIMEOUT_S = 0.5
+PROBE_TRIES = 3
+PROBE_TIMEOUT_S = 0.3
 
 EventListener = Callable[[p.Event], None]
 # (direction "tx"/"rx", frame bytes as sent or received, monotonic time)
@@ -76,10 +79,47 @@ class Session:
     model: str
 
 
+def probe_service(port: SerialPort, tries: int = PROBE_TRIES) -> bool:
+    """A short probe on an open port: does anything answer HELLO in the service protocol?
+
+    Reads no further than the answer; a reader thread is started only once it has.
+    """
+    raw = encode_frame(p.encode_request(p.Hello(), 0))
+    decoder = FrameDecoder()
+    for _ in range(tries):
+        try:
+            port.write(raw)
+        except (SerialException, OSError) as error:
+            raise LinkLost(f"Writing to the port failed ({error}).") from error
+        deadline = time.monotonic() + PROBE_TIMEOUT_S
+        while time.monotonic() < deadline:
+            try:
+                data = port.read(max(1, port.in_waiting))
+            except (SerialException, OSError) as error:
+                raise LinkLost(f"Reading the port failed ({error}).") from error
+            for frame in decoder.feed(data):
+                if frame.kind == FrameKind.RESPONSE and frame.command == p.Command.HELLO:
+                    return True
+    return False
+
+
 class BridgeClient:
     """One connection to one bridge. Thread-safe: any thread may call it."""
 
     driver_name = "bridgelab-service"
+    reached_through = "the Bridge Lab service protocol"
+    capabilities = frozenset(
+        {
+            Capability.IDENTIFY,
+            Capability.FIRMWARE_VERSIONS,
+            Capability.JOIN_STATUS,
+            Capability.EVENT_LOG,
+            Capability.LOCAL_UPDATE,
+            Capability.OTA_TUNNEL,
+            Capability.REBOOT,
+            Capability.ENTER_BOOTLOADER,
+        }
+    )
 
     def __init__(self, port: SerialPort, url: str = "") -> None:
         self.port = port
@@ -144,13 +184,23 @@ class BridgeClient:
         ) from last_error
 
     def close(self) -> None:
+        self._stop_reader()
+        with contextlib.suppress(SerialException, OSError):
+            self.port.close()
+        self._fail_all(LinkLost("The connection was closed."))
+
+    def _stop_reader(self) -> None:
         self._closed.set()
         with contextlib.suppress(AttributeError, NotImplementedError, SerialException, OSError):
             self.port.cancel_read()
         self._reader.join(timeout=1.0)
-        with contextlib.suppress(SerialException, OSError):
-            self.port.close()
-        self._fail_all(LinkLost("The connection was closed."))
+
+    def release(self) -> SerialPort:
+        """Stop using the port but leave it open, for another driver on the same line
+        (the radio's bootloader after `enter_bootloader`)."""
+        self._stop_reader()
+        self._fail_all(LinkLost("The connection was handed to another driver."))
+        return self.port
 
     def __enter__(self) -> BridgeClient:
         return self
@@ -329,6 +379,11 @@ class BridgeClient:
 
     def reboot(self, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
         self.call_empty(p.Reboot(), timeout_s)
+
+    def enter_bootloader(self, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+        """Ask the application to restart into the radio's bootloader on this port; after
+        the answer the line carries the bootloader's menu, not frames (`release()`)."""
+        self.call_empty(p.EnterBootloader(), timeout_s)
 
     def set_baud(self, baud: int) -> bool:
         """Switch both ends to `baud`; fall back to the old rate if the new one fails.

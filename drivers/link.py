@@ -29,6 +29,7 @@ class SerialPort(Protocol):
 
     port: str | None
     baudrate: int
+    timeout: float | None
 
     @property
     def in_waiting(self) -> int: ...

@@ -32,6 +32,7 @@ class Command(enum.IntEnum):
     P2P_LINK = 0x12
     EVENT_LOG = 0x13
     REBOOT = 0x14
+    ENTER_BOOTLOADER = 0x15
     UPDATE_BEGIN = 0x20
     UPDATE_WRITE = 0x21
     UPDATE_FINISH = 0x22
@@ -450,6 +451,14 @@ class Reboot(Request):
     RESPONSE: ClassVar[type[Message]] = Empty
 
 
+@dataclass(frozen=True)
+class EnterBootloader(Request):
+    """Restart into the radio's bootloader (Gecko: its UART XMODEM menu) on this port."""
+
+    COMMAND: ClassVar[int] = Command.ENTER_BOOTLOADER
+    RESPONSE: ClassVar[type[Message]] = Empty
+
+
 # ---------------------------------------------------------------------------------------
 # Local update primitives
 
@@ -791,6 +800,7 @@ REQUESTS: dict[int, type[Request]] = {
         GetP2PLink,
         ReadEventLog,
         Reboot,
+        EnterBootloader,
         UpdateBegin,
         UpdateWrite,
         UpdateFinish,

@@ -20,6 +20,7 @@ from bridgelab.drivers.join_state import JoinState
 from bridgelab.drivers.versions import NO_VERSION, format_version
 from bridgelab.emulator.faults import Faults
 from bridgelab.emulator.flash import Download, Flash
+from bridgelab.emulator.gecko_bootloader import EmulatedGeckoBootloader
 from bridgelab.emulator.ota_port import OtaPort
 from bridgelab.emulator.profiles import Profile
 from bridgelab.zigbee.install_code import derive_link_key, parse_install_code
@@ -92,7 +93,24 @@ class EmulatedBridge:
         self.port_index = 0
         self.unplugged_until = 0.0
         self.unplug_pending = False
-        self._note(0x0001, f"power on, running {format_version(self.firmware_version)}")
+        # The radio's Gecko Bootloader shares the service port; while it runs, the endpoint
+        # hands it raw bytes instead of frames.
+        self.bootloader = EmulatedGeckoBootloader(
+            version=gecko_version_text(profile.bootloader_version),
+            write_s_per_block=profile.write_ms_per_kib / 8000.0,
+            boot_s=min(profile.boot_s, 0.1),
+            require_signature=profile.bootloader_requires_signature,
+            faults=self.faults,
+            seed=seed,
+            app_valid=profile.app_valid,
+            on_run=self._run_from_bootloader,
+        )
+        self._enter_bootloader_pending = False
+        if not profile.app_valid:
+            self.bootloader.enter(clock())
+            self._note(0x0003, "power on: no valid application, the bootloader runs")
+        else:
+            self._note(0x0001, f"power on, running {format_version(self.firmware_version)}")
 
     # ----------------------------------------------------------------- facts
 
@@ -168,8 +186,29 @@ class EmulatedBridge:
             self._note(0x0010, f"HAN join state: {state.label}")
             self._events.append(p.JoinChanged(self.join_status()))
 
+    @property
+    def in_bootloader(self) -> bool:
+        return self.bootloader.active
+
+    def _run_from_bootloader(self, version: int | None) -> bool:
+        """The bootloader starts the application: a recovered image, or the one it had."""
+        if version is not None:
+            self.flash.recovered(version)
+        self.reboot(p.RebootReason.POWER_ON)
+        return True
+
+    def take_bootloader_request(self, now: float) -> None:
+        """After ENTER_BOOTLOADER's answer has gone out: restart into the bootloader."""
+        if self._enter_bootloader_pending:
+            self._enter_bootloader_pending = False
+            self._note(0x0004, "restarting into the bootloader")
+            self.bootloader.enter(now)
+
     def next_deadline(self) -> float | None:
         times = [t for t in (self._down_until, self._rejoin_at, self._activate_at) if t]
+        bootloader_deadline = self.bootloader.next_deadline()
+        if bootloader_deadline is not None:
+            times.append(bootloader_deadline)
         if self._leave_pending and self.faults.leave_han_at is not None:
             times.append(self.started_at + self.faults.leave_han_at)
         if self._tcso_pending and self.faults.tcso is not None:
@@ -300,6 +339,10 @@ class EmulatedBridge:
         reply = self._ok(request, seq)
         self.reboot(p.RebootReason.REQUESTED)
         return reply
+
+    def _enter_bootloader(self, request: p.Request, seq: int) -> Reply:
+        self._enter_bootloader_pending = True
+        return self._ok(request, seq)
 
     # local update
 
@@ -529,6 +572,7 @@ _HANDLERS: dict[type[p.Request], Callable[[EmulatedBridge, p.Request, int], Repl
     p.GetP2PLink: EmulatedBridge._p2p,
     p.ReadEventLog: EmulatedBridge._event_log,
     p.Reboot: EmulatedBridge._reboot,
+    p.EnterBootloader: EmulatedBridge._enter_bootloader,
     p.UpdateBegin: EmulatedBridge._update_begin,
     p.UpdateWrite: EmulatedBridge._update_write,
     p.UpdateFinish: EmulatedBridge._update_finish,
@@ -539,3 +583,8 @@ _HANDLERS: dict[type[p.Request], Callable[[EmulatedBridge, p.Request, int], Repl
     p.OtaTunnel: EmulatedBridge._ota_tunnel,
     p.GetOtaStatus: EmulatedBridge._ota_status,
 }
+
+
+def gecko_version_text(version: int) -> str:
+    """The bootloader version as its menu prints it: 0x00020402 -> "2.4.2"."""
+    return f"{(version >> 16) & 0xFF}.{(version >> 8) & 0xFF}.{version & 0xFF}"

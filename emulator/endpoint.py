@@ -6,6 +6,10 @@ when its last byte would have arrived plus the USB adapter's latency, the device
 for its flash erase/write/verify time, and a response reaches the host when its last byte
 would have, plus the latency again. With `baud=None` the link is unpaced (instant), which
 is what most tests want. Byte corruption and frame drops are applied here, on the line.
+
+While the radio's bootloader owns the port (`device.in_bootloader`), bytes are not frames:
+they go to the emulated Gecko Bootloader as they arrive, paced the same way, and what it
+sends goes out byte-paced too; it applies block losses itself.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from bridgelab.drivers.errors import ProtocolError
 from bridgelab.drivers.framing import Frame, FrameDecoder, FrameKind, encode_frame
 from bridgelab.emulator.channel import Channel
 from bridgelab.emulator.device import EmulatedBridge
+from bridgelab.emulator.gecko_bootloader import Output
 
 BITS_PER_BYTE = 10  # 8N1: start bit, 8 data bits, stop bit
 BAUD_FALLBACK_S = 1.0
@@ -142,6 +147,10 @@ class Endpoint:
             data = self._corrupt(data, faults.corrupt_rate)
         self.stats.rx_bytes += len(data)
         self._rx_cursor = max(self._rx_cursor, now)
+        if self.device.in_bootloader:
+            self._rx_cursor += self.link.byte_time(len(data))
+            self._schedule(self._rx_cursor + self.link.latency_s, "bootloader-rx", raw=data)
+            return
         # Feed frame by frame so each frame is ready when its own last byte has arrived.
         start = 0
         while start < len(data):
@@ -197,9 +206,15 @@ class Endpoint:
         self.device.poll()
         self._flush_events(now)
         self._check_baud_probation(now)
+        self._bootloader_out(self.device.bootloader.poll(now))
         while self._queue and self._queue[0].at <= now:
             item = heapq.heappop(self._queue)
-            if item.action == "handle" and item.frame is not None:
+            if item.action == "bootloader-rx":
+                was_in_bootloader = self.device.in_bootloader
+                self._bootloader_out(self.device.bootloader.feed(item.raw, max(item.at, now)))
+                if was_in_bootloader and not self.device.in_bootloader:
+                    self._decoder = FrameDecoder(max_payload=self.device.profile.max_payload + 16)
+            elif item.action == "handle" and item.frame is not None:
                 self._handle(item.frame, max(item.at, now))
             elif item.action == "send":
                 self.channel.send(item.raw)
@@ -238,6 +253,8 @@ class Endpoint:
             self._busy_until = start + reply.busy_s
         if reply.frame is not None:
             self._transmit(reply.frame, max(start, self._busy_until))
+        if isinstance(request, p.EnterBootloader):
+            self.device.take_bootloader_request(max(start, self._tx_cursor))
         if (
             isinstance(request, p.SetBaud)
             and reply.frame is not None
@@ -245,8 +262,26 @@ class Endpoint:
         ):
             self._switch_baud(request.baud)
 
+    def _bootloader_out(self, outputs: list[Output]) -> None:
+        """Bytes from the bootloader, each piece on the line when it is ready."""
+        faults = self.device.faults
+        for output in outputs:
+            raw = output.data
+            if faults.corrupt_rate:
+                raw = self._corrupt(raw, faults.corrupt_rate)
+            self._tx_cursor = max(self._tx_cursor, output.at) + self.link.byte_time(len(raw))
+            self.stats.tx_bytes += len(raw)
+            deliver_at = self._tx_cursor + self.link.latency_s
+            if deliver_at <= time.monotonic():
+                self.channel.send(raw)
+            else:
+                self._schedule(deliver_at, "send", raw=raw)
+
     def _flush_events(self, now: float) -> None:
-        for event in self.device.drain_events():
+        events = self.device.drain_events()
+        if self.device.in_bootloader:
+            return  # the application is not running: nothing sends frames
+        for event in events:
             self._event_seq = (self._event_seq + 1) & 0xFF
             frame = Frame(FrameKind.EVENT, self._event_seq, event.COMMAND, event.encode())
             self._transmit(frame, now)

@@ -138,3 +138,12 @@ class Flash:
         self.state.running = 1 - self.state.running
         self.state.trial = False
         self.save()
+
+    def recovered(self, version: int) -> None:
+        """The radio's bootloader wrote a whole new application over the running slot:
+        no trial (nothing to roll back to), no download in progress."""
+        self.state.slots[self.state.running] = Slot(version, "")
+        self.state.trial = False
+        self.state.download = None
+        self._data.clear()
+        self.save()

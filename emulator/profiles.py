@@ -2,9 +2,10 @@
 
 Shipped profiles, by name: `demo` (a current bridge, joined, OTA capable), `legacy` (no
 OTA client: installed before the CH/DCC changes), `orphaned` (after a trust-centre
-swap-out), `not-in-log` (not yet in the Comms Hub device log). A profile can also be a TOML
-file with any of the fields below (unknown keys are refused); it starts from `demo`, or
-from the profile named by its `base` key.
+swap-out), `not-in-log` (not yet in the Comms Hub device log), `dead-app` (its
+application is lost: only the radio's Gecko Bootloader answers, until a `.gbl` is uploaded
+and run). A profile can also be a TOML file with any of the fields below (unknown keys are
+refused); it starts from `demo`, or from the profile named by its `base` key.
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ class Profile:
     eui64: int = 0x00124B0001B1D601
     serial_number: str = "BLD-0001"
     ota_capable: bool = True
+    # The radio's Gecko Bootloader: false = the application is lost, only it answers.
+    app_valid: bool = True
+    bootloader_requires_signature: bool = False
     # HAN
     join_state: JoinState = JoinState.JOINED
     ch_eui64: int = 0x00124B00CC0000A1
@@ -109,6 +113,13 @@ SHIPPED: dict[str, Profile] = {
         rssi=-128,
         device_type=0xFF,
         partner_eui64=0x00124B0001B1D632,
+    ),
+    "dead-app": Profile(
+        name="dead-app",
+        eui64=0x00124B0001B1D641,
+        serial_number="BLD-D001",
+        app_valid=False,
+        partner_eui64=0x00124B0001B1D642,
     ),
 }
 

@@ -25,6 +25,7 @@ from bridgelab.drivers import protocol as p
 from bridgelab.drivers.client import BridgeClient
 from bridgelab.drivers.diagnosis import Finding, diagnose
 from bridgelab.drivers.errors import LinkLost
+from bridgelab.drivers.factory import connect_bridge
 from bridgelab.drivers.link import DEFAULT_BAUD
 from bridgelab.errors import BridgeLabError
 from bridgelab.firmware.compat import DeviceIdentity
@@ -147,7 +148,7 @@ class BridgeSession(QObject):
         listener = self._listener_for(number)
 
         def work() -> tuple[BridgeClient, BridgeSnapshot]:
-            client = BridgeClient.connect(url, baudrate=self.baud)
+            client = connect_bridge(url, baudrate=self.baud)
             try:
                 client.add_event_listener(listener)
                 return client, read_snapshot(client, url)

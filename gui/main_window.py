@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from bridgelab.drivers.ports import PortInfo
+from bridgelab.drivers.versions import format_version
 from bridgelab.emulator.demo_material import DEMO_DIR, DEMO_IMAGES
 from bridgelab.errors import BridgeLabError
 from bridgelab.gui.bench_controller import BenchController
@@ -45,6 +46,7 @@ from bridgelab.gui.views.triage_view import TriageView
 from bridgelab.gui.views.update_view import UpdateView
 from bridgelab.gui.widgets.connection_bar import ConnectionBar
 from bridgelab.gui.widgets.panes import scrollable
+from bridgelab.updates import events as ev
 from bridgelab.updates.policy import UpdatePolicy
 
 IMAGE_FILTER = "Firmware images (*.ota *.zigbee *.bin *.img);;All files (*)"
@@ -205,6 +207,7 @@ class MainWindow(QMainWindow):
         self.device_view.tryUpdateRequested.connect(self._try_demo_update)
         self.device_view.retryRequested.connect(lambda: session.connect_to(session.url))
         self.device_view.hintDismissed.connect(self._dismiss_hint)
+        self.device_view.recoverRequested.connect(self.recover_through_bootloader)
         self.ports.portsChanged.connect(bar.set_ports)
         self.ports.plugged.connect(self._on_plugged)
         self.store.opened.connect(self._on_store_opened)
@@ -282,7 +285,40 @@ class MainWindow(QMainWindow):
             self.show_view("update")
             self.updates.set_image(path)
 
+    def recover_through_bootloader(self) -> None:
+        """Pick a .gbl and run the recovery on a worker; the session reconnects after."""
+        from bridgelab.updates.recovery import RecoveryEngine, RecoveryRequest
+
+        path = self.dialogs.open_file(
+            "Recover through the bootloader: the bridge's .gbl file",
+            self.settings.last_image_dir,
+            "Gecko Bootloader images (*.gbl);;All files (*)",
+        )
+        if path is None:
+            return
+        url = self.session.url
+        request = RecoveryRequest(url, path, baudrate=self.session.baud)
+        store = self.store.store
+        self.device_view.show_recovering(url, path.name)
+        self.statusBar().showMessage(f"Recovering {url} through the bootloader\u2026")
+        self.runner.submit(
+            lambda: RecoveryEngine(request, store=store).run(),
+            self._on_recovered,
+            self._on_problem,
+            long=True,
+        )
+
+    def _on_recovered(self, result: ev.UpdateResult) -> None:
+        if result.ok:
+            text = f"Recovered: the bridge runs {format_version(result.version_after or 0)} again."
+        else:
+            message = (result.error or {}).get("message", "")
+            text = f"Recovery failed at {result.failure_stage}: {message}"
+        self.statusBar().showMessage(text, 30_000)
+        self.session.connect_to(self.session.url)  # shows what the bridge is now
+
     def _ask_downgrade(self) -> None:
+
         assessment = self.updates.assessment
         if assessment is None or assessment.device is None:
             return

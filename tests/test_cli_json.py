@@ -77,6 +77,7 @@ ROWS: list[Row] = [
     Row("ports", lambda env: ["ports"], True),
     Row("info", lambda env: ["info", "--port", demo_port()], True, "joined"),
     Row("info", lambda env: ["info", "--port", "emu://orphaned"], True, "off-han"),
+    Row("info", lambda env: ["info", "--port", "emu://dead-app"], True, "bootloader-only"),
     Row("info", lambda env: ["info", "--port", str(env.root / "no-such-tty")], False),
     Row("update", lambda env: _update(env, str(NEWER)), True),
     Row("update", lambda env: _update(env, str(OLDER)), False, "refused"),

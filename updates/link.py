@@ -15,6 +15,7 @@ from collections.abc import Callable
 from bridgelab.drivers import protocol as p
 from bridgelab.drivers.client import BridgeClient, TraceListener
 from bridgelab.drivers.errors import DriverError, LinkError, NoAnswer
+from bridgelab.drivers.factory import connect_bridge
 from bridgelab.drivers.ports import reconnect_candidates
 
 RECONNECT_PAUSE_S = 0.2
@@ -28,7 +29,7 @@ class BridgeLink:
         url: str,
         *,
         baudrate: int,
-        connect: Callable[..., BridgeClient] = BridgeClient.connect,
+        connect: Callable[..., BridgeClient] = connect_bridge,
         trace: TraceListener | None = None,
     ) -> None:
         self.url = url

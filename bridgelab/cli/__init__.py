@@ -19,6 +19,7 @@ from bridgelab.cli.output import run_handler
 COMMAND_MODULES: tuple[str, ...] = (
     "devices",
     "update",
+    "recover",
     "image",
     "keys",
     "install_code",

@@ -21,6 +21,7 @@ def register(sub: Any) -> None:
     info = sub.add_parser("info", help="identify a bridge: firmware, HAN join state, diagnosis")
     info.add_argument("--port", required=True, metavar="URL", help="port or URL (emu://demo)")
     info.add_argument("--baud", type=numbers.baud_rate, default=115200, help="baud rate (115200)")
+    add_driver_option(info)
     info.add_argument("--json", action="store_true", help="machine-readable output")
     info.set_defaults(handler=cmd_info, json_command="info")
 
@@ -31,7 +32,10 @@ def register(sub: Any) -> None:
         "`listening on URL`.",
     )
     emulate.add_argument(
-        "--profile", default="demo", help="demo, legacy, orphaned, not-in-log or a TOML file"
+        "--profile",
+        default="demo",
+        help="demo, legacy, orphaned, not-in-log, dead-app (only the radio's Gecko "
+        "Bootloader answers) or a TOML file",
     )
     where = emulate.add_mutually_exclusive_group()
     where.add_argument(
@@ -79,24 +83,52 @@ def cmd_ports(args: argparse.Namespace) -> int:
     return 0
 
 
-RADIO_KEYS = ("channel", "pan_id", "lqi", "rssi", "ch_eui64")
+def add_driver_option(parser: Any) -> None:
+    parser.add_argument(
+        "--driver",
+        metavar="NAME",
+        help="the driver to use (default: found by probing; bridgelab-service, "
+        "gecko-bootloader, or an installed plug-in)",
+    )
 
 
-def _info_dict(url: str, baud: int) -> dict[str, Any]:
-    """`info --json`: what the bridge reported. Its HAN radio figures (channel, PAN, LQI,
-    RSSI, Comms Hub) are `radio`, present only while it is on the HAN: a bridge off it
-    reports placeholders (channel 0, PAN 0xFFFF, RSSI -128), which are not measurements."""
+def _bootloader_dict(url: str, device: Any) -> dict[str, Any]:
+    from bridgelab.drivers.capabilities import describe
+
+    return {
+        "port": url,
+        **describe(device),
+        "bootloader": {"name": device.menu.name, "version": device.version},
+        "next_step": f"The application is not running. Recover it: bridgelab recover --port "
+        f"{url} IMAGE.gbl",
+    }
+
+
+def _info_dict(url: str, baud: int, driver: str | None = None) -> dict[str, Any]:
     from bridgelab.drivers import protocol as p
+    from bridgelab.drivers.capabilities import describe
     from bridgelab.drivers.client import BridgeClient
     from bridgelab.drivers.diagnosis import diagnose
+    from bridgelab.drivers.factory import connect
+    from bridgelab.drivers.gecko_bootloader import GeckoBootloader
     from bridgelab.drivers.join_state import JoinState
 
-    with BridgeClient.connect(url, baudrate=baud) as client:
-        identity = client.identity()
-        join = client.join_status()
-        p2p = client.p2p_link()
-        session = client.session
+    device = connect(url, driver, baudrate=baud)
+    try:
+        if isinstance(device, GeckoBootloader):
+            return _bootloader_dict(url, device)
+        if not isinstance(device, BridgeClient):
+            return {"port": url, **describe(device)}
+        identity = device.identity()
+        join = device.join_status()
+        p2p = device.p2p_link()
+        session = device.session
+    finally:
+        device.close()
     findings = diagnose(identity, join, p2p)
+    # The HAN radio figures (channel, PAN, LQI, RSSI, Comms Hub) are `radio`, present only
+    # while the bridge is on the HAN: off it, a bridge reports placeholders (channel 0,
+    # PAN 0xFFFF, RSSI -128), which are not measurements.
     on_han = join.state == JoinState.JOINED
     joined = join.to_dict()
     radio = {key: joined.pop(key) for key in RADIO_KEYS}
@@ -106,7 +138,7 @@ def _info_dict(url: str, baud: int) -> dict[str, Any]:
         p2p_dict["lqi"] = None  # no link, nothing measured
     return {
         "port": url,
-        "driver": BridgeClient.driver_name,
+        **describe(device),
         "model": identity.model,
         "protocol_version": session.protocol_version if session else None,
         "identity": identity.to_dict(),
@@ -122,13 +154,25 @@ def _info_dict(url: str, baud: int) -> dict[str, Any]:
     }
 
 
+RADIO_KEYS = ("channel", "pan_id", "lqi", "rssi", "ch_eui64")
+
+
+def _version(value: int, display: Any) -> str:
+    """ "1.2.0 (0x01020000)", or "none" for an empty slot."""
+    text = display(value)
+    return text if text == "none" else f"{text} (0x{value:08X})"
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     from bridgelab.drivers.join_state import MEANINGS, JoinState
     from bridgelab.drivers.versions import display_version
 
-    info = _info_dict(args.port, args.baud)
+    info = _info_dict(args.port, args.baud, args.driver)
     if args.json:
         print_json(document("info", info))
+        return 0
+    if "identity" not in info:
+        _print_limited(info)
         return 0
     ident, join, p2p, radio = info["identity"], info["join"], info["p2p"], info["radio"]
     state = JoinState[join["state"].upper().replace("-", "_")]
@@ -167,10 +211,25 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def _version(value: int, display: Any) -> str:
-    """ "1.2.0 (0x01020000)", or "none" for an empty slot."""
-    text = display(value)
-    return text if text == "none" else f"{text} (0x{value:08X})"
+def _print_limited(info: dict[str, Any]) -> None:
+    """A device whose driver reports little: what it is, what it cannot say, what next."""
+    rows = [("Port", info["port"]), ("Driver", info["driver"])]
+    if "bootloader" in info:
+        rows.append(
+            ("Bootloader", f"{info['bootloader']['name']} v{info['bootloader']['version']}")
+        )
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:
+        print(f"{name:<{width}}  {value}")
+    print()
+    # The facts an engineer looks for first; --json lists every missing capability.
+    facts = ("identify", "firmware versions", "join status", "event log")
+    for line in info.get("not_available", []):
+        if line.startswith(facts):
+            print(line)
+    if info.get("next_step"):
+        print()
+        print(info["next_step"])
 
 
 def cmd_emulate(args: argparse.Namespace) -> int:

@@ -121,6 +121,9 @@ SCHEMAS: dict[str, tuple[int, Schema]] = {
             {
                 "port": STR_N,
                 "driver": STR_N,
+                "reached_through": STR_N,
+                "capabilities": list_of(STR),
+                "not_available": list_of(STR),
                 "model": STR_N,
                 "protocol_version": INT_N,
                 "identity": OBJ_N,
@@ -139,6 +142,8 @@ SCHEMAS: dict[str, tuple[int, Schema]] = {
                 ),
                 "p2p": OBJ_N,
                 "diagnosis": list_of(OBJ),
+                "bootloader": OBJ_N,  # only a device where just the bootloader answers
+                "next_step": STR_N,
             }
         ),
     ),

@@ -46,6 +46,7 @@ DEMO_HINT_NEXT = (
 class DeviceView(QWidget):
     tryUpdateRequested = Signal()
     retryRequested = Signal()
+    recoverRequested = Signal()
     hintDismissed = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -62,6 +63,12 @@ class DeviceView(QWidget):
         self.problem = Banner()
         self.problem_retry = self.problem.add_button("&Retry", "Retry the connection")
         self.problem_retry.clicked.connect(self.retryRequested)
+        # Shown only for a radio that answers as its bootloader alone.
+        self.problem_recover = self.problem.add_button(
+            "Recover through the &bootloader\u2026", "Recover through the bootloader"
+        )
+        self.problem_recover.clicked.connect(self.recoverRequested)
+        self.problem_recover.setVisible(False)
         self.problem.setVisible(False)
 
         self.join_badge = StatusBadge(scale=1.6)
@@ -135,12 +142,35 @@ class DeviceView(QWidget):
     def show_problem(self, error: BridgeLabError, url: str) -> None:
         self.details.setVisible(False)
         self.placeholder.setVisible(False)
+        bootloader_only = error.code == "bootloader-only"
+        self.problem_recover.setVisible(bootloader_only)
+        if bootloader_only:
+            version = getattr(error, "version", "?")
+            self.problem.show_message(
+                Tone.WARN,
+                "Bootloader only: the bridge application is not running",
+                [
+                    f"Port: {url}. The radio answers as its Gecko Bootloader v{version}.",
+                    "Identity, firmware versions, join status and the event log: not "
+                    "available through the bootloader.",
+                ],
+                "Next: Recover through the bootloader with the bridge's .gbl file.",
+            )
+            return
         self.problem.show_message(
             Tone.BAD,
             error.message,
             f"Port: {url}   (error code {error.code})",
             error.action,
         )
+
+    def show_recovering(self, url: str, image_name: str) -> None:
+        self.problem.setVisible(False)
+        self.details.setVisible(False)
+        self.placeholder.setText(
+            f"Recovering {url} through the bootloader with {image_name}\u2026 (logged as an update)"
+        )
+        self.placeholder.setVisible(True)
 
     def show_snapshot(self, snapshot: BridgeSnapshot, *, show_hint: bool) -> None:
         identity, join = snapshot.identity, snapshot.join

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from pytestqt.qtbot import QtBot
@@ -118,3 +119,24 @@ def test_device_events_refresh_the_view(
         ),
         timeout=WAIT_MS,
     )
+
+
+def test_a_bootloader_only_bridge_is_shown_as_such_and_recovered(
+    qtbot: QtBot, make_window: WindowFactory, tmp_path: Path
+) -> None:
+    from tests.gbl_files import application_bytes, build_gbl
+    from tests.gui.helpers import scripted
+
+    gbl = tmp_path / "bridge-1.3.0.gbl"
+    gbl.write_bytes(build_gbl(application_bytes(6000), version=0x01030000))
+    window = make_window("emu://dead-app?id=gui-recovery")
+    view = window.device_view
+    qtbot.waitUntil(lambda: view.problem.isVisible(), timeout=WAIT_MS)
+    assert "Bootloader only" in view.problem.text()
+    assert "not available through the bootloader" in view.problem.text()
+    assert view.problem_recover.isVisible()
+    scripted(window).open_paths.append(gbl)
+    view.problem_recover.click()
+    qtbot.waitUntil(lambda: view.details.isVisible(), timeout=WAIT_MS)
+    assert view.firmware.value("Running").startswith("1.3.0 ")
+    assert not view.problem_recover.isVisible()

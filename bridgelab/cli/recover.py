@@ -1,0 +1,91 @@
+"""`bridgelab recover`: a dead bridge application back through its radio's bootloader."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from bridgelab.cli.output import parse_int, print_json
+
+
+def register(sub: Any) -> None:
+    recover = sub.add_parser(
+        "recover",
+        help="recover a bridge through its radio's Gecko Bootloader (.gbl over XMODEM)",
+        description="Find the radio's bootloader on the port (by probing, or by asking a "
+        "still-running application to restart into it), check IMAGE.gbl (structure, CRC, "
+        "signature with --trust-key), upload it with XMODEM-CRC, run it and confirm that "
+        "the bridge answers with the image's version. Every attempt is logged like an "
+        "update. Exit 0 only on a confirmed recovery.",
+    )
+    recover.add_argument("image", metavar="IMAGE.gbl", help="Gecko Bootloader image")
+    recover.add_argument("--port", required=True, metavar="URL", help="port or URL")
+    recover.add_argument("--baud", type=parse_int, default=115200, help="baud rate (115200)")
+    recover.add_argument(
+        "--driver", metavar="NAME", help="driver to open the port with (default: probing)"
+    )
+    recover.add_argument(
+        "--trust-key", metavar="PEM", help="public key the radio's signed .gbl files verify with"
+    )
+    recover.add_argument("--db", metavar="FILE", help="triage log (default: $BRIDGELAB_DB or ...)")
+    recover.add_argument("--operator", help="engineer's name for the log")
+    recover.add_argument("--site", dest="site_ref", help="site reference for the log")
+    recover.add_argument("--json", action="store_true", help="print the result as JSON")
+    recover.set_defaults(handler=cmd_recover)
+
+
+def cmd_recover(args: argparse.Namespace) -> int:
+    from bridgelab.cli.update import ProgressPrinter, _close_store, _open_store
+    from bridgelab.drivers.versions import format_version
+    from bridgelab.updates.recovery import RecoveryEngine, RecoveryRequest
+
+    request = RecoveryRequest(
+        port_url=args.port,
+        image_path=Path(args.image),
+        baudrate=args.baud,
+        driver=args.driver,
+        trust_key=Path(args.trust_key) if args.trust_key else None,
+        operator=args.operator,
+        site_ref=args.site_ref,
+    )
+    store = _open_store(args.db)
+    printer = ProgressPrinter(sys.stderr)
+    engine = RecoveryEngine(request, store=store, subscribers=[printer])
+    try:
+        result = engine.run()
+    except KeyboardInterrupt:
+        engine.cancel()
+        _close_store(store)
+        raise
+    log_problem = engine.log.problem or _close_store(store)
+    if printer._bar_shown:
+        sys.stderr.write("\n")
+    if log_problem:
+        print(
+            f"warning: the triage log could not record all of it ({log_problem}).", file=sys.stderr
+        )
+    if args.json:
+        print_json(result.to_dict())
+    elif result.ok:
+        rate = (
+            f", {result.throughput_bps / 1024:.1f} KiB/s"
+            + (
+                f" ({100 * result.line_efficiency:.0f} % of the line)"
+                if result.line_efficiency
+                else ""
+            )
+            if result.throughput_bps
+            else ""
+        )
+        print(
+            f"Recovered: the bridge runs {format_version(result.version_after or 0)} again "
+            f"({result.bytes:,} bytes through the Gecko Bootloader{rate})."
+        )
+    else:
+        error = result.error or {}
+        print(f"FAILED at {result.failure_stage} [{result.result}]: {error.get('message', '')}")
+    if result.session_id and not log_problem and not args.json:
+        print(f"Logged as session {result.session_id}.")
+    return 0 if result.ok else 1

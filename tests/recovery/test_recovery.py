@@ -1,0 +1,182 @@
+"""The recovery scenario end to end, and what goes wrong on the way.
+
+Dead application -> bootloader found by probing -> verified GBL uploaded -> application
+back -> identified -> confirmed -> logged in the triage store; on a real pty, through the
+`bridgelab recover` command and through the library.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+from bridgelab.data.failures import FailureClass
+from bridgelab.data.store import TriageStore
+from bridgelab.drivers.factory import BootloaderOnly, connect, connect_bridge
+from bridgelab.drivers.gecko_bootloader import GeckoBootloader
+from bridgelab.updates.recovery import RecoveryEngine, RecoveryRequest
+from tests.gbl_files import TAG_END, application_bytes, build_gbl, tag
+from tests.recovery.conftest import APP_ADDRESS, bridge_on_pty
+
+
+def test_dead_application_recovered_end_to_end_by_the_cli(
+    gbl_file: Path, app_image: bytes, tmp_path: Path
+) -> None:
+    db = tmp_path / "triage.db"
+    with bridge_on_pty(baud=115200, latency_ms=1) as bridge:
+        assert bridge.device.in_bootloader  # the application is lost
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "bridgelab",
+                "recover",
+                "--port",
+                bridge.path,
+                str(gbl_file),
+                "--db",
+                str(db),
+                "--json",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr + done.stdout
+        result = json.loads(done.stdout)
+        assert result["result"] == "success"
+        assert result["version_after"] == 0x01030000 == result["image_version"]
+        assert result["line_efficiency"] > 0.5
+        flash = bytes(bridge.device.bootloader.flash[APP_ADDRESS : APP_ADDRESS + len(app_image)])
+        assert flash == app_image
+        assert not bridge.device.in_bootloader
+        # The bridge speaks the service protocol again, as the recovered version.
+        with connect_bridge(bridge.path) as client:
+            assert client.identity().firmware_version == 0x01030000
+    with TriageStore.open(db) as store:
+        session = store.get_session(result["session_id"])
+        assert session.final_state == "success" and session.driver == "gecko-bootloader"
+        assert session.device_eui64 == "00:12:4B:00:01:B1:D6:41"  # known after the confirm
+        kinds = [e.kind for e in store.session_events(result["session_id"])]
+    for kind in ("bootloader-found", "transfer", "run", "confirmed"):
+        assert kind in kinds
+    assert kinds.index("bootloader-found") < kinds.index("transfer") < kinds.index("confirmed")
+
+
+def test_a_running_bridge_is_asked_into_its_bootloader(gbl_file: Path, store: TriageStore) -> None:
+    with bridge_on_pty(profile="demo") as bridge:
+        result = RecoveryEngine(RecoveryRequest(bridge.path, gbl_file), store=store).run()
+        assert result.ok, result.error
+        assert result.version_before == 0x01020000 and result.version_after == 0x01030000
+    kinds = [e.kind for e in store.session_events(result.session_id)]
+    assert "enter-bootloader" in kinds
+
+
+def test_a_damaged_gbl_is_refused_before_the_first_block(
+    tmp_path: Path, store: TriageStore
+) -> None:
+    good = build_gbl(application_bytes(5000))
+    bad = tmp_path / "bad.gbl"
+    bad.write_bytes(good[:-4] + bytes(4))  # wrong end-tag CRC-32
+    with bridge_on_pty() as bridge:
+        result = RecoveryEngine(RecoveryRequest(bridge.path, bad), store=store).run()
+        assert result.result == FailureClass.IMAGE_REJECTED.value
+        assert result.failure_stage == "validate" and result.error
+        assert result.error["code"] == "gbl-bad-crc"
+        assert bridge.device.bootloader.blocks_written == 0
+        assert bridge.device.bootloader.upload is None  # option 1 was never chosen
+
+
+def _signed_gbl(key: ec.EllipticCurvePrivateKey, application: bytes) -> bytes:
+    body = build_gbl(application)
+    unsigned = body[:-12]  # without the end tag
+    der = key.sign(unsigned, ec.ECDSA(hashes.SHA256()))
+    r, s = decode_dss_signature(der)
+    signed = unsigned + tag(0xF70A0AF7, r.to_bytes(32, "big") + s.to_bytes(32, "big"))
+    import struct
+    import zlib
+
+    signed += struct.pack("<II", TAG_END, 4)
+    return signed + struct.pack("<I", zlib.crc32(signed))
+
+
+def test_signature_checked_with_a_trusted_key(tmp_path: Path, store: TriageStore) -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    other = ec.generate_private_key(ec.SECP256R1())
+    pem = tmp_path / "radio.pem"
+    pem.write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    forged = tmp_path / "forged.gbl"
+    forged.write_bytes(_signed_gbl(other, application_bytes(3000)))
+    unsigned = tmp_path / "unsigned.gbl"
+    unsigned.write_bytes(build_gbl(application_bytes(3000)))
+    genuine = tmp_path / "genuine.gbl"
+    genuine.write_bytes(_signed_gbl(key, application_bytes(3000)))
+    with bridge_on_pty() as bridge:
+        for path, code in (
+            (forged, "gbl-signature-invalid"),
+            (unsigned, "gbl-unsigned"),
+        ):
+            result = RecoveryEngine(
+                RecoveryRequest(bridge.path, path, trust_key=pem), store=store
+            ).run()
+            assert result.error and result.error["code"] == code
+            assert bridge.device.bootloader.blocks_written == 0
+        result = RecoveryEngine(
+            RecoveryRequest(bridge.path, genuine, trust_key=pem), store=store
+        ).run()
+        assert result.ok, result.error
+
+
+@pytest.mark.parametrize(
+    ("faults", "expected"),
+    [
+        ("drop-rate=0.02", "success"),
+        ("corrupt-rate=0.0002", "success"),
+        ("reboot-at=6000", FailureClass.DEVICE_ERROR.value),
+        ("stall-at=6000", FailureClass.STALLED.value),
+    ],
+)
+def test_faults_during_the_upload(
+    tmp_path: Path, store: TriageStore, faults: str, expected: str
+) -> None:
+    path = tmp_path / "app.gbl"
+    path.write_bytes(build_gbl(application_bytes(12_000)))
+    with bridge_on_pty(faults=faults, seed=5) as bridge:
+        request = RecoveryRequest(bridge.path, path, answer_timeout_s=0.5)
+        result = RecoveryEngine(request, store=store).run()
+        assert result.result == expected, result.error
+        if expected == "success":
+            assert result.retries > 0  # the faults happened and were ridden out
+        else:
+            assert result.failure_stage == "transfer"
+            assert bridge.device.bootloader.app_valid is False
+            if faults.startswith("reboot"):
+                assert result.error and result.error["code"] == "receiver-restarted"
+        if faults.startswith("reboot"):
+            # The reset lost the upload; the bootloader is back at its menu: try again.
+            again = RecoveryEngine(request, store=store).run()
+            assert again.ok, again.error
+
+
+def test_connect_finds_the_bootloader_by_probing_and_the_engine_is_told_why() -> None:
+    with bridge_on_pty() as bridge:
+        device = connect(bridge.path)
+        try:
+            assert isinstance(device, GeckoBootloader) and device.version == "3.0.1"
+        finally:
+            device.close()
+        with pytest.raises(BootloaderOnly) as caught:
+            connect_bridge(bridge.path)
+        assert "bridgelab recover" in (caught.value.action or "")
