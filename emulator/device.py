@@ -242,6 +242,12 @@ class EmulatedBridge:
             self._note(0x0011, "trust centre swap-out: the new Comms Hub does not know us")
             self._set_join(JoinState.ORPHANED)
 
+    def power_cycle(self) -> None:
+        """Off and on again, as an engineer does with a hung bridge: a hang (a stall fault
+        that fired) and everything else in RAM are gone; the flash keeps what it holds."""
+        self._stalled = False
+        self.reboot(p.RebootReason.POWER_ON)
+
     def reboot(self, reason: p.RebootReason) -> None:
         """Go silent for the boot time; RAM state (not flash) is lost."""
         self._down_until = self._clock() + self.profile.boot_s

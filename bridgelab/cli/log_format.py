@@ -158,10 +158,13 @@ def session_detail(
 
 
 def _data_text(data: dict[str, Any]) -> str:
-    return " ".join(
-        f"{key}={value if isinstance(value, (int, float, str)) else json.dumps(value)}"
-        for key, value in data.items()
-    )
+    return " ".join(f"{key}={_value_text(key, value)}" for key, value in data.items())
+
+
+def _value_text(key: str, value: Any) -> str:
+    if key.endswith("version") and isinstance(value, int) and not isinstance(value, bool):
+        return display_version(value)  # firmware_version=1.3.0, as `update` says it
+    return str(value) if isinstance(value, (int, float, str)) else json.dumps(value)
 
 
 def events_table(events: Sequence[EventRecord], started_at: str, *, all_events: bool) -> str:

@@ -65,7 +65,9 @@ def version_values(**versions: int | None) -> dict[str, Any]:
     return out
 
 
-ERROR = record({"code": STR, "message": STR, "action": STR_N}, nullable=True, strict=False)
+ERROR = record(
+    {"code": STR, "message": STR, "action": STR_N, "details": OBJ_N}, nullable=True, strict=False
+)
 REASON = record(
     {"code": STR, "severity": STR, "message": STR, "action": STR_N, "failure_class": STR_N}
 )
@@ -280,7 +282,12 @@ def keys(command: str) -> list[str]:
 
 def error_object(error: BridgeLabError) -> dict[str, Any]:
     """What happened and what to do, each said once (the message without the action)."""
-    return {"code": error.code, "message": error.message, "action": error.action or None}
+    return {
+        "code": error.code,
+        "message": error.message,
+        "action": error.action or None,
+        "details": dict(error.details) or None,  # e.g. how long a locked log was waited for
+    }
 
 
 def document(

@@ -303,8 +303,9 @@ def test_inspect_shows_how_a_vendor_file_was_read(ota_real_dir: Path, capsys: Ca
     from bridgelab.firmware.verify import describe_image, reading_facts
 
     path = ota_real_dir / "SDevices__152F_SBDV-00205_thermostat_r_7_7bd95d88_07000000.ota.zigbee"
-    code, shown = run_json(capsys, "image", "inspect", str(path))
+    code, document = run_json(capsys, "image", "inspect", str(path))
     assert code == 0
+    shown = document["image"]
     assert shown["file_size"] == 265604 and shown["ota_file_size"] == 265600
     assert shown["trailing"]["kind"] == "crc32-jamcrc" and shown["trailing"]["length"] == 4
     assert shown["form_evidence"].startswith("the body walks as 3 sub-elements")
@@ -338,12 +339,13 @@ def test_form_decides_an_ambiguous_file_and_strict_refuses_extra_bytes(
     path.write_bytes(header + body)
     assert main(["image", "inspect", str(path), "--json"]) == 1
     assert json.loads(capsys.readouterr().out)["error"]["code"] == "ambiguous-form"
-    code, shown = run_json(capsys, "image", "inspect", str(path), "--form", "gbcs")
+    code, document = run_json(capsys, "image", "inspect", str(path), "--form", "gbcs")
+    shown = document["image"]
     assert code == 0 and shown["body_form"] == "gbcs" and shown["form_given"] is True
     padded = tmp_path / "padded.ota"
     padded.write_bytes(header + body + b"\xff" * 8)
-    code, shown = run_json(capsys, "image", "inspect", str(padded), "--form", "gbcs")
-    assert code == 0 and shown["trailing"]["kind"] == "padding"
+    code, document = run_json(capsys, "image", "inspect", str(padded), "--form", "gbcs")
+    assert code == 0 and document["image"]["trailing"]["kind"] == "padding"
     assert main(["image", "inspect", str(padded), "--form", "gbcs", "--strict", "--json"]) == 1
     assert json.loads(capsys.readouterr().out)["error"]["code"] == "trailing-data"
 
