@@ -155,8 +155,8 @@ ERROR_CATALOGUE: dict[str, tuple[type[FirmwareError], str]] = {
     "bad-signature-length": (ImageFormatError, "The signature is damaged. " + _FETCH_AGAIN),
     "ambiguous-form": (
         ImageFormatError,
-        "Bridge Lab cannot tell how this body is laid out; say which with --form "
-        "(zigbee, gbcs, telink or hue-sbl) if you know it, or ask the vendor.",
+        "If you know how the body is laid out, name it (bridgelab image inspect, verify or "
+        "update --form zigbee, gbcs, telink or hue-sbl); otherwise ask the vendor.",
     ),
     "bad-container": (
         ImageFormatError,

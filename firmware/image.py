@@ -26,12 +26,28 @@ not allow (bytes after the image, not exactly one upgrade image element).
 from __future__ import annotations
 
 import os
-import struct
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any, ClassVar
 
-from bridgelab.eui64 import eui64_from_wire, eui64_to_wire
+from bridgelab.codec import (
+    U16,
+    U32,
+    Bit,
+    Const,
+    Control,
+    DecodeError,
+    FieldValueError,
+    Fixed,
+    Record,
+    Truncated,
+    check,
+    fields_of,
+    u8,
+    u16,
+    u32,
+    u64,
+)
 from bridgelab.firmware.containers import Container, find_container
 from bridgelab.firmware.errors import GblFormatError, ImageBuildError, ImageFormatError, hex_id
 from bridgelab.firmware.files import DEFAULT_MAX_IMAGE_SIZE, read_file
@@ -41,7 +57,6 @@ from bridgelab.firmware.trailing import TrailingBytes, classify_trailing
 MAGIC = 0x0BEEF11E
 MAGIC_BYTES = MAGIC.to_bytes(4, "little")
 HEADER_VERSION = 0x0100
-BASE_HEADER_LENGTH = 56
 HEADER_STRING_SIZE = 32
 STACK_ZIGBEE_PRO = 0x0002
 
@@ -53,7 +68,6 @@ KNOWN_FIELD_CONTROL = FIELD_SECURITY_CREDENTIAL | FIELD_DEVICE_SPECIFIC | FIELD_
 WILDCARD_IMAGE_TYPE = 0xFFFF
 WILDCARD_FILE_VERSION = 0xFFFFFFFF
 
-SUBELEMENT_HEADER_SIZE = 6
 TAG_UPGRADE_IMAGE = 0x0000
 MANUFACTURER_TAGS = range(0xF000, 0x10000)
 # Bridge Lab's convention (docs/firmware-format.md), in the manufacturer-specific range
@@ -66,7 +80,6 @@ GBCS_TRAILER_SIZE = len(GBCS_TRAILER_PREFIX) + SIGNATURE_SIZE
 # Telink's SDK writes its (encrypted) image as tag 0xF000 with a 2-byte word after the
 # length that the length does not count.
 TELINK_TAG = 0xF000
-TELINK_HEADER_SIZE = SUBELEMENT_HEADER_SIZE + 2
 # Hue .sbl-ota: Philips/Signify's manufacturer code and the first bytes of the body.
 HUE_MANUFACTURER = 0x100B
 HUE_SBL_MAGIC = b"\x2a\x00\x01"
@@ -74,9 +87,69 @@ HUE_SBL_MAGIC = b"\x2a\x00\x01"
 # empty ones from costing more memory than the file itself, and bounds form detection.
 MAX_SUBELEMENTS = 256
 
-_BASE_HEADER = struct.Struct("<IHHHHHIH32sI")
-_SUBELEMENT_HEADER = struct.Struct("<HI")
-_TELINK_HEADER = struct.Struct("<HIH")
+
+@dataclass(frozen=True)
+class _HeaderWire(Record):
+    """The OTA header as it goes on the wire, declared once (docs/firmware-format.md §1):
+    widths, order, the optional fields field control announces, the file identifier."""
+
+    magic: ClassVar[Const] = Const(u32, MAGIC)
+    header_version: U16
+    header_length: U16
+    field_control: ClassVar[Control] = Control(u16)
+    manufacturer_code: U16
+    image_type: U16
+    file_version: U32
+    stack_version: U16
+    header_string: Annotated[bytes, Fixed(HEADER_STRING_SIZE)]
+    total_image_size: U32
+    security_credential_version: Annotated[
+        int | None, u8, Bit("field_control", FIELD_SECURITY_CREDENTIAL)
+    ] = None
+    # An EUI-64 goes on the wire little-endian: a u64.
+    destination_eui64: Annotated[int | None, u64, Bit("field_control", FIELD_DEVICE_SPECIFIC)] = (
+        None
+    )
+    min_hw_version: Annotated[int | None, u16, Bit("field_control", FIELD_HARDWARE_VERSIONS)] = None
+    max_hw_version: Annotated[int | None, u16, Bit("field_control", FIELD_HARDWARE_VERSIONS)] = None
+
+    @classmethod
+    def codec_name(cls) -> str:
+        return "OTA header"
+
+    @classmethod
+    def _codec_error(cls, error: DecodeError) -> Exception:
+        if isinstance(error, Truncated):
+            return ImageFormatError(error.message, code="truncated-header")
+        if error.field == "field_control":
+            return ImageFormatError(error.message, code="bad-field-control")
+        return ImageFormatError(error.message, code="bad-magic")
+
+
+@dataclass(frozen=True)
+class _ElementHeader(Record):
+    """A sub-element's header: tag, then the length of its data."""
+
+    tag: U16
+    length: U32
+
+
+@dataclass(frozen=True)
+class _TelinkElementHeader(Record):
+    """Telink's element header: a 2-byte tag-info word the length does not count."""
+
+    tag: U16
+    length: U32
+    tag_info: U16
+
+
+# Sizes follow from the declarations above, never written down a second time.
+BASE_HEADER_LENGTH = len(_HeaderWire(HEADER_VERSION, 0, 0, 0, 0, 0, bytes(32), 0).pack())
+SUBELEMENT_HEADER_SIZE = len(_ElementHeader(0, 0).pack())
+TELINK_HEADER_SIZE = len(_TelinkElementHeader(0, 0, 0).pack())
+_OPTIONAL_SIZES = {
+    name: spec.size or 0 for name, spec, condition in fields_of(_HeaderWire) if condition
+}
 
 _SUBELEMENT_NAMES = {
     0x0000: "upgrade image",
@@ -142,29 +215,10 @@ class OtaHeader:
     max_hw_version: int | None = None
 
     def __post_init__(self) -> None:
-        for name, bits in (
-            ("manufacturer_code", 16),
-            ("image_type", 16),
-            ("file_version", 32),
-            ("total_image_size", 32),
-            ("header_version", 16),
-            ("stack_version", 16),
-            ("security_credential_version", 8),
-            ("destination_eui64", 64),
-            ("min_hw_version", 16),
-            ("max_hw_version", 16),
-        ):
-            value = getattr(self, name)
-            if value is not None and not 0 <= value < 1 << bits:
-                raise ImageBuildError(
-                    f"{name} {value} does not fit in {bits} bits.", code="bad-field-value"
-                )
-        if len(self.header_string) != HEADER_STRING_SIZE:
-            raise ImageBuildError(
-                f"The header string must be {HEADER_STRING_SIZE} bytes, not "
-                f"{len(self.header_string)}.",
-                code="bad-field-value",
-            )
+        try:
+            check(self._wire())
+        except FieldValueError as error:
+            raise ImageBuildError(error.message, code="bad-field-value") from None
         if (self.min_hw_version is None) != (self.max_hw_version is None):
             raise ImageBuildError(
                 "Give both the minimum and the maximum hardware version, or neither.",
@@ -186,7 +240,8 @@ class OtaHeader:
 
     @property
     def header_length(self) -> int:
-        return BASE_HEADER_LENGTH + _optional_fields_size(self.field_control)
+        present = (name for name in _OPTIONAL_SIZES if getattr(self, name) is not None)
+        return BASE_HEADER_LENGTH + sum(_OPTIONAL_SIZES[name] for name in present)
 
     @property
     def header_text(self) -> str:
@@ -195,33 +250,23 @@ class OtaHeader:
 
     def to_bytes(self) -> bytes:
         """The header exactly as it goes on the wire."""
-        parts = [
-            _BASE_HEADER.pack(
-                MAGIC,
-                self.header_version,
-                self.header_length,
-                self.field_control,
-                self.manufacturer_code,
-                self.image_type,
-                self.file_version,
-                self.stack_version,
-                self.header_string,
-                self.total_image_size,
-            )
-        ]
-        if self.security_credential_version is not None:
-            parts.append(bytes([self.security_credential_version]))
-        if self.destination_eui64 is not None:
-            parts.append(eui64_to_wire(self.destination_eui64))
-        if self.min_hw_version is not None and self.max_hw_version is not None:
-            parts.append(struct.pack("<HH", self.min_hw_version, self.max_hw_version))
-        return b"".join(parts)
+        return self._wire().pack()
 
-
-def _optional_fields_size(field_control: int) -> int:
-    size = 1 if field_control & FIELD_SECURITY_CREDENTIAL else 0
-    size += 8 if field_control & FIELD_DEVICE_SPECIFIC else 0
-    return size + (4 if field_control & FIELD_HARDWARE_VERSIONS else 0)
+    def _wire(self) -> _HeaderWire:
+        return _HeaderWire(
+            header_version=self.header_version,
+            header_length=self.header_length,
+            manufacturer_code=self.manufacturer_code,
+            image_type=self.image_type,
+            file_version=self.file_version,
+            stack_version=self.stack_version,
+            header_string=self.header_string,
+            total_image_size=self.total_image_size,
+            security_credential_version=self.security_credential_version,
+            destination_eui64=self.destination_eui64,
+            min_hw_version=self.min_hw_version,
+            max_hw_version=self.max_hw_version,
+        )
 
 
 @dataclass(frozen=True)
@@ -254,8 +299,8 @@ class SubElement:
 
     def header_bytes(self) -> bytes:
         if self.tag_info is not None:
-            return _TELINK_HEADER.pack(self.tag, self.length, self.tag_info)
-        return _SUBELEMENT_HEADER.pack(self.tag, self.length)
+            return _TelinkElementHeader(self.tag, self.length, self.tag_info).pack()
+        return _ElementHeader(self.tag, self.length).pack()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -369,7 +414,7 @@ def signature_container(body_form: BodyForm, signature: bytes) -> bytes:
         )
     if body_form is BodyForm.GBCS:
         return GBCS_TRAILER_PREFIX + signature
-    return _SUBELEMENT_HEADER.pack(SIGNATURE_TAG, SIGNATURE_SIZE) + signature
+    return _ElementHeader(SIGNATURE_TAG, SIGNATURE_SIZE).pack() + signature
 
 
 def parse_header(data: bytes) -> OtaHeader:
@@ -390,70 +435,47 @@ def parse_header(data: bytes) -> OtaHeader:
             f"The file is {size} bytes, shorter than the {BASE_HEADER_LENGTH}-byte OTA header.",
             code="truncated-header",
         )
-    (
-        _magic,
-        header_version,
-        header_length,
-        field_control,
-        manufacturer_code,
-        image_type,
-        file_version,
-        stack_version,
-        header_string,
-        total_image_size,
-    ) = _BASE_HEADER.unpack_from(data, 0)
-    if header_version != HEADER_VERSION:
+    try:
+        wire, _ = _HeaderWire.unpack_from(data)
+    except ImageFormatError as error:
+        if error.code != "truncated-header":
+            raise
         raise ImageFormatError(
-            f"The header version is {hex_id(header_version)}; only 0x0100 is defined.",
+            f"The file is {size} bytes, shorter than its header: {error.message}",
+            code="truncated-header",
+        ) from None
+    if wire.header_version != HEADER_VERSION:
+        raise ImageFormatError(
+            f"The header version is {hex_id(wire.header_version)}; only 0x0100 is defined.",
             code="bad-header-version",
         )
-    if field_control & ~KNOWN_FIELD_CONTROL:
+    low, high = wire.min_hw_version, wire.max_hw_version
+    if low is not None and high is not None and low > high:
         raise ImageFormatError(
-            f"The header's field control {hex_id(field_control)} sets reserved bits "
-            f"({hex_id(field_control & ~KNOWN_FIELD_CONTROL)}).",
-            code="bad-field-control",
+            f"The header's hardware range is empty: minimum {hex_id(low)} is above "
+            f"maximum {hex_id(high)}.",
+            code="bad-hardware-range",
         )
-    expected_length = BASE_HEADER_LENGTH + _optional_fields_size(field_control)
-    if header_length != expected_length:
+    header = OtaHeader(
+        manufacturer_code=wire.manufacturer_code,
+        image_type=wire.image_type,
+        file_version=wire.file_version,
+        total_image_size=wire.total_image_size,
+        header_version=wire.header_version,
+        stack_version=wire.stack_version,
+        header_string=wire.header_string,
+        security_credential_version=wire.security_credential_version,
+        destination_eui64=wire.destination_eui64,
+        min_hw_version=low,
+        max_hw_version=high,
+    )
+    if wire.header_length != header.header_length:
         raise ImageFormatError(
-            f"The header says it is {header_length} bytes long, but its field control "
-            f"{hex_id(field_control)} makes it {expected_length}.",
+            f"The header says it is {wire.header_length} bytes long, but its field control "
+            f"{hex_id(header.field_control)} makes it {header.header_length}.",
             code="bad-header-length",
         )
-    if size < header_length:
-        raise ImageFormatError(
-            f"The file is {size} bytes, shorter than its {header_length}-byte header.",
-            code="truncated-header",
-        )
-    cursor = BASE_HEADER_LENGTH
-    credential = destination = min_hw = max_hw = None
-    if field_control & FIELD_SECURITY_CREDENTIAL:
-        credential = data[cursor]
-        cursor += 1
-    if field_control & FIELD_DEVICE_SPECIFIC:
-        destination = eui64_from_wire(bytes(data[cursor : cursor + 8]))
-        cursor += 8
-    if field_control & FIELD_HARDWARE_VERSIONS:
-        min_hw, max_hw = struct.unpack_from("<HH", data, cursor)
-        if min_hw > max_hw:
-            raise ImageFormatError(
-                f"The header's hardware range is empty: minimum {hex_id(min_hw)} is above "
-                f"maximum {hex_id(max_hw)}.",
-                code="bad-hardware-range",
-            )
-    return OtaHeader(
-        manufacturer_code=manufacturer_code,
-        image_type=image_type,
-        file_version=file_version,
-        total_image_size=total_image_size,
-        header_version=header_version,
-        stack_version=stack_version,
-        header_string=header_string,
-        security_credential_version=credential,
-        destination_eui64=destination,
-        min_hw_version=min_hw,
-        max_hw_version=max_hw,
-    )
+    return header
 
 
 @dataclass(frozen=True)
@@ -656,8 +678,8 @@ def detect_form(raw: bytes, body_start: int) -> FormDetection:
     if failure is not None and any(element.tag == TAG_UPGRADE_IMAGE for element in elements):
         raise failure
     if failure is not None and body >= SUBELEMENT_HEADER_SIZE:
-        first_tag, first_length = _SUBELEMENT_HEADER.unpack_from(raw, body_start)
-        if first_tag == TAG_UPGRADE_IMAGE:
+        head, _ = _ElementHeader.unpack_from(raw, body_start)
+        if head.tag == TAG_UPGRADE_IMAGE:
             raise failure
     trailer_at = len(raw) - GBCS_TRAILER_SIZE
     if trailer_at >= body_start and raw[trailer_at : trailer_at + 2] == GBCS_TRAILER_PREFIX:
@@ -672,7 +694,8 @@ def detect_form(raw: bytes, body_start: int) -> FormDetection:
             f"the body is {body} bytes, too short to hold a sub-element header: it has no "
             "sub-element tag",
         )
-    first_tag, first_length = _SUBELEMENT_HEADER.unpack_from(raw, body_start)
+    head, _ = _ElementHeader.unpack_from(raw, body_start)
+    first_tag, first_length = head.tag, head.length
     room = body - SUBELEMENT_HEADER_SIZE
     if first_length > room:
         return FormDetection(
@@ -722,11 +745,12 @@ def _walk(
                 f"{end - cursor} of its 6 bytes are in the image.",
                 code="subelement-overrun",
             )
-        tag, length = _SUBELEMENT_HEADER.unpack_from(raw, cursor)
+        element, _ = _ElementHeader.unpack_from(raw, cursor)
+        tag, length = element.tag, element.length
         header_size, tag_info = SUBELEMENT_HEADER_SIZE, None
         if telink and tag == TELINK_TAG and end - cursor >= TELINK_HEADER_SIZE:
             header_size = TELINK_HEADER_SIZE
-            tag_info = int.from_bytes(raw[cursor + 6 : cursor + 8], "little")
+            tag_info = _TelinkElementHeader.unpack_from(raw, cursor)[0].tag_info
         data_start = cursor + header_size
         if length > end - data_start:
             return elements, ImageFormatError(
@@ -1006,7 +1030,7 @@ def build_image(
                 )
             if index == upgrade_image_position:
                 body_parts += _upgrade_element(manufacturer_image)
-            body_parts += [_SUBELEMENT_HEADER.pack(tag, len(data)), data]
+            body_parts += [_ElementHeader(tag, len(data)).pack(), data]
         if upgrade_image_position == len(sub_elements):
             body_parts += _upgrade_element(manufacturer_image)
     if signature is not None:
@@ -1032,7 +1056,7 @@ def build_image(
 
 
 def _upgrade_element(manufacturer_image: bytes | memoryview) -> list[bytes | memoryview]:
-    return [_SUBELEMENT_HEADER.pack(TAG_UPGRADE_IMAGE, len(manufacturer_image)), manufacturer_image]
+    return [_ElementHeader(TAG_UPGRADE_IMAGE, len(manufacturer_image)).pack(), manufacturer_image]
 
 
 def _refuse_ambiguous_gbcs(raw: bytes, body_start: int, *, signed: bool) -> None:

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     encode_dss_signature,
 )
 
-from bridgelab.firmware.errors import ImageBuildError
+from bridgelab.firmware.errors import ImageBuildError, ImageFormatError
 from bridgelab.firmware.image import (
     GBCS_TRAILER_SIZE,
     SIGNATURE_SIZE,
@@ -87,7 +87,11 @@ def sign_image(image: bytes | OtaImage, private_key: PrivateKey) -> bytes:
         hasher.update(part)
     signature = sign_digest(hasher.digest(), private_key)
     signed = b"".join([header_bytes, *body, signature_container(parsed.body_form, signature)])
-    if parse_image(signed).body_form is not parsed.body_form:
+    try:
+        same_form = parse_image(signed).body_form is parsed.body_form
+    except ImageFormatError:
+        same_form = False
+    if not same_form:
         raise ImageBuildError(
             "With its signature added, this file would read back in the other body form.",
             code="ambiguous-body",

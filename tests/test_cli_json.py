@@ -22,6 +22,7 @@ from bridgelab.cli import main
 from bridgelab.cli.schemas import SCHEMAS, keys, schema_id
 from bridgelab.emulator.demo_material import DEMO_DIR
 from tests.cli_schema import problems
+from tests.gbl_files import application_bytes, build_gbl
 
 NEWER = DEMO_DIR / "bridge-demo-1.3.0.ota"
 OLDER = DEMO_DIR / "bridge-demo-1.1.0.ota"
@@ -38,6 +39,7 @@ class Env:
     session: str
     trust: Path
     payload: Path
+    gbl: Path
 
     def fresh(self, name: str) -> Path:
         return self.root / f"{uuid.uuid4().hex[:8]}-{name}"
@@ -82,6 +84,12 @@ ROWS: list[Row] = [
     Row("update", lambda env: _update(env, str(NEWER)), True),
     Row("update", lambda env: _update(env, str(OLDER)), False, "refused"),
     Row("update", lambda env: _update(env, str(OLDER), "--allow-downgrade"), False, "usage"),
+    Row("recover", lambda env: ["recover", "--port", "emu://dead-app", str(env.gbl)], True),
+    Row(
+        "recover",
+        lambda env: ["recover", "--port", "emu://dead-app", str(env.root / "none.gbl")],
+        False,
+    ),
     Row("campaign", lambda env: ["campaign", str(env.plan), "--db", str(env.db)], True),
     Row("campaign", lambda env: ["campaign", str(env.root / "none.toml")], False),
     Row("image-inspect", lambda env: ["image", "inspect", str(NEWER)], True),
@@ -253,7 +261,9 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Env:
 
     with TriageStore.open(db) as store:
         session = store.query_sessions(limit=1)[0].id
-    return Env(root, db, session, trust, payload)
+    gbl = root / "app.gbl"
+    gbl.write_bytes(build_gbl(application_bytes(3000)))
+    return Env(root, db, session, trust, payload, gbl)
 
 
 def _update_argv(db: Path) -> list[str]:

@@ -116,7 +116,11 @@ def _command(properties: dict[str, Schema]) -> Schema:
 # command name -> (version, schema). The name is what `json_command` is set to in the
 # command's parser defaults and what `schema` says ("bridgelab.<name>/<version>").
 SCHEMAS: dict[str, tuple[int, Schema]] = {
-    "ports": (1, _command({"ports": list_of(OBJ)})),
+    "ports": (
+        1,
+        # `ports` lists serial ports; `ports --labgrid` the coordinator's places instead.
+        _command({"ports": list_of(OBJ), "coordinator": STR_N, "places": list_of(OBJ)}),
+    ),
     "info": (
         1,
         _command(
@@ -268,6 +272,10 @@ SCHEMAS: dict[str, tuple[int, Schema]] = {
     "log-stats": (1, _command({"total": OBJ_N, "groups": OBJ_N})),
     "log-note": (1, _command({"note": STR_N, "session": STR_N})),
 }
+
+
+# `recover` ends as an update does (an UpdateResult): the same keys, its own schema id.
+SCHEMAS["recover"] = (1, SCHEMAS["update"][1])
 
 
 def schema_id(command: str) -> str:

@@ -135,15 +135,16 @@ def describe_result(result: Any) -> str:
     return text
 
 
-def result_document(result: Any) -> dict[str, Any]:
-    """`update --json`: the result in the `update` schema, with the verdict's next step."""
+def result_document(result: Any, command: str = "update") -> dict[str, Any]:
+    """`update --json` (and `recover --json`, the same shape): the result in its schema,
+    with the verdict's next step."""
     from bridgelab.cli.schemas import document
     from bridgelab.updates.verdict import update_verdict
 
     payload = result.to_dict()
     error = payload.pop("error")
     payload["next_step"] = update_verdict(result).next_step or None
-    return document("update", payload, error)
+    return document(command, payload, error)
 
 
 def _open_store(db: str | None) -> Any:

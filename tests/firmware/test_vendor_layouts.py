@@ -322,3 +322,38 @@ def test_no_body_makes_detection_raise_anything_but_coded_errors(
         assert error.code in ERROR_CATALOGUE
         return
     assert image.body_form is detected.form and image.to_bytes() == image.raw == data
+
+
+def test_a_damaged_gbl_inside_an_ota_file_is_an_error_of_the_report() -> None:
+    gbl = make_gbl()
+    for firmware, code in ((gbl[:-3], "gbl-truncated"), (gbl[:200] + gbl[201:], None)):
+        image = parse_image(_file(_element(0x0000, firmware)))
+        report = assess_image(image, None)
+        errors = [finding.code for finding in report.errors]
+        if code is not None:
+            assert image.inner is None and image.inner_problem is not None
+            assert errors == [code]
+        else:
+            # One byte gone: the tags still walk to an end tag, the CRC-32 is wrong.
+            assert errors and errors[0] in ("gbl-bad-crc", "gbl-truncated", "gbl-bad-padding")
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.sampled_from([b"NGIS", b"", b"\x1e\xf1\xee\x0b"]),
+    st.binary(max_size=200),
+)
+def test_container_like_bytes_raise_only_coded_errors(prefix: bytes, tail: bytes) -> None:
+    inner = _file(_element(0x0000, tail))
+    candidates = [
+        prefix + tail,
+        struct.pack("<I", len(inner)) + inner + tail[:17].ljust(17, b"\x00"),
+        b"NGIS" + bytes(12) + struct.pack("<II", 24, len(inner)) + inner + tail,
+    ]
+    for data in candidates:
+        try:
+            image = parse_image(data)
+        except ImageFormatError as error:
+            assert error.code in ERROR_CATALOGUE
+            continue
+        assert image.to_bytes() == image.raw and len(image.raw) <= len(data)
