@@ -361,7 +361,7 @@ class UpdateEngine:
     def _local_update(self) -> None:
         assert self.image is not None
         image_bytes = bytes(self.image.raw)
-        meter = ProgressMeter(len(image_bytes), self.request.line_rate_bps)
+        meter = ProgressMeter(len(image_bytes), self.request.known_line_rate_bps)
 
         def on_progress(done: int, total: int, resumed_from: int) -> None:
             if meter.update(done):
@@ -669,7 +669,7 @@ class UpdateEngine:
     ) -> UpdateResult:
         duration = time.monotonic() - started
         throughput = self.transferred / self.transfer_seconds if self.transfer_seconds else None
-        line = self.request.line_rate_bps
+        line = self.request.known_line_rate_bps  # efficiency only against a known rate
         efficiency = throughput / line if throughput is not None and line else None
         image_version = self.image.header.file_version if self.image is not None else None
         last_join = self.join_after or self.join_before

@@ -39,21 +39,29 @@ class UpdateRequest:
 
     @property
     def line_rate_bps(self) -> float | None:
-        """Payload bytes per second the line can carry (8N1), or None when nobody knows.
+        """The line's payload rate (8N1) to size the transfer window by: the rate set by
+        the user (`line_baud`), an `emu://` bridge's `baud` option, else `baudrate`
+        (None for an in-process emulated bridge without a `baud` option). An assumption
+        where the link cannot tell: never shown as a measurement (`known_line_rate_bps`)."""
+        if self.line_baud:
+            return self.line_baud / 10.0
+        if self.port_url.lower().startswith("emu://"):
+            query = dict(parse_qsl(urlsplit(self.port_url).query))
+            baud = query.get("baud")
+            return int(baud) / 10.0 if baud and baud.isdigit() and int(baud) else None
+        return self.baudrate / 10.0
+
+    @property
+    def known_line_rate_bps(self) -> float | None:
+        """The line rate that line efficiency is reported against, or None when nobody
+        knows it.
 
         Known: a serial port (it runs at `baudrate`), an RFC 2217 rig (it sets the remote
         port to `baudrate`), an `emu://` bridge with a `baud` option, or a rate the user set
         (`line_baud`). Not known: a raw `socket://` link or a pseudo-terminal (an emulator
-        process), where `baudrate` is not the rate of any line: an efficiency measured
-        against it would be invented, and reads far above 100 % on an unpaced link.
+        process), where `baudrate` is the rate of no line: an efficiency against it would
+        be invented, and reads far above 100 % on an unpaced link.
         """
-        if self.line_baud:
-            return self.line_baud / 10.0
-        url = self.port_url.lower()
-        if url.startswith("emu://"):
-            query = dict(parse_qsl(urlsplit(self.port_url).query))
-            baud = query.get("baud")
-            return int(baud) / 10.0 if baud and baud.isdigit() and int(baud) else None
-        if url.startswith(UNKNOWN_RATE_PREFIXES):
+        if not self.line_baud and self.port_url.lower().startswith(UNKNOWN_RATE_PREFIXES):
             return None
-        return self.baudrate / 10.0
+        return self.line_rate_bps

@@ -27,6 +27,13 @@ def register(sub: Any) -> None:
         "--baud", type=numbers.baud_rate, default=115200, help="baud rate (115200)"
     )
     recover.add_argument(
+        "--line-rate",
+        type=numbers.baud_rate,
+        metavar="BAUD",
+        help="the line's baud rate where the link cannot tell (socket://, a pty): line "
+        "efficiency is reported only where the rate is known",
+    )
+    recover.add_argument(
         "--driver", metavar="NAME", help="driver to open the port with (default: probing)"
     )
     recover.add_argument(
@@ -48,6 +55,7 @@ def cmd_recover(args: argparse.Namespace) -> int:
         port_url=args.port,
         image_path=Path(args.image),
         baudrate=args.baud,
+        line_baud=args.line_rate,
         driver=args.driver,
         trust_key=Path(args.trust_key) if args.trust_key else None,
         operator=args.operator,

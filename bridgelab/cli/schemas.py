@@ -65,9 +65,11 @@ def version_values(**versions: int | None) -> dict[str, Any]:
     return out
 
 
-ERROR = record(
-    {"code": STR, "message": STR, "action": STR_N, "details": OBJ_N}, nullable=True, strict=False
-)
+ERROR = {
+    "type": ["object", "null"],
+    "properties": {"code": STR, "message": STR, "action": STR_N, "details": OBJ_N},
+    "required": ["code", "message", "action", "details"],
+}
 REASON = record(
     {"code": STR, "severity": STR, "message": STR, "action": STR_N, "failure_class": STR_N}
 )
@@ -309,7 +311,10 @@ def document(
         raise ValueError(f"{command}: keys not in its schema: {sorted(unknown)}")
     out = {name: payload.get(name) for name in names}
     out["schema"] = schema_id(command)
-    out["error"] = error_object(error) if isinstance(error, BridgeLabError) else error
+    if isinstance(error, BridgeLabError):
+        out["error"] = error_object(error)
+    elif error is not None:  # an engine's result: the same four keys as any error
+        out["error"] = {"action": None, "details": None, **error}
     return out
 
 

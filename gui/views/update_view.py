@@ -274,7 +274,7 @@ class UpdateView(QWidget):
             self.progress.setValue(0)
             self.progress_text.setText("Waiting for the bridge\u2026")
             request = self.controller.engine.request if self.controller.engine else None
-            self.chart.set_line_rate(request.line_rate_bps if request else None)
+            self.chart.set_line_rate(request.known_line_rate_bps if request else None)
             self._transfer_started_at = None
         self._refresh_buttons()
 
