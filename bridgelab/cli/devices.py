@@ -141,6 +141,7 @@ def _info_dict(url: str, baud: int, driver: str | None = None) -> dict[str, Any]
     from bridgelab.drivers.factory import connect
     from bridgelab.drivers.gecko_bootloader import GeckoBootloader
     from bridgelab.drivers.join_state import JoinState
+    from bridgelab.drivers.trial import read_update_status
 
     device = connect(url, driver, baudrate=baud)
     try:
@@ -151,10 +152,11 @@ def _info_dict(url: str, baud: int, driver: str | None = None) -> dict[str, Any]
         identity = device.identity()
         join = device.join_status()
         p2p = device.p2p_link()
+        update = read_update_status(device)
         session = device.session
     finally:
         device.close()
-    findings = diagnose(identity, join, p2p)
+    findings = diagnose(identity, join, p2p, update)
     # The HAN radio figures (channel, PAN, LQI, RSSI, Comms Hub) are `radio`, present only
     # while the bridge is on the HAN: off it, a bridge reports placeholders (channel 0,
     # PAN 0xFFFF, RSSI -128), which are not measurements.
@@ -179,6 +181,15 @@ def _info_dict(url: str, baud: int, driver: str | None = None) -> dict[str, Any]
         "join": joined,
         "radio": radio if on_han else None,
         "p2p": p2p_dict,
+        # The bridge's own update state: `trial` true means the running image is not yet
+        # confirmed and rolls back at the next reboot; null when the bridge cannot say.
+        "update": {
+            "state": update.state.name.lower() if update else None,
+            "trial": (update.state == p.UpdateState.TRIAL) if update else None,
+            "rolls_back_to": identity.inactive_firmware_version
+            if update and update.state == p.UpdateState.TRIAL
+            else None,
+        },
         "diagnosis": [f.to_dict() for f in findings],
     }
 
@@ -190,6 +201,13 @@ def _version(value: int, display: Any) -> str:
     """ "1.2.0 (0x01020000)", or "none" for an empty slot."""
     text = display(value)
     return text if text == "none" else f"{text} (0x{value:08X})"
+
+
+def _trial_note(info: dict[str, Any]) -> str:
+    trial = info["update"]["trial"]
+    if trial is None:
+        return " (trial state unknown: the bridge does not report it)"
+    return " (on trial: not confirmed)" if trial else ""
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -219,7 +237,10 @@ def cmd_info(args: argparse.Namespace) -> int:
         ("Manufacturer", HEX4.format(ident["manufacturer_code"])),
         ("Image type", HEX4.format(ident["image_type"])),
         ("Hardware", HEX4.format(ident["hardware_version"])),
-        ("Firmware (running)", _version(ident["firmware_version"], display_version)),
+        (
+            "Firmware (running)",
+            _version(ident["firmware_version"], display_version) + _trial_note(info),
+        ),
         ("Firmware (inactive)", _version(ident["inactive_firmware_version"], display_version)),
         ("Bootloader", _version(ident["bootloader_version"], display_version)),
         ("OTA client", "yes" if ident["ota_capable"] else "no (legacy)"),

@@ -149,6 +149,7 @@ SCHEMAS: dict[str, tuple[int, Schema]] = {
                     nullable=True,
                 ),
                 "p2p": OBJ_N,
+                "update": OBJ_N,  # the bridge's own update state (trial, rolls back to)
                 "diagnosis": list_of(OBJ),
                 "bootloader": OBJ_N,  # only a device where just the bootloader answers
                 "next_step": STR_N,
