@@ -14,6 +14,7 @@ from bridgelab.cli.output import format_table
 from bridgelab.data import EventRecord, FailureClass, NoteRecord, SessionRecord, StatsReport
 from bridgelab.data.clock import parse_iso
 from bridgelab.data.stats import FAILURE_GROUPS, StatsRow
+from bridgelab.drivers.versions import display_version
 from bridgelab.text_safety import terminal_safe
 
 LIST_HEADERS = ("ID", "STARTED (UTC)", "MODE", "DEVICE", "MODEL", "FROM", "TARGET", "RESULT",
@@ -21,7 +22,8 @@ LIST_HEADERS = ("ID", "STARTED (UTC)", "MODE", "DEVICE", "MODEL", "FROM", "TARGE
 
 
 def version_text(value: int | None) -> str | None:
-    return None if value is None else f"0x{value:08X}"
+    """A version as engineers write it ("1.3.0"), as `update` and the GUI show it."""
+    return None if value is None else display_version(value)
 
 
 def time_text(stamp: str | None) -> str | None:
@@ -55,8 +57,21 @@ def sessions_table(records: Sequence[SessionRecord], short: dict[str, str]) -> s
     return format_table(LIST_HEADERS, rows)
 
 
-def _seconds_between(start: str, end: str) -> float:
-    return (parse_iso(end) - parse_iso(start)).total_seconds()
+def _seconds_between(start: str, end: str) -> float | None:
+    """Seconds from `start` to `end`; None when either is not a readable time."""
+    try:
+        return (parse_iso(end) - parse_iso(start)).total_seconds()
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _offset_text(start: str, at: str) -> str:
+    seconds = _seconds_between(start, at)
+    return "?" if seconds is None else f"+{seconds:.3f}s"
+
+
+def _hex(value: object, digits: int) -> str:
+    return f"0x{value:0{digits}X}" if type(value) is int else repr(value)
 
 
 def _rate_text(bytes_per_second: float | None) -> str | None:
@@ -98,12 +113,13 @@ def session_detail(
     lines.append(("Started", record.started_at))
     if record.ended_at:
         duration = _seconds_between(record.started_at, record.ended_at)
-        lines.append(("Ended", f"{record.ended_at} ({duration:.1f} s)"))
+        took = f" ({duration:.1f} s)" if duration is not None else ""
+        lines.append(("Ended", f"{record.ended_at}{took}"))
     device_text = record.device_eui64 or "not identified"
     if device:
         extras = [
             f"model {device['model']}" if device.get("model") else "",
-            f"hardware 0x{device['hardware_version']:04X}"
+            f"hardware {_hex(device['hardware_version'], 4)}"
             if device.get("hardware_version") is not None
             else "",
             f"serial {device['serial_number']}" if device.get("serial_number") else "",
@@ -119,7 +135,9 @@ def session_detail(
         )
     )
     if image:
-        image_text = f"sha256 {image['sha256'][:16]}..., {image['size']:,} bytes"
+        size = image.get("size")
+        size_text = f"{size:,}" if type(size) is int else repr(size)
+        image_text = f"sha256 {str(image['sha256'])[:16]}..., {size_text} bytes"
         if image.get("file_name"):
             image_text += f", {image['file_name']}"
         if image.get("signature_status"):
@@ -152,14 +170,23 @@ def session_detail(
         )
     )
     lines.append(("Tool", f"Bridge Lab {record.tool_version or '?'} on {record.platform or '?'}"))
+    for problem in (
+        *record.problems,
+        *(device or {}).get("problems", []),
+        *(image or {}).get("problems", []),
+    ):
+        lines.append(("Unreadable", f"{problem} (shown without it)"))
     return lines
 
 
 def _data_text(data: dict[str, Any]) -> str:
-    return " ".join(
-        f"{key}={value if isinstance(value, (int, float, str)) else json.dumps(value)}"
-        for key, value in data.items()
-    )
+    return " ".join(f"{key}={_value_text(key, value)}" for key, value in data.items())
+
+
+def _value_text(key: str, value: Any) -> str:
+    if key.endswith("version") and isinstance(value, int) and not isinstance(value, bool):
+        return display_version(value)  # firmware_version=1.3.0, as `update` says it
+    return str(value) if isinstance(value, (int, float, str)) else json.dumps(value)
 
 
 def events_table(events: Sequence[EventRecord], started_at: str, *, all_events: bool) -> str:
@@ -168,7 +195,7 @@ def events_table(events: Sequence[EventRecord], started_at: str, *, all_events: 
     index = 0
     while index < len(events):
         event = events[index]
-        offset = f"+{_seconds_between(started_at, event.at):.3f}s"
+        offset = _offset_text(started_at, event.at)
         if event.kind == "progress" and not all_events:
             end = index
             while end + 1 < len(events) and events[end + 1].kind == "progress":
@@ -181,7 +208,8 @@ def events_table(events: Sequence[EventRecord], started_at: str, *, all_events: 
             rows.append((str(event.seq), offset, kind, text))
             index = end + 1
             continue
-        rows.append((str(event.seq), offset, event.kind, _data_text(event.data)))
+        text = _data_text(event.data) if event.problem is None else f"({event.problem})"
+        rows.append((str(event.seq), offset, event.kind, text))
         index += 1
     return format_table(("SEQ", "TIME", "KIND", "DATA"), rows, right=(0, 1))
 
@@ -194,7 +222,7 @@ def _key_text(group: str, key: str | int | None) -> str:
     if key is None:
         return "(not recorded)"
     if isinstance(key, int) and group in ("firmware", "from-version"):
-        return f"0x{key:08X}"
+        return f"{display_version(key)} (0x{key:08X})"
     if isinstance(key, int) and group == "hardware":
         return f"0x{key:04X}"
     return str(key)
