@@ -8,6 +8,7 @@ errors both ways); the emulated bridge behind it runs unpaced, keeping only its 
 erase/write/verify times. On the same line model, in the same run:
 
 * Bridge Lab's transfer phase (payload bytes over its time, against the 8N1 byte rate),
+  with protocol 2 (selective repeat) and, for comparison, protocol 1's windowed writes,
 * ZMODEM from lrzsz (streaming, its default; and with a 4 KiB window, which wastes less
   of what sits in the tty buffers when a frame is lost), and XMODEM (128-byte blocks,
   CRC), each timed from `sz`'s start to its exit (the file acknowledged whole),
@@ -27,7 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from benchmarks.emulators import signed_image, table
@@ -43,6 +44,7 @@ from bridgelab.updates.policy import UpdatePolicy
 from bridgelab.updates.request import UpdateRequest
 
 POLICY = UpdatePolicy(healthy_s=0.0)
+WINDOWED = replace(POLICY, selective_repeat=False)  # what protocol 1 does, for comparison
 KIB = 1024
 
 
@@ -66,10 +68,14 @@ CASES = (
 WHOLE_COMMAND = (Line(921600, 16.0), 256 * KIB, 0.85)
 
 
-def _bridge_lab(case: Case, seed: int, image: Path) -> tuple[float, str]:
+def _bridge_lab(
+    case: Case, seed: int, image: Path, policy: UpdatePolicy = POLICY
+) -> tuple[float, str]:
     line = case.line
     with bridge_on_line(line, seed) as ends:
-        request = UpdateRequest(ends.host, image, baudrate=line.baud, policy=POLICY)
+        request = UpdateRequest(
+            ends.host, image, baudrate=line.baud, line_baud=line.baud, policy=policy
+        )
         result = UpdateEngine(request).run()
     if not result.ok or result.line_efficiency is None:
         return 0.0, f"failed: {result.error}"
@@ -89,6 +95,8 @@ def _whole_command(seed: int, folder: Path) -> tuple[float, float, str]:
             "--port",
             ends.host,
             "--baud",
+            str(line.baud),
+            "--line-rate",
             str(line.baud),
             "--healthy-s",
             "0",
@@ -124,13 +132,17 @@ def main(argv: list[str]) -> int:
             image = signed_image(folder / f"image-{size}.ota", size)
             label = f"{line.label()}, {size // KIB} KiB"
             ours, note = _bridge_lab(case, case_seed, image)
+            before, before_note = _bridge_lab(case, case_seed, image, WINDOWED)
             best_zmodem = 0.0
-            lines = [("Bridge Lab", f"{ours:.1%}", note)]
+            lines = [
+                ("Bridge Lab (protocol 2, selective repeat)", f"{ours:.1%}", note),
+                ("Bridge Lab, protocol 1 windowed (before)", f"{before:.1%}", before_note),
+            ]
             if have_lrzsz():
                 ideal_s = size / line.bytes_per_s
                 for variant in case.lrzsz:
                     run = lrzsz_variant(
-                        variant, line, case_seed, image, folder, timeout_s=12 * ideal_s + 30
+                        variant, line, case_seed, image, folder, timeout_s=6 * ideal_s + 20
                     )
                     value = run.efficiency(size, line)
                     if variant.startswith("ZMODEM") and run.finished:

@@ -63,6 +63,7 @@ class LineStats:
     tx_frames: int = 0
     corrupted_bytes: int = 0
     dropped_frames: int = 0
+    dropped_requests: dict[int, int] = field(default_factory=dict)  # command -> frames lost
     bad_frames: int = 0
 
 
@@ -201,8 +202,10 @@ class Endpoint:
     def _receive(self, frame: Frame, ready_at: float) -> None:
         """Line faults on the way in: a frame lost, duplicated or overtaken by the next."""
         faults = self.device.faults
-        if self._chance(faults.drop_rate):
+        if self._chance(faults.drop_rate) or self._chance(faults.drop_in_rate):
             self.stats.dropped_frames += 1
+            dropped = self.stats.dropped_requests
+            dropped[frame.command] = dropped.get(frame.command, 0) + 1
             return
         copies = 2 if self._chance(faults.dup_rate) else 1
         if self._held_in is not None:

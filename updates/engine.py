@@ -98,6 +98,7 @@ class UpdateEngine:
         self.rejoined: bool | None = None
         self.predicted_ota_s: float | None = None
         self.simulated_s: float | None = None
+        self.stage_seconds: dict[str, float] = {}  # the cost of each stage, made visible
         self.notices: list[str] = []
         self.current_stage = Stage.IDENTIFY  # set by stage(); names the stage a failure is in
 
@@ -144,7 +145,9 @@ class UpdateEngine:
             yield
             ok = True
         finally:
-            self.emit(ev.StageFinished(time.monotonic(), stage, ok, "", time.monotonic() - started))
+            seconds = time.monotonic() - started
+            self.stage_seconds[stage.value] = self.stage_seconds.get(stage.value, 0.0) + seconds
+            self.emit(ev.StageFinished(time.monotonic(), stage, ok, "", seconds))
 
     def check_cancel(self) -> None:
         if self._cancel.is_set():
@@ -825,6 +828,7 @@ class UpdateEngine:
             rejoined=self.rejoined,
             notices=tuple(self.notices),
             join_state=last_join.label if last_join is not None else None,
+            stage_s=dict(self.stage_seconds),
         )
         if self.log.problem is not None:
             problem = self.log.problem
