@@ -722,7 +722,9 @@ class UpdateEngine:
                 self.rejoined = True
                 self.log.event("rejoined", {})
                 return
-            time.sleep(HEALTH_POLL_S)
+            # The bridge reports a join change at once (JOIN_CHANGED): ask again then,
+            # or after the poll period if that event was lost.
+            self.link.wait_event(p.JoinChanged, HEALTH_POLL_S, keep_others=True)
         self.rejoined = False
         raise UpdateFailed(
             Stage.CONFIRM,

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from bridgelab.data.failures import FailureClass, Stage
 from bridgelab.drivers import protocol as p
 from bridgelab.drivers.client import BridgeClient, Pending
-from bridgelab.drivers.errors import LinkLost
+from bridgelab.drivers.errors import LinkLost, NoAnswer
 from bridgelab.updates.errors import UpdateFailed
 from bridgelab.updates.transfer import (
     WRITE_HEADER,
@@ -167,10 +167,19 @@ class SelectiveRepeatTransfer(WindowedTransfer):
     # ----------------------------------------------------------------- timing
 
     def _base_rtt(self, client: BridgeClient) -> float:
-        """The smallest of three round trips (no queue ahead): latency timers both ways."""
+        """The line's round trip with no queue ahead (latency timers both ways): the
+        shortest answer the client has seen so far (handshake, identify, UPDATE_BEGIN), so
+        no pings are spent on it; one ping if nothing was measured, and a lost one costs
+        a retry, not the transfer."""
         if self.line_rate_bps is None:
             return 0.0
-        return min(client.ping(timeout_s=self.policy.request_timeout_s) for _ in range(3))
+        if client.min_round_trip_s is not None:
+            return client.min_round_trip_s
+        try:
+            return client.ping(timeout_s=self.policy.request_timeout_s)
+        except NoAnswer:
+            self.on_retry("no answer to PING", None)
+            return 0.0
 
     def _margin(self, sends: int) -> float:
         """How late an answer may be before its segment is presumed lost: the measured
