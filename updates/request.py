@@ -24,6 +24,7 @@ class UpdateRequest:
     operator: str | None = None
     site_ref: str | None = None
     campaign_id: str | None = None
+    driver: str | None = None  # None: found by probing (drivers.factory.connect)
     policy: UpdatePolicy = field(default_factory=UpdatePolicy)
     # How to read the image (bridgelab.firmware.image): None detects the body form; a
     # strict read refuses bytes after the image and files without exactly one upgrade image.
