@@ -92,6 +92,7 @@ class FailureClass(StrEnum):
     CANCELLED = "cancelled"
     INTERRUPTED = "interrupted"
     INTERNAL_ERROR = "internal-error"
+    RIG_LOST = "rig-lost"
 
     @property
     def info(self) -> FailureInfo:
@@ -252,6 +253,14 @@ _FAILURE_INFO: dict[FailureClass, FailureInfo] = {
         "Report it to the Bridge Lab team with the defect bundle and the crash file named "
         "in the message.",
         Area.TOOL,
+    ),
+    FailureClass.RIG_LOST: FailureInfo(
+        "Remote rig lost",
+        "The machine serving the bridge's port (a labgrid exporter and its ser2net) went "
+        "away during the session; the bridge itself was not at fault.",
+        "Bring the exporter back (check the rack machine's power and network), then run "
+        "the job again: the transfer resumes from the last good block.",
+        Area.LINK,
     ),
 }
 

@@ -179,3 +179,68 @@ class Ser2Net(Process):
         for port in self.ports:
             wait_listening(port, process=self.process)
         return self
+
+
+def exporter_config(ptys: dict[str, str]) -> str:
+    """The documented exporter.yaml, for the test's places and ptys.
+
+    The doc describes a rack of four bridges (groups rack3-1 ... rack3-4 on /dev/ttyUSB0
+    ... /dev/ttyUSB3); the test keeps its shape and puts its own places and ptys in.
+    """
+    (block,) = [b for b in doc_blocks("yaml") if "RawSerialPort" in b]
+    entry = re.search(r"^rack3-1:\n(?:[ #].*\n)+", block, flags=re.M)
+    assert entry, "docs/lab-rigs.md: the exporter block has no rack3-1 group"
+    template = entry.group(0)
+    out = []
+    for place, pty in ptys.items():
+        out.append(template.replace("rack3-1", place).replace("/dev/ttyUSB0", pty))
+    return "".join(out)
+
+
+class LabgridCoordinator(Process):
+    """`labgrid-coordinator` on 127.0.0.1 and a free port (its state files in `folder`)."""
+
+    def __init__(self, folder: Path):
+        folder.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.address = f"127.0.0.1:{self.port}"
+        super().__init__(
+            [labgrid_bin("labgrid-coordinator"), "-l", self.address],
+            cwd=folder,
+            log=folder / "coordinator.log",
+        )
+
+    def start(self) -> LabgridCoordinator:
+        super().start()
+        wait_listening(self.port, process=self.process)
+        return self
+
+
+class LabgridExporter(Process):
+    """`labgrid-exporter NAME` publishing `ptys` (place -> pty) as RawSerialPorts.
+
+    It serves each through its own ser2net while the place is acquired; `kill()` takes
+    the exporter and those ser2net processes down together (a rack machine that died).
+    """
+
+    def __init__(self, name: str, coordinator: str, ptys: dict[str, str], folder: Path):
+        folder.mkdir(parents=True, exist_ok=True)
+        config = folder / f"exporter-{name}.yaml"
+        config.write_text(exporter_config(ptys), encoding="utf-8")
+        ser2net_binary()  # the exporter runs it: skip, saying why, when it is missing
+        super().__init__(
+            [
+                labgrid_bin("labgrid-exporter"),
+                "-c",
+                coordinator,
+                "-n",
+                name,
+                "--hostname",
+                "127.0.0.1",
+                str(config),
+            ],
+            cwd=folder,
+            log=folder / f"exporter-{name}.log",
+        )
+        self.name = name
+        self.places = list(ptys)

@@ -39,8 +39,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
+from bridgelab.data.failures import FailureClass
 from bridgelab.data.store import TriageStore
 from bridgelab.drivers.errors import DriverError
 from bridgelab.drivers.factory import connect_bridge
@@ -62,6 +63,9 @@ from bridgelab.updates.plan import DEFAULT_ORDER, ORDER_KEYS, PlanError, check_p
 from bridgelab.updates.policy import UpdatePolicy
 from bridgelab.updates.request import UpdateRequest
 
+if TYPE_CHECKING:
+    from bridgelab.updates.campaign_places import PlaceBooking
+
 
 @dataclass(frozen=True)
 class PlannedJob:
@@ -72,6 +76,10 @@ class PlannedJob:
     security: bool = False
     priority: int = 100
     label: str = ""
+    # A labgrid place (or a pattern, `rack3-*`) instead of a port: the campaign acquires
+    # it and fills in `port` (docs/lab-rigs.md); `rig` then names place and exporter.
+    place: str = ""
+    rig: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -85,6 +93,12 @@ class CampaignPlan:
     healthy_s: float = 2.0
     report_dir: Path | None = None
     policy: UpdatePolicy = field(default_factory=UpdatePolicy)
+    coordinator: str | None = None  # labgrid, for jobs on places (else LG_COORDINATOR)
+    wait_s: float = 0.0  # how long to queue for a place someone else holds
+
+    @property
+    def uses_places(self) -> bool:
+        return any(job.place for job in self.jobs)
 
 
 def load_plan(path: Path) -> CampaignPlan:
@@ -94,7 +108,8 @@ def load_plan(path: Path) -> CampaignPlan:
     jobs = tuple(
         PlannedJob(
             index=index,
-            port=job["port"],
+            port=job["port"] or "",
+            place=job["place"] or job["places"] or "",
             image=job["image"],
             mode=job["mode"],
             security=job["security"],
@@ -113,6 +128,8 @@ def load_plan(path: Path) -> CampaignPlan:
         healthy_s=head["healthy_s"],
         report_dir=head["report_dir"],
         policy=UpdatePolicy(healthy_s=head["healthy_s"]),
+        coordinator=head["coordinator"],
+        wait_s=head["wait_s"],
     )
 
 
@@ -136,6 +153,7 @@ class JobState:
             "job": self.job.index + 1,
             "label": self.job.label,
             "port": self.job.port,
+            "place": self.job.place,
             "image": str(self.job.image),
             "mode": self.job.mode,
             "state": self.state,
@@ -263,6 +281,7 @@ class Campaign:
         self._lock = threading.Lock()
         self._cancel = threading.Event()
         self._engines: set[UpdateEngine] = set()
+        self._booking: PlaceBooking | None = None  # the labgrid places, while they are held
         self.campaign_id = f"{plan.name}@{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
 
     def cancel(self) -> None:
@@ -296,6 +315,31 @@ class Campaign:
     def run(self) -> CampaignSummary:
         started = datetime.now(UTC)
         clock = time.monotonic()
+        if self.plan.uses_places:
+            from bridgelab.updates.campaign_places import PlaceBooking
+
+            # Connect, acquire and resolve every place before anything runs (raises).
+            self._booking = PlaceBooking.acquire(self.plan)
+            self.jobs = [JobState(job) for job in self._booking.jobs]
+        try:
+            lanes = self._run_lanes()
+        finally:
+            if self._booking is not None:
+                booking, self._booking = self._booking, None
+                booking.release()  # success, failure, cancel and Ctrl+C alike
+        summary = CampaignSummary(
+            self.plan.name,
+            self.jobs,
+            started,
+            time.monotonic() - clock,
+            lanes,
+            self.plan.order,
+        )
+        if self.plan.report_dir is not None:
+            summary.write_reports(self.plan.report_dir, self._input_guards())
+        return summary
+
+    def _run_lanes(self) -> int:
         self._survey()
         self._queue = sorted(self.jobs, key=sort_key(self.plan.order))
         for state in self.jobs:
@@ -306,19 +350,15 @@ class Campaign:
         ]
         for lane in lanes:
             lane.start()
-        for lane in lanes:
-            lane.join()
-        summary = CampaignSummary(
-            self.plan.name,
-            self.jobs,
-            started,
-            time.monotonic() - clock,
-            len(lanes),
-            self.plan.order,
-        )
-        if self.plan.report_dir is not None:
-            summary.write_reports(self.plan.report_dir, self._input_guards())
-        return summary
+        try:
+            for lane in lanes:
+                lane.join()
+        except BaseException:  # Ctrl+C: every lane stops before its place is released
+            self.cancel()
+            for lane in lanes:
+                lane.join(timeout=30)
+            raise
+        return len(lanes)
 
     def _input_guards(self) -> list[Guarded]:
         """What the reports must never overwrite: the log, the images, the trust folder."""
@@ -347,6 +387,7 @@ class Campaign:
                 trust_dir=self.plan.trust,
                 campaign_id=self.campaign_id,
                 policy=self.plan.policy,
+                session_details=dict(state.job.rig),
             )
             engine = UpdateEngine(
                 request, store=self.store, subscribers=[functools.partial(self._notify, state)]
@@ -355,7 +396,11 @@ class Campaign:
                 self._engines.add(engine)
             if self._cancel.is_set():
                 engine.cancel()
+            if self._booking is not None:
+                self._booking.watch(state.job, engine)
             result = engine.run()
+            if self._booking is not None:
+                self._booking.unwatch(engine)
             with self._lock:
                 self._engines.discard(engine)
                 state.results.append(result)
@@ -363,6 +408,8 @@ class Campaign:
                     state.state = "passed"
                 elif result.result == "cancelled" or self._cancel.is_set():
                     state.state = "cancelled"
+                elif result.result == FailureClass.RIG_LOST:
+                    state.state = "failed"  # its rig is gone: another attempt cannot help
                 elif state.attempts <= self.plan.retries:
                     state.state = "queued"
                     self._queue.append(state)  # retried lanes go to the back

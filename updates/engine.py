@@ -35,6 +35,7 @@ from bridgelab.drivers.errors import (
     PortPermissionDenied,
     UnknownUrlScheme,
 )
+from bridgelab.drivers.factory import BootloaderOnly
 from bridgelab.drivers.join_state import JoinState
 from bridgelab.drivers.versions import format_version
 from bridgelab.firmware.compat import DowngradeOverride
@@ -52,7 +53,7 @@ from bridgelab.updates.transfer import Cancelled, WindowedTransfer
 HEALTH_POLL_S = 0.25
 REBOOT_POLL_S = 0.5
 HEALTH_ANSWER_S = 2.0  # a bridge silent this long in the health check is unhealthy
-M = TypeVar("M", bound=p.Message)
+R = TypeVar("R", bound=p.Message)
 
 
 class UpdateEngine:
@@ -71,6 +72,7 @@ class UpdateEngine:
         self.log = SessionLog(store)
         self.subscribers: list[ev.Subscriber] = list(subscribers)
         self._cancel = threading.Event()
+        self._rig_lost: str | None = None  # set by rig_lost(): why the rig vanished
         self._trace = trace
         self.link = BridgeLink(
             request.port_url,
@@ -97,6 +99,12 @@ class UpdateEngine:
     # ----------------------------------------------------------------- plumbing
 
     def cancel(self) -> None:
+        self._cancel.set()
+
+    def rig_lost(self, reason: str) -> None:
+        """The remote rig carrying the link vanished (a labgrid exporter died): stop, and
+        end the session as `rig-lost`, not as a fault of the bridge. Any thread."""
+        self._rig_lost = reason
         self._cancel.set()
 
     def cancelled(self) -> bool:
@@ -156,7 +164,7 @@ class UpdateEngine:
                     site_ref=request.site_ref,
                     operator=request.operator,
                     image_size=image_size,
-                    details={"image_file": str(request.image_path)},
+                    details={"image_file": str(request.image_path), **request.session_details},
                 )
             )
         except StoreError as error:
@@ -191,7 +199,21 @@ class UpdateEngine:
             failure, state = self._internal_error(error), FinalState.FAILED
         finally:
             self.link.close()
+        if failure is not None and self._rig_lost is not None:
+            # Whatever the link did once its rig was gone (dropped, refused, cancelled by
+            # the campaign), the bridge is not the one at fault.
+            failure, state = self._rig_lost_failure(self._rig_lost), FinalState.FAILED
         return self._finish(started, state, failure)
+
+    def _rig_lost_failure(self, reason: str) -> UpdateFailed:
+        return UpdateFailed(
+            self.current_stage,
+            FailureClass.RIG_LOST,
+            f"The remote rig went away: {reason}.",
+            code="rig-lost",
+            action="Bring the rig's exporter back, then run the job again; the bridge was "
+            "not at fault.",
+        )
 
     def _run_stages(self) -> None:
         with self.stage(Stage.IDENTIFY, self.request.port_url):
@@ -208,7 +230,7 @@ class UpdateEngine:
         with self.stage(Stage.CONFIRM):
             self._confirm()
 
-    def call_retrying(self, request: p.Request, expect: type[M], total_s: float, stage: Stage) -> M:
+    def call_retrying(self, request: p.Request[R], total_s: float, stage: Stage) -> R:
         """Send an idempotent request until it is answered: a lost frame costs a retry,
         not the session. Waits 1, 2, 4, ... request timeouts, `total_s` in all."""
         deadline = time.monotonic() + total_s
@@ -217,7 +239,7 @@ class UpdateEngine:
             self.check_cancel()
             remaining = deadline - time.monotonic()
             try:
-                return self.link.current.call(request, expect, min(wait_s, max(remaining, 0.05)))
+                return self.link.current.call(request, min(wait_s, max(remaining, 0.05)))
             except NoAnswer:
                 if time.monotonic() >= deadline:
                     raise
@@ -238,6 +260,10 @@ class UpdateEngine:
                 raise UpdateFailed.from_error(
                     Stage.IDENTIFY, FailureClass.PORT_UNAVAILABLE, error
                 ) from error
+            except BootloaderOnly as error:  # waiting will not bring the application back
+                raise UpdateFailed.from_error(
+                    Stage.IDENTIFY, FailureClass.NO_RESPONSE, error
+                ) from error
             except DriverError as error:
                 if time.monotonic() > deadline:
                     raise UpdateFailed.from_error(
@@ -246,12 +272,8 @@ class UpdateEngine:
                 time.sleep(0.2)
         remaining = max(deadline - time.monotonic(), 2 * self.policy.request_timeout_s)
         try:
-            identity = self.call_retrying(
-                p.GetIdentity(), p.IdentityResponse, remaining, Stage.IDENTIFY
-            )
-            join = self.call_retrying(
-                p.GetJoinStatus(), p.JoinStatusResponse, remaining, Stage.IDENTIFY
-            )
+            identity = self.call_retrying(p.GetIdentity(), remaining, Stage.IDENTIFY)
+            join = self.call_retrying(p.GetJoinStatus(), remaining, Stage.IDENTIFY)
         except NoAnswer as error:
             raise UpdateFailed.from_error(
                 Stage.IDENTIFY, FailureClass.NO_RESPONSE, error
@@ -401,7 +423,6 @@ class UpdateEngine:
         try:
             answer = self.call_retrying(
                 p.UpdateFinish(),
-                p.UpdateFinishResponse,
                 self.policy.timeouts.verify_s,
                 Stage.VERIFY,
             )
@@ -435,7 +456,7 @@ class UpdateEngine:
         request = p.UpdateActivate(mfr_sha, self.policy.activate_delay_s)
         retries_before = self.retries
         try:
-            self.call_retrying(request, p.Empty, self.policy.request_timeout_s * 3, Stage.ACTIVATE)
+            self.call_retrying(request, self.policy.request_timeout_s * 3, Stage.ACTIVATE)
         except p.DeviceStatusError as error:
             if self.retries == retries_before or error.status != p.Status.NO_IMAGE:
                 raise self._activation_refused(error) from error
@@ -554,7 +575,7 @@ class UpdateEngine:
             retries_before = self.retries
             try:
                 self.call_retrying(
-                    p.UpdateConfirm(), p.Empty, 5 * self.policy.request_timeout_s, Stage.CONFIRM
+                    p.UpdateConfirm(), 5 * self.policy.request_timeout_s, Stage.CONFIRM
                 )
             except p.DeviceStatusError as error:
                 # A repeated confirm finds no trial image left: the first one got through.
@@ -605,7 +626,6 @@ class UpdateEngine:
             try:
                 join = self.call_retrying(
                     p.GetJoinStatus(),
-                    p.JoinStatusResponse,
                     max(HEALTH_ANSWER_S, 5 * self.policy.request_timeout_s),
                     Stage.CONFIRM,
                 )

@@ -32,6 +32,7 @@ MAX_HEALTHY_S = 3600.0  # an hour of health check is already a soak, not a campa
 MAX_LANES = 256
 MAX_RETRIES = 100
 MAX_JOBS = 10_000
+MAX_WAIT_S = 86400.0  # a day's queue for a busy labgrid place: bounded, never endless
 
 
 class PlanError(UsageError):
@@ -271,13 +272,27 @@ CAMPAIGN_KEYS: dict[str, Key] = {
         Key("trust", existing_folder(), doc="trust store folder"),
         Key("healthy_s", seconds(0.0, MAX_HEALTHY_S), 2.0, doc="health check after each update"),
         Key("report_dir", writable_folder(), doc="where the CSV and JSON summaries go"),
+        Key(
+            "coordinator",
+            TEXT,
+            doc="labgrid coordinator host:port for jobs on places (default: LG_COORDINATOR)",
+        ),
+        Key(
+            "wait_s",
+            seconds(0.0, MAX_WAIT_S),
+            0.0,
+            doc="how long to queue for a labgrid place someone else holds",
+        ),
     )
 }
 
 JOB_KEYS: dict[str, Key] = {
     k.name: k
     for k in (
-        Key("port", TEXT, required=True, doc="port or URL of the bridge"),
+        # One of port, place and places (JOB_RULES): a URL, or labgrid place(s) to acquire.
+        Key("port", TEXT, doc="port or URL of the bridge"),
+        Key("place", TEXT, doc="a labgrid place to acquire instead of a port"),
+        Key("places", TEXT, doc="a pattern of labgrid places (rack3-*): one job per place"),
         Key("image", existing_file(), required=True, doc="the image file"),
         Key("mode", choice(MODES), doc="local or ota (default: the campaign's)"),
         Key("security", flag(), False, doc="a security fix"),
@@ -316,7 +331,28 @@ def _duplicate_ports(plan: CheckedPlan) -> list[Problem]:
     return problems
 
 
-JOB_RULES: list[TableRule] = []
+TARGET_KEYS = ("port", "place", "places")
+
+
+def _one_target(values: dict[str, Any], where: str) -> list[Problem]:
+    # A key with a bad value is missing from `values` (its own problem is reported): it
+    # still counts as given, so a bad port is not also reported as no port.
+    given = [key for key in TARGET_KEYS if key not in values or values[key] is not None]
+    if len(given) == 1:
+        return []
+    if not given:
+        what = "has no `port` (port or URL of the bridge), `place` or `places`."
+        return [Problem(where, what, "Add `port = ...` (or a labgrid `place = ...`).")]
+    return [
+        Problem(
+            where,
+            f"names {' and '.join(f'`{key}`' for key in given)}: a job runs on one of them.",
+            "Keep exactly one of `port`, `place` or `places`.",
+        )
+    ]
+
+
+JOB_RULES: list[TableRule] = [_one_target]
 PLAN_RULES: list[PlanRule] = [_duplicate_ports]
 
 

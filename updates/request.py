@@ -29,6 +29,9 @@ class UpdateRequest:
     # strict read refuses bytes after the image and files without exactly one upgrade image.
     image_form: str | None = None
     strict_image: bool = False
+    # Free-form facts for the session's triage record (a campaign's labgrid place,
+    # exporter and exporter host); strings only.
+    session_details: dict[str, str] = field(default_factory=dict)
 
     @property
     def line_rate_bps(self) -> float | None:

@@ -15,6 +15,12 @@ HEX4 = "0x{:04X}"
 def register(sub: Any) -> None:
     ports = sub.add_parser("ports", help="list serial ports and the Demo bridge")
     ports.add_argument("--json", action="store_true", help="machine-readable output")
+    ports.add_argument(
+        "--labgrid",
+        action="store_true",
+        help="list the labgrid places and who holds them (coordinator: $LG_COORDINATOR)",
+    )
+    ports.add_argument("--coordinator", metavar="HOST:PORT", help="labgrid coordinator")
     ports.set_defaults(handler=cmd_ports)
 
     info = sub.add_parser("info", help="identify a bridge: firmware, HAN join state, diagnosis")
@@ -68,6 +74,8 @@ def register(sub: Any) -> None:
 
 
 def cmd_ports(args: argparse.Namespace) -> int:
+    if args.labgrid or args.coordinator:
+        return _labgrid_places(args)
     from bridgelab.drivers.ports import scan_ports
 
     found = scan_ports()
@@ -79,6 +87,26 @@ def cmd_ports(args: argparse.Namespace) -> int:
         extra = " ".join(x for x in (port.usb_id, port.serial_number or "") if x)
         line = f"{port.url:<{width}}  {port.description}{'  ' + extra if extra else ''}"
         print(terminal_safe(line))  # descriptions come from USB descriptors
+    return 0
+
+
+def _labgrid_places(args: argparse.Namespace) -> int:
+    from bridgelab.updates.labgrid_places import Coordinator
+
+    with Coordinator(args.coordinator) as coordinator:
+        places = coordinator.places()
+        address = coordinator.address
+    if args.json:
+        print_json({"coordinator": address, "places": [p.to_dict() for p in places]})
+        return 0
+    if not places:
+        print(f"The labgrid coordinator at {address} has no places.")
+        return 0
+    width = max(len(p.name) for p in places)
+    for place in places:
+        holder = f"held by {place.acquired_by}" if place.acquired_by else "free"
+        exporters = ", ".join(place.exporters) or "no exporter online"
+        print(f"{place.name:<{width}}  {holder:<24}  {exporters}")
     return 0
 
 
