@@ -139,9 +139,24 @@ def writable(path: Path) -> bool:
     return os.access(path, os.W_OK) and os.access(folder, os.W_OK | os.X_OK)
 
 
+def _close_own_sessions(state: WriterState, owner_id: str) -> None:
+    """At close, mark this store's unended sessions; no write lock when there are none."""
+    running = state.db.execute(
+        "SELECT 1 FROM sessions WHERE final_state = 'running' AND owner_id = ? LIMIT 1",
+        [owner_id],
+    ).fetchone()
+    if running:
+        state.write(lambda: writes.interrupt_own_sessions(state, owner_id))
+
+
 def _open_setup(path: Path, state: WriterState) -> OpenReport:
     migrated = migrate(state.db, state.write)
-    recovered = state.write(lambda: writes.recover_interrupted(state, path))
+    # Only take the write lock when there is something to recover: a reader (`log list`)
+    # must not wait for a lock another program holds just to find nothing to do.
+    running = state.db.execute(
+        "SELECT 1 FROM sessions WHERE final_state = 'running' LIMIT 1"
+    ).fetchone()
+    recovered = state.write(lambda: writes.recover_interrupted(state, path)) if running else []
     sweep_dead_owners(path)
     return OpenReport(migrated, recovered)
 
@@ -253,7 +268,7 @@ class TriageStore(AbstractContextManager["TriageStore"]):
             return
         owner_id = self._owner.owner_id
         try:
-            self._writer.stop(partial(writes.interrupt_own_sessions, owner_id=owner_id))
+            self._writer.stop(partial(_close_own_sessions, owner_id=owner_id))
         finally:
             self._readers.close()
             self._owner.release()

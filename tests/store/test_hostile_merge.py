@@ -143,6 +143,39 @@ ROW_CASES: dict[str, str] = {
         "UPDATE devices SET identity = '{' WHERE eui64 = "
         f"(SELECT device_eui64 FROM sessions WHERE id = {V})"
     ),
+    "device identity 5000 deep": (
+        f"UPDATE devices SET identity = '{DEEP}' WHERE eui64 = "
+        f"(SELECT device_eui64 FROM sessions WHERE id = {V})"
+    ),
+    "device identity NaN": (
+        "UPDATE devices SET identity = '{\"a\": NaN}' WHERE eui64 = "
+        f"(SELECT device_eui64 FROM sessions WHERE id = {V})"
+    ),
+    "device identity an array": (
+        "UPDATE devices SET identity = '[]' WHERE eui64 = "
+        f"(SELECT device_eui64 FROM sessions WHERE id = {V})"
+    ),
+    "device identity 40 deep": (
+        f"UPDATE devices SET identity = '{NESTED_40}' WHERE eui64 = "
+        f"(SELECT device_eui64 FROM sessions WHERE id = {V})"
+    ),
+    "image details 5000 deep": (
+        f"UPDATE images SET details = '{DEEP}' WHERE sha256 = "
+        f"(SELECT image_sha256 FROM sessions WHERE id = {V})"
+    ),
+    "image details 1e999": (
+        "UPDATE images SET details = '{\"a\": 1e999}' WHERE sha256 = "
+        f"(SELECT image_sha256 FROM sessions WHERE id = {V})"
+    ),
+    "image details a blob": (
+        "UPDATE images SET details = x'7b7d' WHERE sha256 = "
+        f"(SELECT image_sha256 FROM sessions WHERE id = {V})"
+    ),
+    "event data 40 deep": f"UPDATE events SET data = '{NESTED_40}' WHERE session_id = {V}",
+    "event data NaN": f"UPDATE events SET data = '{{\"a\": NaN}}' WHERE session_id = {V}",
+    "event data not UTF-8": (
+        f"UPDATE events SET data = CAST(x'7b22ff227d' AS TEXT) WHERE session_id = {V}"
+    ),
     "device hardware out of range": (
         "UPDATE devices SET hardware_version = 70000 WHERE eui64 = "
         f"(SELECT device_eui64 FROM sessions WHERE id = {V})"
