@@ -11,6 +11,7 @@ is back on the HAN (if it was on it before) and stays healthy for `policy.health
 from __future__ import annotations
 
 import contextlib
+import functools
 import tempfile
 import threading
 import time
@@ -35,7 +36,7 @@ from bridgelab.drivers.errors import (
     PortPermissionDenied,
     UnknownUrlScheme,
 )
-from bridgelab.drivers.factory import BootloaderOnly
+from bridgelab.drivers.factory import BootloaderOnly, connect_bridge
 from bridgelab.drivers.join_state import JoinState
 from bridgelab.drivers.trial import UNKNOWN_STATUSES, confirmed_version, is_trial
 from bridgelab.drivers.versions import NO_VERSION, display_version, format_version
@@ -78,6 +79,7 @@ class UpdateEngine:
         self.link = BridgeLink(
             request.port_url,
             baudrate=request.baudrate,
+            connect=functools.partial(connect_bridge, driver=request.driver),
             trace=self._on_frame if trace else None,
         )
         self.identity: p.IdentityResponse | None = None
