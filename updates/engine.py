@@ -11,6 +11,7 @@ is back on the HAN (if it was on it before) and stays healthy for `policy.health
 from __future__ import annotations
 
 import contextlib
+import functools
 import tempfile
 import threading
 import time
@@ -35,7 +36,7 @@ from bridgelab.drivers.errors import (
     PortPermissionDenied,
     UnknownUrlScheme,
 )
-from bridgelab.drivers.factory import BootloaderOnly
+from bridgelab.drivers.factory import BootloaderOnly, connect_bridge
 from bridgelab.drivers.join_state import JoinState
 from bridgelab.drivers.trial import UNKNOWN_STATUSES, confirmed_version, is_trial
 from bridgelab.drivers.versions import NO_VERSION, display_version, format_version
@@ -49,6 +50,7 @@ from bridgelab.updates.link import BridgeLink
 from bridgelab.updates.progress import ProgressMeter
 from bridgelab.updates.recorder import SessionLog
 from bridgelab.updates.request import UpdateRequest
+from bridgelab.updates.selective_repeat import SelectiveRepeatTransfer
 from bridgelab.updates.transfer import Cancelled, WindowedTransfer
 
 HEALTH_POLL_S = 0.25
@@ -78,6 +80,7 @@ class UpdateEngine:
         self.link = BridgeLink(
             request.port_url,
             baudrate=request.baudrate,
+            connect=functools.partial(connect_bridge, driver=request.driver),
             trace=self._on_frame if trace else None,
         )
         self.identity: p.IdentityResponse | None = None
@@ -97,6 +100,7 @@ class UpdateEngine:
         self.rejoined: bool | None = None
         self.predicted_ota_s: float | None = None
         self.simulated_s: float | None = None
+        self.stage_seconds: dict[str, float] = {}  # the cost of each stage, made visible
         self.notices: list[str] = []
         self.current_stage = Stage.IDENTIFY  # set by stage(); names the stage a failure is in
 
@@ -143,7 +147,9 @@ class UpdateEngine:
             yield
             ok = True
         finally:
-            self.emit(ev.StageFinished(time.monotonic(), stage, ok, "", time.monotonic() - started))
+            seconds = time.monotonic() - started
+            self.stage_seconds[stage.value] = self.stage_seconds.get(stage.value, 0.0) + seconds
+            self.emit(ev.StageFinished(time.monotonic(), stage, ok, "", seconds))
 
     def check_cancel(self) -> None:
         if self._cancel.is_set():
@@ -440,28 +446,45 @@ class UpdateEngine:
     def _local_update(self) -> None:
         assert self.image is not None
         image_bytes = bytes(self.image.raw)
-        meter = ProgressMeter(len(image_bytes), self.request.line_rate_bps)
+        meter = ProgressMeter(len(image_bytes), self.request.known_line_rate_bps)
+
+        # The offset the bridge last acknowledged, kept even when a report is throttled:
+        # the failure message, the log record's last offset and the progress bar all come
+        # from the transfer's own count, so they name the same byte.
+        last = {"done": 0, "resumed_from": 0, "reported": -1}
+
+        def report(done: int, total: int, resumed_from: int) -> None:
+            last["reported"] = done
+            self.log.progress(done, total, rate_bps=round(meter.rate_bps, 1))
+            self.emit(
+                ev.Progress(
+                    time.monotonic(),
+                    done,
+                    total,
+                    meter.rate_bps,
+                    meter.eta_s,
+                    meter.efficiency,
+                    resumed_from,
+                )
+            )
 
         def on_progress(done: int, total: int, resumed_from: int) -> None:
+            last["done"], last["resumed_from"] = done, resumed_from
             if meter.update(done):
-                self.log.progress(done, total, rate_bps=round(meter.rate_bps, 1))
-                self.emit(
-                    ev.Progress(
-                        time.monotonic(),
-                        done,
-                        total,
-                        meter.rate_bps,
-                        meter.eta_s,
-                        meter.efficiency,
-                        resumed_from,
-                    )
-                )
+                report(done, total, resumed_from)
 
         def on_retry(reason: str, offset: int | None) -> None:
             self.retry(Stage.TRANSFER, reason, offset)
 
         with self.stage(Stage.TRANSFER):
-            transfer = WindowedTransfer(
+            session = self.link.current.session
+            selective = (
+                self.policy.selective_repeat
+                and session is not None
+                and session.protocol_version >= p.SELECTIVE_REPEAT_VERSION
+            )
+            strategy = SelectiveRepeatTransfer if selective else WindowedTransfer
+            transfer = strategy(
                 self.link,
                 image_bytes,
                 self.policy,
@@ -471,7 +494,12 @@ class UpdateEngine:
                 on_retry=on_retry,
                 file_sha256=self.file_sha256,
             )
-            result = transfer.run()
+            try:
+                result = transfer.run()
+            except (UpdateFailed, Cancelled):
+                if last["done"] != last["reported"]:  # a throttled report: make it now
+                    report(last["done"], len(image_bytes), last["resumed_from"])
+                raise
             self.resumed_from = result.resumed_from
             self.transferred = result.payload_bytes
             self.transfer_seconds = result.seconds
@@ -482,6 +510,8 @@ class UpdateEngine:
                     "window": result.window,
                     "block_size": result.block_size,
                     "sent_bytes": result.sent_bytes,
+                    "resent_segments": result.resent_segments,
+                    "protocol_version": session.protocol_version if session else None,
                     "seconds": round(result.seconds, 3),
                 },
             )
@@ -709,7 +739,9 @@ class UpdateEngine:
                 self.rejoined = True
                 self.log.event("rejoined", {})
                 return
-            time.sleep(HEALTH_POLL_S)
+            # The bridge reports a join change at once (JOIN_CHANGED): ask again then,
+            # or after the poll period if that event was lost.
+            self.link.wait_event(p.JoinChanged, HEALTH_POLL_S, keep_others=True)
         self.rejoined = False
         raise UpdateFailed(
             Stage.CONFIRM,
@@ -784,7 +816,7 @@ class UpdateEngine:
     ) -> UpdateResult:
         duration = time.monotonic() - started
         throughput = self.transferred / self.transfer_seconds if self.transfer_seconds else None
-        line = self.request.line_rate_bps
+        line = self.request.known_line_rate_bps  # efficiency only against a known rate
         efficiency = throughput / line if throughput is not None and line else None
         image_version = self.image.header.file_version if self.image is not None else None
         last_join = self.join_after or self.join_before
@@ -804,10 +836,18 @@ class UpdateEngine:
             predicted_ota_duration_s=self.predicted_ota_s,
             simulated_duration_s=self.simulated_s,
             failure_stage=failure.failure.stage.value if failure else None,
-            error={"code": failure.code, "message": str(failure)} if failure else None,
+            error={
+                "code": failure.code,
+                "message": failure.message,
+                "action": failure.action or None,
+            }
+            if failure
+            else None,
+            line_rate_bps=line,
             rejoined=self.rejoined,
             notices=tuple(self.notices),
             join_state=last_join.label if last_join is not None else None,
+            stage_s=dict(self.stage_seconds),
         )
         if self.log.problem is not None:
             problem = self.log.problem

@@ -35,6 +35,33 @@ _instances: dict[str, Endpoint] = {}
 _instances_lock = threading.Lock()
 
 
+def power_cycle(url: str) -> bool:
+    """Switch the in-process emulated bridge that `url` names off and on (its `id` picks
+    the instance). False when no such bridge is running (or the URL has no id)."""
+    try:
+        options = parse_emu_url(url)
+    except BridgeLabError:
+        return False
+    key = options.instance_id
+    with _instances_lock:
+        endpoint = _instances.get(key) if key else None
+    if endpoint is None:
+        return False
+    endpoint.request_power_cycle()
+    return True
+
+
+def instance(url: str) -> Endpoint | None:
+    """The in-process emulated bridge that `url` names by its `id` (its device model and
+    line statistics), for tests that count what reached the bridge; None if none runs."""
+    try:
+        options = parse_emu_url(url)
+    except BridgeLabError:
+        return None
+    with _instances_lock:
+        return _instances.get(options.instance_id) if options.instance_id else None
+
+
 class Serial(SerialBase):
     """The host side of an in-process emulated bridge, with pyserial's semantics."""
 
