@@ -211,8 +211,8 @@ def _version(value: int, display: Any) -> str:
 def _trial_note(info: dict[str, Any]) -> str:
     trial = info["update"]["trial"]
     if trial is None:
-        return " (trial state unknown: the bridge does not report it)"
-    return " (on trial: not confirmed)" if trial else ""
+        return ", trial state unknown (the bridge does not report it)"
+    return ", on trial: not confirmed" if trial else ""
 
 
 def cmd_info(args: argparse.Namespace) -> int:
