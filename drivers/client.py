@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from serial.serialutil import SerialException
 
@@ -32,7 +32,7 @@ PROBE_TIMEOUT_S = 0.3
 EventListener = Callable[[p.Event], None]
 # (direction "tx"/"rx", frame bytes as sent or received, monotonic time)
 TraceListener = Callable[[str, bytes, float], None]
-M = TypeVar("M", bound=p.Message)
+R = TypeVar("R", bound=p.Message)
 
 
 class Pending:
@@ -40,7 +40,7 @@ class Pending:
 
     __slots__ = ("_done", "callback", "error", "request", "response", "sent_at", "seq")
 
-    def __init__(self, request: p.Request, seq: int) -> None:
+    def __init__(self, request: p.Request[Any], seq: int) -> None:
         self.request = request
         self.seq = seq
         self.sent_at = 0.0
@@ -165,7 +165,7 @@ class BridgeClient:
         last_error: DriverError | None = None
         for _ in range(HANDSHAKE_TRIES):
             try:
-                answer = self.call(offer, p.HelloResponse, timeout_s=HANDSHAKE_TIMEOUT_S)
+                answer = self.call(offer, timeout_s=HANDSHAKE_TIMEOUT_S)
             except NoAnswer as error:
                 last_error = error
                 continue
@@ -231,7 +231,7 @@ class BridgeClient:
     # ----------------------------------------------------------------- requests
 
     def submit(
-        self, request: p.Request, callback: Callable[[Pending], None] | None = None
+        self, request: p.Request[Any], callback: Callable[[Pending], None] | None = None
     ) -> Pending:
         """Send `request` without waiting; the Pending completes when its answer comes."""
         if self._broken is not None:
@@ -270,19 +270,21 @@ class BridgeClient:
             if self._pending.get(pending.seq) is pending:
                 del self._pending[pending.seq]
 
-    def call(self, request: p.Request, expect: type[M], timeout_s: float = DEFAULT_TIMEOUT_S) -> M:
-        """Send and wait for the answer; raises NoAnswer, DeviceStatusError, LinkLost."""
+    def call(self, request: p.Request[R], timeout_s: float = DEFAULT_TIMEOUT_S) -> R:
+        """Send and wait for the answer, typed by the request (`call(GetIdentity())` is an
+        `IdentityResponse`); raises NoAnswer, DeviceStatusError, LinkLost, ProtocolError."""
         pending = self.submit(request)
         try:
             answer = pending.wait(timeout_s)
         finally:
             self.forget(pending)
-        if not isinstance(answer, expect):
-            raise ProtocolError(f"Expected {expect.__name__}, got {type(answer).__name__}.")
-        return answer
+        expected = type(request).RESPONSE
+        if not isinstance(answer, expected):
+            raise ProtocolError(f"Expected {expected.__name__}, got {type(answer).__name__}.")
+        return answer  # type: ignore[return-value]  # RESPONSE is the R of Request[R]
 
-    def call_empty(self, request: p.Request, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
-        self.call(request, p.Empty, timeout_s)
+    def call_empty(self, request: p.Request[p.Empty], timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+        self.call(request, timeout_s)
 
     # ----------------------------------------------------------------- reader thread
 
@@ -351,28 +353,28 @@ class BridgeClient:
     def ping(self, data: bytes = b"", timeout_s: float = DEFAULT_TIMEOUT_S) -> float:
         """Round trip in seconds."""
         started = time.monotonic()
-        answer = self.call(p.Ping(data), p.PingResponse, timeout_s)
+        answer = self.call(p.Ping(data), timeout_s)
         if answer.data != data:
             raise ProtocolError("PING came back with different data.")
         return time.monotonic() - started
 
     def identity(self, timeout_s: float = DEFAULT_TIMEOUT_S) -> p.IdentityResponse:
-        return self.call(p.GetIdentity(), p.IdentityResponse, timeout_s)
+        return self.call(p.GetIdentity(), timeout_s)
 
     def join_status(self, timeout_s: float = DEFAULT_TIMEOUT_S) -> p.JoinStatusResponse:
-        return self.call(p.GetJoinStatus(), p.JoinStatusResponse, timeout_s)
+        return self.call(p.GetJoinStatus(), timeout_s)
 
     def p2p_link(self, timeout_s: float = DEFAULT_TIMEOUT_S) -> p.P2PLinkResponse:
-        return self.call(p.GetP2PLink(), p.P2PLinkResponse, timeout_s)
+        return self.call(p.GetP2PLink(), timeout_s)
 
     def update_status(self, timeout_s: float = DEFAULT_TIMEOUT_S) -> p.UpdateStatusResponse:
-        return self.call(p.GetUpdateStatus(), p.UpdateStatusResponse, timeout_s)
+        return self.call(p.GetUpdateStatus(), timeout_s)
 
     def event_log(self, timeout_s: float = DEFAULT_TIMEOUT_S) -> list[p.LogEntry]:
         """The device's whole event log, read page by page."""
         entries: list[p.LogEntry] = []
         while True:
-            page = self.call(p.ReadEventLog(len(entries), 64), p.EventLogResponse, timeout_s)
+            page = self.call(p.ReadEventLog(len(entries), 64), timeout_s)
             entries.extend(page.entries)
             if not page.entries or len(entries) >= page.total:
                 return entries

@@ -271,7 +271,7 @@ class EmulatedBridge:
 
     # ----------------------------------------------------------------- requests
 
-    def handle(self, request: p.Request, seq: int) -> Reply:
+    def handle(self, request: p.AnyRequest, seq: int) -> Reply:
         """Answer one request. While down or stalled the device says nothing."""
         self.poll()
         if self.is_down:
@@ -282,14 +282,14 @@ class EmulatedBridge:
         return handler(self, request, seq)
 
     def _ok(
-        self, request: p.Request, seq: int, body: p.Message | None = None, busy_s: float = 0.0
+        self, request: p.AnyRequest, seq: int, body: p.Message | None = None, busy_s: float = 0.0
     ) -> Reply:
         return Reply(p.encode_response(request.COMMAND, seq, body), busy_s)
 
-    def _refuse(self, request: p.Request, seq: int, status: p.Status, text: str) -> Reply:
+    def _refuse(self, request: p.AnyRequest, seq: int, status: p.Status, text: str) -> Reply:
         return Reply(p.encode_response(request.COMMAND, seq, status=status, text=text))
 
-    def _hello(self, request: p.Request, seq: int) -> Reply:
+    def _hello(self, request: p.AnyRequest, seq: int) -> Reply:
         assert isinstance(request, p.Hello)
         pr = self.profile
         body = p.HelloResponse(
@@ -301,52 +301,52 @@ class EmulatedBridge:
         )
         return self._ok(request, seq, body)
 
-    def _ping(self, request: p.Request, seq: int) -> Reply:
+    def _ping(self, request: p.AnyRequest, seq: int) -> Reply:
         assert isinstance(request, p.Ping)
         return self._ok(request, seq, p.PingResponse(request.data))
 
-    def _set_baud(self, request: p.Request, seq: int) -> Reply:
+    def _set_baud(self, request: p.AnyRequest, seq: int) -> Reply:
         assert isinstance(request, p.SetBaud)
         if request.baud not in self.profile.baud_rates:
             rates = ", ".join(str(b) for b in self.profile.baud_rates)
             return self._refuse(request, seq, p.Status.NOT_SUPPORTED, f"supported: {rates}")
         return self._ok(request, seq)
 
-    def _identity(self, request: p.Request, seq: int) -> Reply:
+    def _identity(self, request: p.AnyRequest, seq: int) -> Reply:
         return self._ok(request, seq, self.identity())
 
-    def _join(self, request: p.Request, seq: int) -> Reply:
+    def _join(self, request: p.AnyRequest, seq: int) -> Reply:
         return self._ok(request, seq, self.join_status())
 
-    def _p2p(self, request: p.Request, seq: int) -> Reply:
+    def _p2p(self, request: p.AnyRequest, seq: int) -> Reply:
         pr = self.profile
         body = p.P2PLinkResponse(p.LinkState.UP, pr.partner_eui64, pr.p2p_lqi, pr.p2p_rssi)
         return self._ok(request, seq, body)
 
-    def _event_log(self, request: p.Request, seq: int) -> Reply:
+    def _event_log(self, request: p.AnyRequest, seq: int) -> Reply:
         assert isinstance(request, p.ReadEventLog)
         chosen: list[p.LogEntry] = []
         size = 6
         for entry in self.log[request.start : request.start + request.max_entries]:
-            size += len(entry.encode())
+            size += len(entry.pack())
             if size > self.profile.max_payload - 16:
                 break
             chosen.append(entry)
         body = p.EventLogResponse(len(self.log), request.start, tuple(chosen))
         return self._ok(request, seq, body)
 
-    def _reboot(self, request: p.Request, seq: int) -> Reply:
+    def _reboot(self, request: p.AnyRequest, seq: int) -> Reply:
         reply = self._ok(request, seq)
         self.reboot(p.RebootReason.REQUESTED)
         return reply
 
-    def _enter_bootloader(self, request: p.Request, seq: int) -> Reply:
+    def _enter_bootloader(self, request: p.AnyRequest, seq: int) -> Reply:
         self._enter_bootloader_pending = True
         return self._ok(request, seq)
 
     # local update
 
-    def _update_begin(self, request: p.Request, seq: int) -> Reply:
+    def _update_begin(self, request: p.AnyRequest, seq: int) -> Reply:
         assert isinstance(request, p.UpdateBegin)
         download = self.flash.state.download
         digest = request.file_sha256.hex()
@@ -362,7 +362,7 @@ class EmulatedBridge:
         erase_s = self.profile.erase_ms_per_kib * request.image_size / 1024 / 1000
         return self._ok(request, seq, p.UpdateBeginResponse(0, max_write), busy_s=erase_s)
 
-    def _update_write(self, request: p.Request, seq: int) -> Reply:
+    def _update_write(self, request: p.AnyRequest, seq: int) -> Reply:
         assert isinstance(request, p.UpdateWrite)
         download = self.flash.state.download
         if download is None or download.verified:
@@ -394,7 +394,7 @@ class EmulatedBridge:
         busy = self.profile.write_ms_per_kib * len(request.data) / 1024 / 1000
         return self._ok(request, seq, p.UpdateWriteResponse(end), busy_s=busy)
 
-    def _update_finish(self, request: p.Request, seq: int) -> Reply:
+    def _update_finish(self, request: p.AnyRequest, seq: int) -> Reply:
         download = self.flash.state.download
         if download is None:
             return self._refuse(request, seq, p.Status.NO_IMAGE, "no transfer open")
@@ -423,7 +423,7 @@ class EmulatedBridge:
         )
         return self._ok(request, seq, body, busy_s=busy)
 
-    def _update_activate(self, request: p.Request, seq: int) -> Reply:
+    def _update_activate(self, request: p.AnyRequest, seq: int) -> Reply:
         assert isinstance(request, p.UpdateActivate)
         download = self.flash.state.download
         if download is None or not download.verified:
@@ -460,7 +460,7 @@ class EmulatedBridge:
             )
         return True
 
-    def _update_confirm(self, request: p.Request, seq: int) -> Reply:
+    def _update_confirm(self, request: p.AnyRequest, seq: int) -> Reply:
         if not self.flash.state.trial:
             return self._refuse(request, seq, p.Status.NOT_ALLOWED, "no trial image running")
         self.flash.state.trial = False
@@ -468,7 +468,7 @@ class EmulatedBridge:
         self._note(0x0026, f"image {format_version(self.firmware_version)} confirmed")
         return self._ok(request, seq)
 
-    def _update_rollback(self, request: p.Request, seq: int) -> Reply:
+    def _update_rollback(self, request: p.AnyRequest, seq: int) -> Reply:
         if self.flash.state.trial:
             reply = self._ok(request, seq)
             self.flash.state.trial = False
@@ -483,7 +483,7 @@ class EmulatedBridge:
 
     # OTA tunnel
 
-    def _ota_refusal(self, request: p.Request, seq: int) -> Reply | None:
+    def _ota_refusal(self, request: p.AnyRequest, seq: int) -> Reply | None:
         if not self.profile.ota_capable:
             text = "this bridge has no OTA client (legacy): update it locally"
             return self._refuse(request, seq, p.Status.NOT_SUPPORTED, text)
@@ -534,19 +534,19 @@ class EmulatedBridge:
             self._note(0x0031, f"OTA activation of {format_version(verdict.file_version)}")
         self.reboot(p.RebootReason.ACTIVATION)
 
-    def _ota_tunnel(self, request: p.Request, seq: int) -> Reply:
+    def _ota_tunnel(self, request: p.AnyRequest, seq: int) -> Reply:
         assert isinstance(request, p.OtaTunnel)
         refusal = self._ota_refusal(request, seq)
         if refusal is not None:
             return refusal
         return self._ok(request, seq, self.ota.exchange(request.zcl_frame, self.firmware_version))
 
-    def _ota_status(self, request: p.Request, seq: int) -> Reply:
+    def _ota_status(self, request: p.AnyRequest, seq: int) -> Reply:
         if not self.profile.ota_capable:
             return self._refuse(request, seq, p.Status.NOT_SUPPORTED, "no OTA client")
         return self._ok(request, seq, self.ota.status())
 
-    def _update_status(self, request: p.Request, seq: int) -> Reply:
+    def _update_status(self, request: p.AnyRequest, seq: int) -> Reply:
         download = self.flash.state.download
         if self.flash.state.trial:
             state = p.UpdateState.TRIAL
@@ -563,7 +563,7 @@ class EmulatedBridge:
         return self._ok(request, seq, body)
 
 
-_HANDLERS: dict[type[p.Request], Callable[[EmulatedBridge, p.Request, int], Reply]] = {
+_HANDLERS: dict[type[p.AnyRequest], Callable[[EmulatedBridge, p.AnyRequest, int], Reply]] = {
     p.Hello: EmulatedBridge._hello,
     p.Ping: EmulatedBridge._ping,
     p.SetBaud: EmulatedBridge._set_baud,

@@ -70,15 +70,12 @@ def push_image(client: BridgeClient, image: bytes, *, start_at: int | None = Non
     header_length = int.from_bytes(image[6:8], "little")
     begin = client.call(
         p.UpdateBegin(len(image), hashlib.sha256(image).digest(), image[:header_length]),
-        p.UpdateBeginResponse,
         timeout_s=5,
     )
     offset = begin.resume_offset if start_at is None else start_at
     resumed = begin.resume_offset
     block = min(begin.max_write, 1024)
     while offset < len(image):
-        answer = client.call(
-            p.UpdateWrite(offset, image[offset : offset + block]), p.UpdateWriteResponse
-        )
+        answer = client.call(p.UpdateWrite(offset, image[offset : offset + block]))
         offset = answer.next_offset
     return resumed

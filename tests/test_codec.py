@@ -137,7 +137,8 @@ def test_any_bytes_decode_or_raise_one_decode_error(data: bytes) -> None:
             assert error.details["record"] == record_type.__name__
             assert error.action
         else:
-            assert record.pack() == data or record_type in (Everything,)
+            # Bool and Text normalise (other bits, invalid UTF-8); after that it is stable.
+            assert record_type.unpack(record.pack()) == record
 
 
 def test_every_cut_of_a_record_names_the_field_and_the_byte() -> None:

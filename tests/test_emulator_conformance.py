@@ -83,7 +83,7 @@ def test_every_command_over_the_transport(transport: str) -> None:
         assert push_image(client, NEWER) == 0
         status = client.update_status()
         assert (status.state, status.offset) == (p.UpdateState.RECEIVING, len(NEWER))
-        finish = client.call(p.UpdateFinish(), p.UpdateFinishResponse, timeout_s=5)
+        finish = client.call(p.UpdateFinish(), timeout_s=5)
         assert finish.file_sha256 == hashlib.sha256(NEWER).digest()
         assert finish.manufacturer_image_sha256 == _mfr_hash(NEWER)
         assert finish.file_version == 0x01030000
@@ -113,14 +113,13 @@ def test_a_write_at_the_wrong_offset_is_answered_with_the_expected_one() -> None
         header_length = int.from_bytes(NEWER[6:8], "little")
         client.call(
             p.UpdateBegin(len(NEWER), hashlib.sha256(NEWER).digest(), NEWER[:header_length]),
-            p.UpdateBeginResponse,
         )
-        client.call(p.UpdateWrite(0, NEWER[:1000]), p.UpdateWriteResponse)
+        client.call(p.UpdateWrite(0, NEWER[:1000]))
         with pytest.raises(p.DeviceStatusError) as wrong:
-            client.call(p.UpdateWrite(2000, NEWER[2000:3000]), p.UpdateWriteResponse)
+            client.call(p.UpdateWrite(2000, NEWER[2000:3000]))
         assert wrong.value.expected_offset == 1000
         with pytest.raises(p.DeviceStatusError) as early:
-            client.call(p.UpdateFinish(), p.UpdateFinishResponse)
+            client.call(p.UpdateFinish())
         assert early.value.status == p.Status.NOT_ALLOWED and "1000 of" in early.value.text
 
 
@@ -135,7 +134,7 @@ def test_the_bridge_checks_images_itself(image: bytes, status: int, why: str) ->
     with emulator_url("emu") as url, BridgeClient.connect(url) as client:
         push_image(client, image)
         with pytest.raises(p.DeviceStatusError) as refused:
-            client.call(p.UpdateFinish(), p.UpdateFinishResponse)
+            client.call(p.UpdateFinish())
         assert refused.value.status == status and why in refused.value.text
         assert client.update_status().state == p.UpdateState.IDLE  # the download is gone
 
@@ -143,16 +142,12 @@ def test_the_bridge_checks_images_itself(image: bytes, status: int, why: str) ->
 def test_a_file_that_differs_from_its_announced_hash_is_discarded() -> None:
     with emulator_url("emu") as url, BridgeClient.connect(url) as client:
         header_length = int.from_bytes(NEWER[6:8], "little")
-        client.call(
-            p.UpdateBegin(len(NEWER), b"\x11" * 32, NEWER[:header_length]), p.UpdateBeginResponse
-        )
+        client.call(p.UpdateBegin(len(NEWER), b"\x11" * 32, NEWER[:header_length]))
         offset = 0
         while offset < len(NEWER):
-            offset = client.call(
-                p.UpdateWrite(offset, NEWER[offset : offset + 4000]), p.UpdateWriteResponse
-            ).next_offset
+            offset = client.call(p.UpdateWrite(offset, NEWER[offset : offset + 4000])).next_offset
         with pytest.raises(p.DeviceStatusError) as refused:
-            client.call(p.UpdateFinish(), p.UpdateFinishResponse)
+            client.call(p.UpdateFinish())
         assert refused.value.status == p.Status.HASH_MISMATCH
 
 
@@ -160,7 +155,7 @@ def test_an_unconfirmed_image_rolls_back_on_the_next_reboot() -> None:
     with emulator_url("emu") as url, BridgeClient.connect(url) as client:
         events = Events(client)
         push_image(client, NEWER)
-        finish = client.call(p.UpdateFinish(), p.UpdateFinishResponse)
+        finish = client.call(p.UpdateFinish())
         client.call_empty(p.UpdateActivate(finish.manufacturer_image_sha256))
         events.wait_for(p.Rebooted)
         client.reboot()
@@ -172,7 +167,7 @@ def test_an_unconfirmed_image_rolls_back_on_the_next_reboot() -> None:
 def test_activation_hash_must_match() -> None:
     with emulator_url("emu") as url, BridgeClient.connect(url) as client:
         push_image(client, NEWER)
-        client.call(p.UpdateFinish(), p.UpdateFinishResponse)
+        client.call(p.UpdateFinish())
         with pytest.raises(p.DeviceStatusError) as refused:
             client.call_empty(p.UpdateActivate(b"\x00" * 32))
         assert refused.value.status == p.Status.HASH_MISMATCH
@@ -182,7 +177,7 @@ def test_deferred_activation_happens_at_the_next_reboot() -> None:
     with emulator_url("emu") as url, BridgeClient.connect(url) as client:
         events = Events(client)
         push_image(client, NEWER)
-        finish = client.call(p.UpdateFinish(), p.UpdateFinishResponse)
+        finish = client.call(p.UpdateFinish())
         client.call_empty(
             p.UpdateActivate(finish.manufacturer_image_sha256, p.ACTIVATE_ON_NEXT_REBOOT)
         )
@@ -202,13 +197,12 @@ def test_flash_survives_an_emulator_restart_with_a_state_file(tmp_path: Path) ->
         header_length = int.from_bytes(NEWER[6:8], "little")
         client.call(
             p.UpdateBegin(len(NEWER), hashlib.sha256(NEWER).digest(), NEWER[:header_length]),
-            p.UpdateBeginResponse,
         )
-        client.call(p.UpdateWrite(0, NEWER[:3000]), p.UpdateWriteResponse)
+        client.call(p.UpdateWrite(0, NEWER[:3000]))
     # A new process (here: a new emulator instance) on the same state file resumes at 3000.
     with emulator_url("pty", state=state) as url, BridgeClient.connect(url) as client:
         assert push_image(client, NEWER) == 3000
-        finish = client.call(p.UpdateFinish(), p.UpdateFinishResponse)
+        finish = client.call(p.UpdateFinish())
         assert finish.file_sha256 == hashlib.sha256(NEWER).digest()
 
 
@@ -241,7 +235,7 @@ def test_the_link_key_never_goes_on_the_wire() -> None:
         client.join_status()
         client.p2p_link()
         client.event_log()
-        client.call(p.GetUpdateStatus(), p.UpdateStatusResponse)
+        client.call(p.GetUpdateStatus())
     assert len(seen) > 200 and key not in bytes(seen)
 
 

@@ -23,18 +23,14 @@ HEADER = NEWER[: int.from_bytes(NEWER[6:8], "little")]
 
 
 def _begin(client: BridgeClient) -> int:
-    answer = client.call(
-        p.UpdateBegin(len(NEWER), hashlib.sha256(NEWER).digest(), HEADER), p.UpdateBeginResponse
-    )
+    answer = client.call(p.UpdateBegin(len(NEWER), hashlib.sha256(NEWER).digest(), HEADER))
     return answer.resume_offset
 
 
 def _write_blocks(client: BridgeClient, start: int, stop: int, block: int = 1024) -> int:
     offset = start
     while offset < stop:
-        offset = client.call(
-            p.UpdateWrite(offset, NEWER[offset : offset + block]), p.UpdateWriteResponse
-        ).next_offset
+        offset = client.call(p.UpdateWrite(offset, NEWER[offset : offset + block])).next_offset
     return offset
 
 
@@ -86,7 +82,7 @@ def test_stall_at_offset(transport: str) -> None:
         _begin(client)
         assert _write_blocks(client, 0, 4096) == 4096
         with pytest.raises(NoAnswer):
-            client.call(p.UpdateWrite(4096, NEWER[4096:5120]), p.UpdateWriteResponse, 0.5)
+            client.call(p.UpdateWrite(4096, NEWER[4096:5120]), 0.5)
         with pytest.raises(NoAnswer):
             client.ping(timeout_s=0.3)  # the whole device hangs, as a stalled one does
 
@@ -101,12 +97,12 @@ def test_reboot_at_offset_keeps_what_reached_flash(transport: str) -> None:
         _begin(client)
         _write_blocks(client, 0, 4096)
         with pytest.raises(NoAnswer):
-            client.call(p.UpdateWrite(4096, NEWER[4096:5120]), p.UpdateWriteResponse, 0.2)
+            client.call(p.UpdateWrite(4096, NEWER[4096:5120]), 0.2)
         rebooted = events.wait_for(p.Rebooted)
         assert isinstance(rebooted, p.Rebooted) and rebooted.reason == p.RebootReason.WATCHDOG
         assert _begin(client) == 5120  # the device reports where to resume
         assert push_image(client, NEWER) == 5120
-        finish = client.call(p.UpdateFinish(), p.UpdateFinishResponse)
+        finish = client.call(p.UpdateFinish())
         assert finish.file_sha256 == hashlib.sha256(NEWER).digest()
 
 
@@ -120,7 +116,7 @@ def test_power_loss_at_offset_loses_the_block_in_flight(transport: str) -> None:
         _begin(client)
         _write_blocks(client, 0, 4096)
         with pytest.raises(NoAnswer):
-            client.call(p.UpdateWrite(4096, NEWER[4096:5120]), p.UpdateWriteResponse, 0.2)
+            client.call(p.UpdateWrite(4096, NEWER[4096:5120]), 0.2)
         rebooted = events.wait_for(p.Rebooted)
         assert isinstance(rebooted, p.Rebooted) and rebooted.reason == p.RebootReason.POWER_ON
         assert _begin(client) == 4096
@@ -134,7 +130,7 @@ def test_refuse_activate(transport: str) -> None:
         BridgeClient.connect(url) as client,
     ):
         push_image(client, NEWER)
-        finish = client.call(p.UpdateFinish(), p.UpdateFinishResponse)
+        finish = client.call(p.UpdateFinish())
         with pytest.raises(p.DeviceStatusError) as refused:
             client.call_empty(p.UpdateActivate(finish.manufacturer_image_sha256))
         assert refused.value.status == p.Status.ACTIVATION_FAILED
@@ -149,7 +145,7 @@ def test_version_unchanged_after_activation(transport: str) -> None:
     ):
         events = Events(client)
         push_image(client, NEWER)
-        finish = client.call(p.UpdateFinish(), p.UpdateFinishResponse)
+        finish = client.call(p.UpdateFinish())
         client.call_empty(p.UpdateActivate(finish.manufacturer_image_sha256))
         rebooted = events.wait_for(p.Rebooted)
         assert isinstance(rebooted, p.Rebooted)
@@ -222,7 +218,7 @@ def test_unplug_drops_the_link_and_the_bridge_comes_back(transport: str) -> None
         _begin(client)
         _write_blocks(client, 0, 4096)
         with pytest.raises((NoAnswer, LinkError)):
-            client.call(p.UpdateWrite(4096, NEWER[4096:5120]), p.UpdateWriteResponse, 0.5)
+            client.call(p.UpdateWrite(4096, NEWER[4096:5120]), 0.5)
             client.ping(timeout_s=0.5)
         client.close()
         if transport == "emu":

@@ -26,9 +26,7 @@ NEWER = DEMO_IMAGES[0].path.read_bytes()
 
 def _serve(client: BridgeClient, server: ImageOtaServer, max_exchanges: int = 5000) -> int:
     """Drive the bridge's OTA client with `server` until it goes quiet; returns clock ms."""
-    answer = client.call(
-        p.OtaTunnel(encode_frame(ImageNotify(query_jitter=100), 1)), p.OtaTunnelResponse
-    )
+    answer = client.call(p.OtaTunnel(encode_frame(ImageNotify(query_jitter=100), 1)))
     outgoing = list(answer.frames)
     clock_ms = answer.clock_ms
     for _ in range(max_exchanges):
@@ -37,7 +35,7 @@ def _serve(client: BridgeClient, server: ImageOtaServer, max_exchanges: int = 50
         replies = [reply for frame in outgoing for reply in server.handle(frame)]
         outgoing = []
         for reply in replies:  # a server with nothing to say ends the exchange
-            answer = client.call(p.OtaTunnel(reply), p.OtaTunnelResponse, timeout_s=5)
+            answer = client.call(p.OtaTunnel(reply), timeout_s=5)
             outgoing += answer.frames
             clock_ms = answer.clock_ms
     raise AssertionError("the OTA exchange did not finish")
@@ -66,16 +64,14 @@ def test_a_whole_ota_upgrade_through_the_tunnel(transport: str) -> None:
         # 780 blocks at 0.25-0.85 s each: the simulated radio time, not the wall time.
         assert 0.25 * len(blocks) * 1000 <= clock_ms <= 0.85 * len(blocks) * 1000 + 60_000
         assert client.identity().firmware_version == 0x01030000
-        status = client.call(p.GetOtaStatus(), p.OtaStatusResponse)
+        status = client.call(p.GetOtaStatus())
         assert status.upgrade_status == ImageUpgradeStatus.NORMAL
         assert status.current_file_version == 0x01030000
 
 
 def test_the_first_answer_to_image_notify_is_a_real_query_next_image_request() -> None:
     with emulator_url("emu") as url, BridgeClient.connect(url) as client:
-        answer = client.call(
-            p.OtaTunnel(encode_frame(ImageNotify(query_jitter=100), 7)), p.OtaTunnelResponse
-        )
+        answer = client.call(p.OtaTunnel(encode_frame(ImageNotify(query_jitter=100), 7)))
         assert len(answer.frames) == 1
         _, request = decode_frame(answer.frames[0])
         assert isinstance(request, QueryNextImageRequest)
@@ -110,9 +106,7 @@ def test_han_loss_costs_retries_and_time_but_not_the_image() -> None:
 def test_bridges_that_cannot_take_ota_say_why(profile: str, status: int, words: str) -> None:
     with emulator_url("emu", profile) as url, BridgeClient.connect(url) as client:
         with pytest.raises(p.DeviceStatusError) as refused:
-            client.call(
-                p.OtaTunnel(encode_frame(ImageNotify(query_jitter=100), 1)), p.OtaTunnelResponse
-            )
+            client.call(p.OtaTunnel(encode_frame(ImageNotify(query_jitter=100), 1)))
         assert refused.value.status == status and words in refused.value.text
 
 

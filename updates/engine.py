@@ -52,7 +52,7 @@ from bridgelab.updates.transfer import Cancelled, WindowedTransfer
 HEALTH_POLL_S = 0.25
 REBOOT_POLL_S = 0.5
 HEALTH_ANSWER_S = 2.0  # a bridge silent this long in the health check is unhealthy
-M = TypeVar("M", bound=p.Message)
+R = TypeVar("R", bound=p.Message)
 
 
 class UpdateEngine:
@@ -229,7 +229,7 @@ class UpdateEngine:
         with self.stage(Stage.CONFIRM):
             self._confirm()
 
-    def call_retrying(self, request: p.Request, expect: type[M], total_s: float, stage: Stage) -> M:
+    def call_retrying(self, request: p.Request[R], total_s: float, stage: Stage) -> R:
         """Send an idempotent request until it is answered: a lost frame costs a retry,
         not the session. Waits 1, 2, 4, ... request timeouts, `total_s` in all."""
         deadline = time.monotonic() + total_s
@@ -238,7 +238,7 @@ class UpdateEngine:
             self.check_cancel()
             remaining = deadline - time.monotonic()
             try:
-                return self.link.current.call(request, expect, min(wait_s, max(remaining, 0.05)))
+                return self.link.current.call(request, min(wait_s, max(remaining, 0.05)))
             except NoAnswer:
                 if time.monotonic() >= deadline:
                     raise
@@ -267,12 +267,8 @@ class UpdateEngine:
                 time.sleep(0.2)
         remaining = max(deadline - time.monotonic(), 2 * self.policy.request_timeout_s)
         try:
-            identity = self.call_retrying(
-                p.GetIdentity(), p.IdentityResponse, remaining, Stage.IDENTIFY
-            )
-            join = self.call_retrying(
-                p.GetJoinStatus(), p.JoinStatusResponse, remaining, Stage.IDENTIFY
-            )
+            identity = self.call_retrying(p.GetIdentity(), remaining, Stage.IDENTIFY)
+            join = self.call_retrying(p.GetJoinStatus(), remaining, Stage.IDENTIFY)
         except NoAnswer as error:
             raise UpdateFailed.from_error(
                 Stage.IDENTIFY, FailureClass.NO_RESPONSE, error
@@ -422,7 +418,6 @@ class UpdateEngine:
         try:
             answer = self.call_retrying(
                 p.UpdateFinish(),
-                p.UpdateFinishResponse,
                 self.policy.timeouts.verify_s,
                 Stage.VERIFY,
             )
@@ -456,7 +451,7 @@ class UpdateEngine:
         request = p.UpdateActivate(mfr_sha, self.policy.activate_delay_s)
         retries_before = self.retries
         try:
-            self.call_retrying(request, p.Empty, self.policy.request_timeout_s * 3, Stage.ACTIVATE)
+            self.call_retrying(request, self.policy.request_timeout_s * 3, Stage.ACTIVATE)
         except p.DeviceStatusError as error:
             if self.retries == retries_before or error.status != p.Status.NO_IMAGE:
                 raise self._activation_refused(error) from error
@@ -575,7 +570,7 @@ class UpdateEngine:
             retries_before = self.retries
             try:
                 self.call_retrying(
-                    p.UpdateConfirm(), p.Empty, 5 * self.policy.request_timeout_s, Stage.CONFIRM
+                    p.UpdateConfirm(), 5 * self.policy.request_timeout_s, Stage.CONFIRM
                 )
             except p.DeviceStatusError as error:
                 # A repeated confirm finds no trial image left: the first one got through.
@@ -626,7 +621,6 @@ class UpdateEngine:
             try:
                 join = self.call_retrying(
                     p.GetJoinStatus(),
-                    p.JoinStatusResponse,
                     max(HEALTH_ANSWER_S, 5 * self.policy.request_timeout_s),
                     Stage.CONFIRM,
                 )

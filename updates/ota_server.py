@@ -99,9 +99,7 @@ class OtaServerSession:
                     if engine.link.healthy()
                     else engine.reconnect(Stage.TRANSFER)
                 )
-                answer = client.call(
-                    p.OtaTunnel(zcl_frame), p.OtaTunnelResponse, self.policy.request_timeout_s
-                )
+                answer = client.call(p.OtaTunnel(zcl_frame), self.policy.request_timeout_s)
                 break
             except p.DeviceStatusError as error:
                 cls = (

@@ -96,9 +96,7 @@ class WindowedTransfer:
         while True:
             remaining = deadline - time.monotonic()
             try:
-                answer = client.call(
-                    request, p.UpdateBeginResponse, min(wait_s, max(remaining, 0.05))
-                )
+                answer = client.call(request, min(wait_s, max(remaining, 0.05)))
                 return answer.resume_offset, answer.max_write
             except NoAnswer:
                 if time.monotonic() >= deadline:

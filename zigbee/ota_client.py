@@ -46,8 +46,9 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from enum import Enum
-from typing import Any
+from typing import Annotated, Any
 
+from bridgelab import codec
 from bridgelab.errors import BridgeLabError
 from bridgelab.virtual_clock import VirtualClock
 from bridgelab.zigbee.ota_timing import (
@@ -108,28 +109,21 @@ class OtaOutcome(Enum):
 
 
 @dataclass(frozen=True)
-class OtaDeviceIdentity:
-    """What the client tells the server about itself."""
+class OtaDeviceIdentity(codec.Record):
+    """What the client tells the server about itself, in the widths the OTA cluster
+    carries it (declared once: the range checks follow from the declaration)."""
 
-    manufacturer_code: int
-    image_type: int
-    current_file_version: int
-    eui64: int
-    hardware_version: int | None = None
+    manufacturer_code: codec.U16
+    image_type: codec.U16
+    current_file_version: codec.U32
+    eui64: codec.U64
+    hardware_version: Annotated[int | None, codec.u16, codec.IfRemaining()] = None
 
     def __post_init__(self) -> None:
-        fields = (
-            ("manufacturer_code", self.manufacturer_code, 16),
-            ("image_type", self.image_type, 16),
-            ("current_file_version", self.current_file_version, 32),
-            ("eui64", self.eui64, 64),
-            ("hardware_version", self.hardware_version or 0, 16),
-        )
-        for name, value, bits in fields:
-            if not 0 <= value < 1 << bits:
-                raise OtaModelSettingError(
-                    f"Device identity: {name}={value!r} is not an unsigned {bits}-bit value."
-                )
+        try:
+            codec.check(self)
+        except codec.FieldValueError as error:
+            raise OtaModelSettingError(f"Device identity: {error.message}") from None
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """ZCL OTA Upgrade cluster (0x0019): the ZCL frame header and the eleven OTA commands.
 
-Pure functions over bytes, no I/O. Every command is a small frozen record whose
-`to_bytes()` gives the payload after the ZCL header and whose `from_bytes(payload)` checks
-every length and value and raises exactly one `ZclDecodeError` (stable codes
+Pure functions over bytes, no I/O. Every command is a small frozen record, its fields
+declared once for `bridgelab.codec`, whose `to_bytes()` gives the payload after the ZCL
+header and whose `from_bytes(payload)` checks every length and value and raises exactly
+one `ZclDecodeError` (stable codes
 `zcl-truncated`, `zcl-trailing-bytes`, `zcl-unknown-command`, `zcl-bad-field`). Building a
 record with a value that cannot go on the wire raises `ZclValueError` (`zcl-bad-value`).
 
@@ -20,15 +21,16 @@ bytes, so what a lab capture shows is what the record holds.
 
 from __future__ import annotations
 
-import dataclasses
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Annotated, ClassVar, Self
+from typing import Annotated, Any, ClassVar, Self
 
+from bridgelab import codec
+from bridgelab.codec import U8, U16, U32
 from bridgelab.errors import BridgeLabError
-from bridgelab.eui64 import EUI64_WIRE_SIZE, eui64_from_wire, eui64_to_wire
+from bridgelab.eui64 import EUI64_WIRE_SIZE
 
 OTA_CLUSTER_ID = 0x0019
 
@@ -64,15 +66,6 @@ class ZclValueError(ZclError):
 
     code = "zcl-bad-value"
     default_action = "Correct the value before encoding the command."
-
-
-def _truncated(what: str, field_name: str, need: int, offset: int, have: int) -> ZclDecodeError:
-    return ZclDecodeError(
-        f"{what} is truncated: {field_name} needs {need} byte(s) at byte {offset} "
-        f"but only {have} remain.",
-        code="zcl-truncated",
-        details={"command": what, "field": field_name, "offset": offset},
-    )
 
 
 def _bad_field(what: str, field_name: str, reason: str) -> ZclDecodeError:
@@ -150,135 +143,35 @@ _SERVER_TO_CLIENT_COMMANDS = frozenset(
 )
 
 
-# --------------------------------------------------------------------------- wire helpers
+# --------------------------------------------------------------------------- wire forms
+
+# Every field below is declared once, with its wire form, for `bridgelab.codec`; the
+# encoder, the decoder and the width checks follow from the declarations.
+Eui64 = Annotated[int, codec.Int(EUI64_WIRE_SIZE)]
+_STATUS = codec.Enum(ZclStatus, label="ZCL status")
+Status = Annotated[ZclStatus, _STATUS]
 
 
-@dataclass(frozen=True)
-class _Width:
-    """Marks an int field with its unsigned wire width in bytes."""
-
-    size: int
+def _field_control() -> codec.Control:
+    return codec.Control(codec.u8)
 
 
-U8 = Annotated[int, _Width(1)]
-U16 = Annotated[int, _Width(2)]
-U32 = Annotated[int, _Width(4)]
-Eui64 = Annotated[int, _Width(EUI64_WIRE_SIZE)]
-
-
-def _u8(value: int) -> bytes:
-    return value.to_bytes(1, "little")
-
-
-def _u16(value: int) -> bytes:
-    return value.to_bytes(2, "little")
-
-
-def _u32(value: int) -> bytes:
-    return value.to_bytes(4, "little")
-
-
-class _Reader:
-    """A cursor over one payload; every read checks the length first."""
-
-    def __init__(self, data: bytes, what: str) -> None:
-        self._data = bytes(data)
-        self._what = what
-        self.offset = 0
-
-    @property
-    def remaining(self) -> int:
-        return len(self._data) - self.offset
-
-    def raw(self, size: int, field_name: str) -> bytes:
-        if self.remaining < size:
-            raise _truncated(self._what, field_name, size, self.offset, self.remaining)
-        chunk = self._data[self.offset : self.offset + size]
-        self.offset += size
-        return chunk
-
-    def uint(self, size: int, field_name: str) -> int:
-        return int.from_bytes(self.raw(size, field_name), "little")
-
-    def u8(self, field_name: str) -> int:
-        return self.uint(1, field_name)
-
-    def u16(self, field_name: str) -> int:
-        return self.uint(2, field_name)
-
-    def u32(self, field_name: str) -> int:
-        return self.uint(4, field_name)
-
-    def eui64(self, field_name: str) -> int:
-        return eui64_from_wire(self.raw(EUI64_WIRE_SIZE, field_name))
-
-    def expect_status(self, expected: ZclStatus) -> None:
-        """The status byte of a record that exists for one status only."""
-        found = self.status()
-        if found is not expected:
-            raise _bad_field(self._what, "status", f"{found.name} where {expected.name} belongs")
-
-    def status(self, field_name: str = "status") -> ZclStatus:
-        value = self.u8(field_name)
-        try:
-            return ZclStatus(value)
-        except ValueError:
-            raise _bad_field(self._what, field_name, f"0x{value:02X} is not a ZCL status") from None
-
-    def flags(self, field_name: str, known_mask: int) -> int:
-        """A bitmap u8 whose reserved bits must be clear."""
-        value = self.u8(field_name)
-        if value & ~known_mask:
-            raise _bad_field(
-                self._what,
-                field_name,
-                f"reserved bits set (0x{value:02X}, known 0x{known_mask:02X})",
-            )
-        return value
-
-    def done(self) -> None:
-        if self.remaining:
-            raise ZclDecodeError(
-                f"{self._what} has {self.remaining} unexpected byte(s) after its last field "
-                f"(from byte {self.offset}).",
-                code="zcl-trailing-bytes",
-                details={"command": self._what, "offset": self.offset},
-            )
-
-
-_WIDTHS_BY_TYPE: dict[type, dict[str, int]] = {}
-
-
-def _field_widths(cls: type) -> dict[str, int]:
-    """Wire widths of a record's int fields, from their `Annotated` markers (cached)."""
-    cached = _WIDTHS_BY_TYPE.get(cls)
-    if cached is not None:
-        return cached
-    widths: dict[str, int] = {}
-    hints = typing.get_type_hints(cls, include_extras=True)
-    for item in dataclasses.fields(cls):
-        hint = hints[item.name]
-        candidates = [hint, *typing.get_args(hint)]  # `U16 | None` nests the marker
-        for candidate in candidates:
-            marks = [m for m in getattr(candidate, "__metadata__", ()) if isinstance(m, _Width)]
-            if marks:
-                widths[item.name] = marks[0].size
-    _WIDTHS_BY_TYPE[cls] = widths
-    return widths
+def _if_success(values: dict[str, Any]) -> bool:
+    return bool(values["status"] is ZclStatus.SUCCESS)
 
 
 # --------------------------------------------------------------------------- records
 
 
 @dataclass(frozen=True, slots=True)
-class OtaCommandBase:
+class OtaCommandBase(codec.Record):
     """Shared behaviour of every OTA command record.
 
     Subclasses give their command id and name in the class statement
     (`class ImageNotify(OtaCommandBase, command=..., name=...)`; the direction follows
-    from the id) and implement `to_bytes()` (the payload after the ZCL header) and
-    `_decode(reader)`. Construction checks that every integer fits its wire width, then
-    runs the subclass's `_validate()`; both raise `ZclValueError`.
+    from the id) and declare their fields; `to_bytes()` is the payload after the ZCL
+    header. Construction checks that every field fits its wire form, then runs the
+    subclass's `_validate()`; both raise `ZclValueError`.
     """
 
     COMMAND_ID: ClassVar[OtaCommandId]
@@ -297,14 +190,21 @@ class OtaCommandBase:
             cls.NAME = name
 
     def __post_init__(self) -> None:
-        for name, size in _field_widths(type(self)).items():
-            value = getattr(self, name)
-            if value is not None and not (isinstance(value, int) and 0 <= value < 1 << (8 * size)):
-                raise ZclValueError(
-                    f"{self.NAME}: {name}={value!r} does not fit an unsigned {8 * size}-bit field.",
-                    details={"command": self.NAME, "field": name},
-                )
+        try:
+            codec.check(self)
+        except codec.FieldValueError as error:
+            raise ZclValueError(
+                error.message, details={"command": self.NAME, "field": error.field}
+            ) from None
         self._validate()
+
+    @classmethod
+    def codec_name(cls) -> str:
+        return cls.NAME
+
+    @classmethod
+    def _codec_error(cls, error: codec.DecodeError) -> Exception:
+        return _zcl_decode_error(error)
 
     def _validate(self) -> None:
         """Cross-field rules of the command; raise `ZclValueError`."""
@@ -316,24 +216,32 @@ class OtaCommandBase:
         )
 
     def to_bytes(self) -> bytes:
-        raise NotImplementedError
-
-    @classmethod
-    def _decode(cls, reader: _Reader) -> Self:
-        raise NotImplementedError
+        return self.pack()
 
     @classmethod
     def from_bytes(cls, payload: bytes) -> Self:
         """Decode the payload after the ZCL header; raises `ZclDecodeError` only."""
-        reader = _Reader(payload, cls.NAME)
         try:
-            record = cls._decode(reader)
+            return cls.unpack(payload)
         except ZclValueError as error:
             raise ZclDecodeError(
                 error.message, code="zcl-bad-field", details=error.details
             ) from error
-        reader.done()
-        return record
+
+
+_DECODE_CODES = {
+    codec.Truncated: "zcl-truncated",
+    codec.Trailing: "zcl-trailing-bytes",
+    codec.BadField: "zcl-bad-field",
+}
+
+
+def _zcl_decode_error(error: codec.DecodeError) -> ZclDecodeError:
+    return ZclDecodeError(
+        error.message,
+        code=_DECODE_CODES.get(type(error), "zcl-bad-field"),
+        details={"command": error.record, "field": error.field, "offset": error.offset},
+    )
 
 
 def _check_status(record: OtaCommandBase, status: ZclStatus, allowed: frozenset[ZclStatus]) -> None:
@@ -352,10 +260,11 @@ class ImageNotify(OtaCommandBase, command=OtaCommandId.IMAGE_NOTIFY, name="Image
     must be set in order: manufacturer code, then image type, then file version.
     """
 
+    _payload_type: ClassVar[codec.Control] = codec.Control(codec.u8)
     query_jitter: U8
-    manufacturer_code: U16 | None = None
-    image_type: U16 | None = None
-    file_version: U32 | None = None
+    manufacturer_code: Annotated[int | None, codec.u16, codec.AtLeast("payload_type", 1)] = None
+    image_type: Annotated[int | None, codec.u16, codec.AtLeast("payload_type", 2)] = None
+    file_version: Annotated[int | None, codec.u32, codec.AtLeast("payload_type", 3)] = None
 
     @property
     def payload_type(self) -> int:
@@ -371,27 +280,6 @@ class ImageNotify(OtaCommandBase, command=OtaCommandId.IMAGE_NOTIFY, name="Image
                 "payload_type", "set manufacturer code, image type, file version in that order"
             )
 
-    def to_bytes(self) -> bytes:
-        out = _u8(self.payload_type) + _u8(self.query_jitter)
-        if self.manufacturer_code is not None:
-            out += _u16(self.manufacturer_code)
-        if self.image_type is not None:
-            out += _u16(self.image_type)
-        if self.file_version is not None:
-            out += _u32(self.file_version)
-        return out
-
-    @classmethod
-    def _decode(cls, reader: _Reader) -> Self:
-        payload_type = reader.u8("payload_type")
-        if payload_type > 3:
-            raise _bad_field(cls.NAME, "payload_type", f"{payload_type} is not 0, 1, 2 or 3")
-        jitter = reader.u8("query_jitter")
-        manufacturer = reader.u16("manufacturer_code") if payload_type >= 1 else None
-        image_type = reader.u16("image_type") if payload_type >= 2 else None
-        version = reader.u32("file_version") if payload_type >= 3 else None
-        return cls(jitter, manufacturer, image_type, version)
-
 
 @dataclass(frozen=True, slots=True)
 class QueryNextImageRequest(
@@ -399,36 +287,11 @@ class QueryNextImageRequest(
 ):
     """Client asks whether a newer image exists (0x01)."""
 
-    _HW_VERSION_PRESENT: ClassVar[int] = 0x01
-
+    field_control: ClassVar[codec.Control] = _field_control()
     manufacturer_code: U16
     image_type: U16
     current_file_version: U32
-    hardware_version: U16 | None = None
-
-    def to_bytes(self) -> bytes:
-        has_hw = self.hardware_version is not None
-        out = _u8(self._HW_VERSION_PRESENT if has_hw else 0)
-        out += _u16(self.manufacturer_code) + _u16(self.image_type)
-        out += _u32(self.current_file_version)
-        if self.hardware_version is not None:
-            out += _u16(self.hardware_version)
-        return out
-
-    @classmethod
-    def _decode(cls, reader: _Reader) -> Self:
-        control = reader.flags("field_control", cls._HW_VERSION_PRESENT)
-        manufacturer, image_type, version = _read_image_id(reader)
-        hw = reader.u16("hardware_version") if control & cls._HW_VERSION_PRESENT else None
-        return cls(manufacturer, image_type, version, hw)
-
-
-def _image_id_bytes(manufacturer_code: int, image_type: int, file_version: int) -> bytes:
-    return _u16(manufacturer_code) + _u16(image_type) + _u32(file_version)
-
-
-def _read_image_id(reader: _Reader) -> tuple[int, int, int]:
-    return reader.u16("manufacturer_code"), reader.u16("image_type"), reader.u32("file_version")
+    hardware_version: Annotated[int | None, codec.u16, codec.Bit("field_control", 0x01)] = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -443,11 +306,11 @@ class _ImageOfferResponse(OtaCommandBase):
         {ZclStatus.SUCCESS, ZclStatus.NO_IMAGE_AVAILABLE, ZclStatus.NOT_AUTHORIZED}
     )
 
-    status: ZclStatus
-    manufacturer_code: U16 | None = None
-    image_type: U16 | None = None
-    file_version: U32 | None = None
-    image_size: U32 | None = None
+    status: Status
+    manufacturer_code: Annotated[int | None, codec.u16, codec.When(_if_success)] = None
+    image_type: Annotated[int | None, codec.u16, codec.When(_if_success)] = None
+    file_version: Annotated[int | None, codec.u32, codec.When(_if_success)] = None
+    image_size: Annotated[int | None, codec.u32, codec.When(_if_success)] = None
 
     def _validate(self) -> None:
         _check_status(self, self.status, self._ALLOWED)
@@ -456,26 +319,6 @@ class _ImageOfferResponse(OtaCommandBase):
             raise self._invalid("image fields", "SUCCESS needs all four image fields")
         if self.status is not ZclStatus.SUCCESS and fields != (None,) * 4:
             raise self._invalid("image fields", f"{self.status.name} carries no image fields")
-
-    def to_bytes(self) -> bytes:
-        out = _u8(self.status)
-        if (
-            self.manufacturer_code is not None
-            and self.image_type is not None
-            and self.file_version is not None
-            and self.image_size is not None
-        ):
-            out += _image_id_bytes(self.manufacturer_code, self.image_type, self.file_version)
-            out += _u32(self.image_size)
-        return out
-
-    @classmethod
-    def _decode(cls, reader: _Reader) -> Self:
-        status = reader.status()
-        if status is not ZclStatus.SUCCESS:
-            return cls(status)
-        manufacturer, image_type, version = _read_image_id(reader)
-        return cls(status, manufacturer, image_type, version, reader.u32("image_size"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -506,40 +349,14 @@ class ImageBlockRequest(
     milliseconds, or seconds in cluster revision 2.
     """
 
-    _EUI64_PRESENT: ClassVar[int] = 0x01
-    _BLOCK_PERIOD_PRESENT: ClassVar[int] = 0x02
-
+    field_control: ClassVar[codec.Control] = _field_control()
     manufacturer_code: U16
     image_type: U16
     file_version: U32
     file_offset: U32
     max_data_size: U8
-    request_node_eui64: Eui64 | None = None
-    minimum_block_period: U16 | None = None
-
-    def to_bytes(self) -> bytes:
-        control = (self._EUI64_PRESENT if self.request_node_eui64 is not None else 0) | (
-            self._BLOCK_PERIOD_PRESENT if self.minimum_block_period is not None else 0
-        )
-        out = _u8(control) + _image_id_bytes(
-            self.manufacturer_code, self.image_type, self.file_version
-        )
-        out += _u32(self.file_offset) + _u8(self.max_data_size)
-        if self.request_node_eui64 is not None:
-            out += eui64_to_wire(self.request_node_eui64)
-        if self.minimum_block_period is not None:
-            out += _u16(self.minimum_block_period)
-        return out
-
-    @classmethod
-    def _decode(cls, reader: _Reader) -> Self:
-        control = reader.flags("field_control", cls._EUI64_PRESENT | cls._BLOCK_PERIOD_PRESENT)
-        manufacturer, image_type, version = _read_image_id(reader)
-        offset = reader.u32("file_offset")
-        max_size = reader.u8("max_data_size")
-        eui = reader.eui64("request_node_eui64") if control & cls._EUI64_PRESENT else None
-        period = reader.u16("minimum_block_period") if control & cls._BLOCK_PERIOD_PRESENT else None
-        return cls(manufacturer, image_type, version, offset, max_size, eui, period)
+    request_node_eui64: Annotated[int | None, codec.u64, codec.Bit("field_control", 0x01)] = None
+    minimum_block_period: Annotated[int | None, codec.u16, codec.Bit("field_control", 0x02)] = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -551,8 +368,7 @@ class ImagePageRequest(
     `response_spacing_ms` is the pause the server leaves between the blocks of a page.
     """
 
-    _EUI64_PRESENT: ClassVar[int] = 0x01
-
+    field_control: ClassVar[codec.Control] = _field_control()
     manufacturer_code: U16
     image_type: U16
     file_version: U32
@@ -560,28 +376,7 @@ class ImagePageRequest(
     max_data_size: U8
     page_size: U16
     response_spacing_ms: U16
-    request_node_eui64: Eui64 | None = None
-
-    def to_bytes(self) -> bytes:
-        has_eui = self.request_node_eui64 is not None
-        out = _u8(self._EUI64_PRESENT if has_eui else 0)
-        out += _image_id_bytes(self.manufacturer_code, self.image_type, self.file_version)
-        out += _u32(self.file_offset) + _u8(self.max_data_size)
-        out += _u16(self.page_size) + _u16(self.response_spacing_ms)
-        if self.request_node_eui64 is not None:
-            out += eui64_to_wire(self.request_node_eui64)
-        return out
-
-    @classmethod
-    def _decode(cls, reader: _Reader) -> Self:
-        control = reader.flags("field_control", cls._EUI64_PRESENT)
-        manufacturer, image_type, version = _read_image_id(reader)
-        offset = reader.u32("file_offset")
-        max_size = reader.u8("max_data_size")
-        page_size = reader.u16("page_size")
-        spacing = reader.u16("response_spacing_ms")
-        eui = reader.eui64("request_node_eui64") if control & cls._EUI64_PRESENT else None
-        return cls(manufacturer, image_type, version, offset, max_size, page_size, spacing, eui)
+    request_node_eui64: Annotated[int | None, codec.u64, codec.Bit("field_control", 0x01)] = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -590,28 +385,12 @@ class ImageBlockResponse(
 ):
     """Server sends one block of the image (0x05 with status SUCCESS)."""
 
+    status: ClassVar[codec.Const] = codec.Const(_STATUS, ZclStatus.SUCCESS)
     manufacturer_code: U16
     image_type: U16
     file_version: U32
     file_offset: U32
-    data: bytes
-
-    def _validate(self) -> None:
-        if not isinstance(self.data, bytes) or len(self.data) > 0xFF:
-            raise self._invalid("data", "a block is bytes of at most 255")
-
-    def to_bytes(self) -> bytes:
-        out = _u8(ZclStatus.SUCCESS)
-        out += _image_id_bytes(self.manufacturer_code, self.image_type, self.file_version)
-        return out + _u32(self.file_offset) + _u8(len(self.data)) + self.data
-
-    @classmethod
-    def _decode(cls, reader: _Reader) -> Self:
-        reader.expect_status(ZclStatus.SUCCESS)
-        manufacturer, image_type, version = _read_image_id(reader)
-        offset = reader.u32("file_offset")
-        size = reader.u8("data_size")
-        return cls(manufacturer, image_type, version, offset, reader.raw(size, "data"))
+    data: Annotated[bytes, codec.Prefixed(codec.u8)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -627,28 +406,15 @@ class ImageBlockWaitForData(
     MinimumBlockPeriod for later requests (milliseconds; seconds in cluster revision 2).
     """
 
+    status: ClassVar[codec.Const] = codec.Const(_STATUS, ZclStatus.WAIT_FOR_DATA)
     current_time: U32
     request_time: U32
-    minimum_block_period: U16 | None = None
+    minimum_block_period: Annotated[int | None, codec.u16, codec.IfRemaining()] = None
 
     @property
     def wait_s(self) -> int:
         """Seconds the client should wait before asking again (never negative)."""
         return max(0, self.request_time - self.current_time)
-
-    def to_bytes(self) -> bytes:
-        out = _u8(ZclStatus.WAIT_FOR_DATA) + _u32(self.current_time) + _u32(self.request_time)
-        if self.minimum_block_period is not None:
-            out += _u16(self.minimum_block_period)
-        return out
-
-    @classmethod
-    def _decode(cls, reader: _Reader) -> Self:
-        reader.expect_status(ZclStatus.WAIT_FOR_DATA)
-        current = reader.u32("current_time")
-        request = reader.u32("request_time")
-        period = reader.u16("minimum_block_period") if reader.remaining else None
-        return cls(current, request, period)
 
 
 @dataclass(frozen=True, slots=True)
@@ -657,13 +423,7 @@ class ImageBlockAbort(
 ):
     """Server stops the download (0x05 with status ABORT); no other field."""
 
-    def to_bytes(self) -> bytes:
-        return _u8(ZclStatus.ABORT)
-
-    @classmethod
-    def _decode(cls, reader: _Reader) -> Self:
-        reader.expect_status(ZclStatus.ABORT)
-        return cls()
+    status: ClassVar[codec.Const] = codec.Const(_STATUS, ZclStatus.ABORT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -681,23 +441,13 @@ class UpgradeEndRequest(
         }
     )
 
-    status: ZclStatus
+    status: Status
     manufacturer_code: U16
     image_type: U16
     file_version: U32
 
     def _validate(self) -> None:
         _check_status(self, self.status, self._ALLOWED)
-
-    def to_bytes(self) -> bytes:
-        return _u8(self.status) + _image_id_bytes(
-            self.manufacturer_code, self.image_type, self.file_version
-        )
-
-    @classmethod
-    def _decode(cls, reader: _Reader) -> Self:
-        status = reader.status()
-        return cls(status, *_read_image_id(reader))
 
 
 @dataclass(frozen=True, slots=True)
@@ -726,21 +476,6 @@ class UpgradeEndResponse(
         """Seconds until the upgrade (0: now); meaningless when `waits_for_command`."""
         return max(0, self.upgrade_time - self.current_time)
 
-    def to_bytes(self) -> bytes:
-        out = _image_id_bytes(self.manufacturer_code, self.image_type, self.file_version)
-        return out + _u32(self.current_time) + _u32(self.upgrade_time)
-
-    @classmethod
-    def _decode(cls, reader: _Reader) -> Self:
-        manufacturer, image_type, version = _read_image_id(reader)
-        return cls(
-            manufacturer,
-            image_type,
-            version,
-            reader.u32("current_time"),
-            reader.u32("upgrade_time"),
-        )
-
 
 @dataclass(frozen=True, slots=True)
 class QueryDeviceSpecificFileRequest(
@@ -755,17 +490,6 @@ class QueryDeviceSpecificFileRequest(
     image_type: U16
     file_version: U32
     zigbee_stack_version: U16
-
-    def to_bytes(self) -> bytes:
-        out = eui64_to_wire(self.request_node_eui64)
-        out += _image_id_bytes(self.manufacturer_code, self.image_type, self.file_version)
-        return out + _u16(self.zigbee_stack_version)
-
-    @classmethod
-    def _decode(cls, reader: _Reader) -> Self:
-        eui = reader.eui64("request_node_eui64")
-        manufacturer, image_type, version = _read_image_id(reader)
-        return cls(eui, manufacturer, image_type, version, reader.u16("zigbee_stack_version"))
 
 
 OtaCommand = (
@@ -798,11 +522,28 @@ def decode_image_block_response(
 ) -> ImageBlockResponse | ImageBlockWaitForData | ImageBlockAbort:
     """Decode a 0x05 payload into the record its status selects; raises `ZclDecodeError`."""
     name = "Image Block Response"
-    status = _Reader(payload, name).status()
-    record_type = _BLOCK_RESPONSE_BY_STATUS.get(status)
+    status, _ = _BlockStatus.split(payload)
+    record_type = _BLOCK_RESPONSE_BY_STATUS.get(status.status)
     if record_type is None:
-        raise _bad_field(name, "status", f"{status.name} is not SUCCESS, WAIT_FOR_DATA or ABORT")
+        raise _bad_field(
+            name, "status", f"{status.status.name} is not SUCCESS, WAIT_FOR_DATA or ABORT"
+        )
     return record_type.from_bytes(payload)
+
+
+@dataclass(frozen=True, slots=True)
+class _BlockStatus(codec.Record):
+    """The status byte that selects an Image Block Response's shape."""
+
+    status: Status
+
+    @classmethod
+    def codec_name(cls) -> str:
+        return "Image Block Response"
+
+    @classmethod
+    def _codec_error(cls, error: codec.DecodeError) -> Exception:
+        return _zcl_decode_error(error)
 
 
 def command_types() -> tuple[type[OtaCommandBase], ...]:
@@ -846,6 +587,7 @@ _MANUFACTURER_SPECIFIC = 0x04
 _DIRECTION_SERVER_TO_CLIENT = 0x08
 _DISABLE_DEFAULT_RESPONSE = 0x10
 _RESERVED_FRAME_CONTROL = 0xE0
+_KNOWN_FRAME_CONTROL = 0xFF & ~_RESERVED_FRAME_CONTROL
 
 
 @dataclass(frozen=True, slots=True)
@@ -883,28 +625,52 @@ class ZclHeader:
         )
 
     def to_bytes(self) -> bytes:
-        out = _u8(self.frame_control)
-        if self.manufacturer_code is not None:
-            out += _u16(self.manufacturer_code)
-        return out + _u8(self.seq) + _u8(self.command_id)
+        return _HeaderWire(
+            self.frame_control, self.manufacturer_code, self.seq, self.command_id
+        ).pack()
 
     @classmethod
     def from_bytes(cls, data: bytes) -> tuple[ZclHeader, bytes]:
         """Split a frame into its header and payload; raises `ZclDecodeError`."""
-        reader = _Reader(data, "ZCL header")
-        control = reader.flags("frame_control", 0xFF & ~_RESERVED_FRAME_CONTROL)
-        manufacturer = reader.u16("manufacturer_code") if control & _MANUFACTURER_SPECIFIC else None
-        seq = reader.u8("seq")
-        command_id = reader.u8("command_id")
+        wire, end = _HeaderWire.unpack_from(data)
+        control, manufacturer = wire.frame_control, wire.manufacturer_code
+        if control & _RESERVED_FRAME_CONTROL:
+            raise _bad_field(
+                "ZCL header",
+                "frame_control",
+                f"reserved bits set (0x{control:02X}, known 0x{_KNOWN_FRAME_CONTROL:02X})",
+            )
         header = cls(
             frame_type=control & _FRAME_TYPE_MASK,
             direction=ZclDirection(1 if control & _DIRECTION_SERVER_TO_CLIENT else 0),
             disable_default_response=bool(control & _DISABLE_DEFAULT_RESPONSE),
-            seq=seq,
-            command_id=command_id,
+            seq=wire.seq,
+            command_id=wire.command_id,
             manufacturer_code=manufacturer,
         )
-        return header, data[reader.offset :]
+        return header, data[end:]
+
+
+def _is_manufacturer_specific(values: dict[str, Any]) -> bool:
+    return bool(values["frame_control"] & _MANUFACTURER_SPECIFIC)
+
+
+@dataclass(frozen=True, slots=True)
+class _HeaderWire(codec.Record):
+    """The ZCL header's bytes; `ZclHeader` gives the frame-control bits their meaning."""
+
+    frame_control: U8
+    manufacturer_code: Annotated[int | None, codec.u16, codec.When(_is_manufacturer_specific)]
+    seq: U8
+    command_id: U8
+
+    @classmethod
+    def codec_name(cls) -> str:
+        return "ZCL header"
+
+    @classmethod
+    def _codec_error(cls, error: codec.DecodeError) -> Exception:
+        return _zcl_decode_error(error)
 
 
 def encode_frame(
