@@ -233,7 +233,8 @@ class CampaignSummary:
         ]
         for row in data["jobs"]:
             lines.append(
-                f"  {row['job']:>3} {row['state']:<9} {row['port']:<28} {row['result']:<18} "
+                f"  {row['job']:>3} {row['state']:<9} {row['place'] or row['port']:<28} "
+                f"{row['result']:<18} "
                 f"{row['version_before']} -> {row['version_after']} ({row['attempts']} attempt(s))"
             )
         lines += [f"Report: {path}" for path in self.report_paths]
@@ -431,7 +432,8 @@ def run_campaign(
         if progress is not None and isinstance(event, ev.SessionFinished):
             result = event.result
             print(
-                f"job {state.job.index + 1} ({state.job.port}) attempt {state.attempts}: "
+                f"job {state.job.index + 1} ({state.job.place or state.job.port}) "
+                f"attempt {state.attempts}: "
                 f"{result.result}",
                 file=progress,
                 flush=True,

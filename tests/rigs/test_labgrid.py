@@ -336,3 +336,42 @@ def test_the_gui_port_picker_shows_the_places(lab: Callable[..., Lab], qtbot) ->
         runner.shutdown()
         scanner.close()
         rack.client("-p", "rack3-2", "release", user="alice")
+
+
+def test_labgrid_is_imported_only_by_its_adapter_and_only_when_used() -> None:
+    """labgrid is LGPL-2.1: one module imports it, lazily; without it, a coded error."""
+    root = Path(__file__).resolve().parents[2]
+    importers = sorted(
+        str(path.relative_to(root))
+        for folder in (
+            "bridgelab",
+            "drivers",
+            "zigbee",
+            "emulator",
+            "firmware",
+            "updates",
+            "data",
+            "gui",
+        )
+        if (root / folder).is_dir()
+        for path in (root / folder).rglob("*.py")
+        if "import labgrid" in path.read_text() or "from labgrid" in path.read_text()
+    )
+    assert importers == ["updates/labgrid_places.py"]
+    probe = (
+        "import sys\n"
+        "import bridgelab.gui.port_list, bridgelab.updates.campaign_places, bridgelab.cli\n"
+        "assert not any(m.split('.')[0] in ('labgrid', 'grpc') for m in sys.modules), 'eager'\n"
+        "sys.modules['labgrid'] = None  # as if the extra were not installed\n"
+        "from bridgelab.updates.labgrid_places import Coordinator, LabgridMissing\n"
+        "try:\n"
+        "    Coordinator('127.0.0.1:1')\n"
+        "except LabgridMissing as error:\n"
+        "    print(error.code, '|', error.action)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("labgrid-not-installed |")
+    assert "bridgelab[labgrid]" in result.stdout
