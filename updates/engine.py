@@ -35,6 +35,7 @@ from bridgelab.drivers.errors import (
     PortPermissionDenied,
     UnknownUrlScheme,
 )
+from bridgelab.drivers.factory import BootloaderOnly
 from bridgelab.drivers.join_state import JoinState
 from bridgelab.drivers.versions import format_version
 from bridgelab.firmware.compat import DowngradeOverride
@@ -258,6 +259,10 @@ class UpdateEngine:
             except (PortNotFound, PortBusy, PortPermissionDenied, UnknownUrlScheme) as error:
                 raise UpdateFailed.from_error(
                     Stage.IDENTIFY, FailureClass.PORT_UNAVAILABLE, error
+                ) from error
+            except BootloaderOnly as error:  # waiting will not bring the application back
+                raise UpdateFailed.from_error(
+                    Stage.IDENTIFY, FailureClass.NO_RESPONSE, error
                 ) from error
             except DriverError as error:
                 if time.monotonic() > deadline:
