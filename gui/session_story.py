@@ -43,6 +43,8 @@ def event_details(data: dict[str, Any]) -> str:
     for key, value in data.items():
         if isinstance(value, dict | list):
             value = json.dumps(value, separators=(",", ":"))
+        elif key.endswith("version") and isinstance(value, int) and not isinstance(value, bool):
+            value = display_version(value)  # firmware_version=1.3.0, as the verdict says it
         parts.append(f"{key}={value}")
     return ", ".join(parts)
 

@@ -70,7 +70,10 @@ def test_orphaned_bridge_shows_a_red_state_and_the_next_step(
     view = window.device_view
     assert view.join_badge.word == "ORPHANED" and view.join_badge.tone is Tone.BAD
     assert "Orphaned after a Comms Hub swap-out" in view.diagnosis.text()
-    assert "Update it locally" in view.diagnosis.text()
+    assert "update it locally" in view.diagnosis.headline.text()
+    details = view.diagnosis.details.text()
+    assert "cannot rejoin the HAN" in details
+    assert "update it locally" not in details.lower(), "the next step is said once"
 
 
 def test_missing_port_shows_what_happened_and_the_fix_then_recovers(
