@@ -29,6 +29,7 @@ from bridgelab.drivers.factory import connect_bridge
 from bridgelab.drivers.link import DEFAULT_BAUD
 from bridgelab.errors import BridgeLabError
 from bridgelab.firmware.compat import DeviceIdentity
+from bridgelab.firmware.trust_source import identity_of
 from bridgelab.gui.tasks import TaskRunner
 
 POLL_INTERVAL_MS = 3000
@@ -69,14 +70,7 @@ class BridgeSnapshot:
     @property
     def device_identity(self) -> DeviceIdentity:
         """The identity the firmware layer checks an image against."""
-        identity = self.identity
-        return DeviceIdentity(
-            manufacturer_code=identity.manufacturer_code,
-            image_type=identity.image_type,
-            hardware_version=identity.hardware_version,
-            file_version=identity.firmware_version,
-            eui64=identity.eui64,
-        )
+        return identity_of(self.identity)
 
     def with_join(self, join: p.JoinStatusResponse) -> BridgeSnapshot:
         return replace(self, join=join, findings=tuple(diagnose(self.identity, join, self.p2p)))

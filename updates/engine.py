@@ -11,15 +11,13 @@ is back on the HAN (if it was on it before) and stays healthy for `policy.health
 from __future__ import annotations
 
 import contextlib
-import tempfile
 import threading
-import time
-import traceback
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
-from pathlib import Path
 from typing import TypeVar
 
+from bridgelab.clock import SYSTEM_CLOCK, Clock
+from bridgelab.crash import write_crash_report
 from bridgelab.data.errors import StoreError
 from bridgelab.data.failures import FailureClass, FinalState, Stage
 from bridgelab.data.records import DeviceInfo, ImageInfo, SessionStart
@@ -47,6 +45,7 @@ from bridgelab.updates.link import BridgeLink
 from bridgelab.updates.progress import ProgressMeter
 from bridgelab.updates.recorder import SessionLog
 from bridgelab.updates.request import UpdateRequest
+from bridgelab.updates.retry import retry
 from bridgelab.updates.transfer import Cancelled, WindowedTransfer
 
 HEALTH_POLL_S = 0.25
@@ -65,8 +64,10 @@ class UpdateEngine:
         store: TriageStore | None = None,
         subscribers: Sequence[ev.Subscriber] = (),
         trace: bool = False,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.request = request
+        self.clock = clock  # every wait and deadline of the session runs on it
         self.policy = request.policy
         self.log = SessionLog(store)
         self.subscribers: list[ev.Subscriber] = list(subscribers)
@@ -77,6 +78,7 @@ class UpdateEngine:
             request.port_url,
             baudrate=request.baudrate,
             trace=self._on_frame if trace else None,
+            clock=clock,
         )
         self.identity: p.IdentityResponse | None = None
         self.join_before: JoinState | None = None
@@ -119,17 +121,17 @@ class UpdateEngine:
     def notice(self, level: str, code: str, message: str) -> None:
         self.notices.append(message)
         self.log.event("notice", {"level": level, "code": code, "message": message})
-        self.emit(ev.Notice(time.monotonic(), level, code, message))
+        self.emit(ev.Notice(self.clock.monotonic(), level, code, message))
 
     def retry(self, stage: Stage, reason: str, offset: int | None = None) -> None:
         self.retries += 1
         self.log.event("retry", {"stage": stage.value, "reason": reason, "offset": offset})
         self.log.update(retries=self.retries)
-        self.emit(ev.Retry(time.monotonic(), stage, self.retries, reason, offset))
+        self.emit(ev.Retry(self.clock.monotonic(), stage, self.retries, reason, offset))
 
     @contextlib.contextmanager
     def stage(self, stage: Stage, detail: str = "") -> Iterator[None]:
-        started = time.monotonic()
+        started = self.clock.monotonic()
         self.current_stage = stage
         self.log.stage(stage, {"detail": detail} if detail else None)
         self.emit(ev.StageStarted(started, stage, detail))
@@ -138,7 +140,11 @@ class UpdateEngine:
             yield
             ok = True
         finally:
-            self.emit(ev.StageFinished(time.monotonic(), stage, ok, "", time.monotonic() - started))
+            self.emit(
+                ev.StageFinished(
+                    self.clock.monotonic(), stage, ok, "", self.clock.monotonic() - started
+                )
+            )
 
     def check_cancel(self) -> None:
         if self._cancel.is_set():
@@ -147,7 +153,7 @@ class UpdateEngine:
     # ----------------------------------------------------------------- the session
 
     def run(self) -> UpdateResult:
-        started = time.monotonic()
+        started = self.clock.monotonic()
         request = self.request
         failure: UpdateFailed | None = None
         state = FinalState.SUCCESS
@@ -232,40 +238,46 @@ class UpdateEngine:
     def call_retrying(self, request: p.Request[R], total_s: float, stage: Stage) -> R:
         """Send an idempotent request until it is answered: a lost frame costs a retry,
         not the session. Waits 1, 2, 4, ... request timeouts, `total_s` in all."""
-        deadline = time.monotonic() + total_s
-        wait_s = self.policy.request_timeout_s
-        while True:
-            self.check_cancel()
-            remaining = deadline - time.monotonic()
-            try:
-                return self.link.current.call(request, min(wait_s, max(remaining, 0.05)))
-            except NoAnswer:
-                if time.monotonic() >= deadline:
-                    raise
-                self.retry(stage, f"no answer to {type(request).__name__}")
-                wait_s *= 2
+        return retry(
+            lambda try_s: self.link.current.call(request, try_s),
+            total_s=total_s,
+            clock=self.clock,
+            retry_on=(NoAnswer,),
+            first_try_s=self.policy.request_timeout_s,
+            backoff=2.0,
+            on_retry=lambda _: self.retry(stage, f"no answer to {type(request).__name__}"),
+            check_cancel=self.check_cancel,
+        )
 
     # ----------------------------------------------------------------- identify
 
     def _identify(self) -> None:
         timeout_s = self.policy.timeouts.identify_s
-        deadline = time.monotonic() + timeout_s
-        while True:
-            self.check_cancel()
+        deadline = self.clock.monotonic() + timeout_s
+
+        def open_link(_: float) -> BridgeClient:
             try:
-                self.link.open()
-                break
+                return self.link.open()
             except (PortNotFound, PortBusy, PortPermissionDenied, UnknownUrlScheme) as error:
+                # Final: waiting does not create a port or free it.
                 raise UpdateFailed.from_error(
                     Stage.IDENTIFY, FailureClass.PORT_UNAVAILABLE, error
                 ) from error
-            except DriverError as error:
-                if time.monotonic() > deadline:
-                    raise UpdateFailed.from_error(
-                        Stage.IDENTIFY, FailureClass.NO_RESPONSE, error
-                    ) from error
-                time.sleep(0.2)
-        remaining = max(deadline - time.monotonic(), 2 * self.policy.request_timeout_s)
+
+        try:
+            retry(
+                open_link,
+                total_s=timeout_s,
+                clock=self.clock,
+                retry_on=(DriverError,),
+                pause_s=0.2,
+                check_cancel=self.check_cancel,
+            )
+        except DriverError as error:
+            raise UpdateFailed.from_error(
+                Stage.IDENTIFY, FailureClass.NO_RESPONSE, error
+            ) from error
+        remaining = max(deadline - self.clock.monotonic(), 2 * self.policy.request_timeout_s)
         try:
             identity = self.call_retrying(p.GetIdentity(), remaining, Stage.IDENTIFY)
             join = self.call_retrying(p.GetJoinStatus(), remaining, Stage.IDENTIFY)
@@ -288,7 +300,9 @@ class UpdateEngine:
             )
         )
         self.log.update(version_before=identity.firmware_version, port_url=self.link.url)
-        self.emit(ev.DeviceIdentified(time.monotonic(), identity.eui64, info, join.state.label))
+        self.emit(
+            ev.DeviceIdentified(self.clock.monotonic(), identity.eui64, info, join.state.label)
+        )
 
     # ----------------------------------------------------------------- validate
 
@@ -368,7 +382,7 @@ class UpdateEngine:
                 self.log.progress(done, total, rate_bps=round(meter.rate_bps, 1))
                 self.emit(
                     ev.Progress(
-                        time.monotonic(),
+                        self.clock.monotonic(),
                         done,
                         total,
                         meter.rate_bps,
@@ -480,8 +494,8 @@ class UpdateEngine:
         idle or trial has restarted. A restart that dropped the link is followed by a
         reconnect by EUI-64.
         """
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
+        deadline = self.clock.monotonic() + timeout_s
+        while self.clock.monotonic() < deadline:
             self.check_cancel()
             event = self.link.wait_event(p.Rebooted, REBOOT_POLL_S)
             if isinstance(event, p.Rebooted):
@@ -513,7 +527,7 @@ class UpdateEngine:
         )
 
     def reconnect(self, stage: Stage) -> BridgeClient:
-        deadline = time.monotonic() + self.policy.timeouts.reconnect_s
+        deadline = self.clock.monotonic() + self.policy.timeouts.reconnect_s
         self.retry(stage, "reconnecting")
         try:
             return self.link.reconnect(deadline, self.cancelled)
@@ -527,28 +541,34 @@ class UpdateEngine:
 
     # ----------------------------------------------------------------- confirm
 
-    def _call_with_recovery(self, stage: Stage, deadline: float, what: str) -> p.IdentityResponse:
-        while True:
-            self.check_cancel()
-            try:
-                client = self.link.current if self.link.healthy() else self.reconnect(stage)
-                return client.identity()
-            except (NoAnswer, LinkLost) as error:
-                if time.monotonic() > deadline:
-                    raise UpdateFailed(
-                        stage,
-                        FailureClass.NO_RESPONSE,
-                        f"No answer while {what}: {error.message}",
-                        code=error.code,
-                    ) from error
-                time.sleep(0.1)
+    def _call_with_recovery(self, stage: Stage, total_s: float, what: str) -> p.IdentityResponse:
+        def read_identity(_: float) -> p.IdentityResponse:
+            client = self.link.current if self.link.healthy() else self.reconnect(stage)
+            return client.identity()
+
+        try:
+            return retry(
+                read_identity,
+                total_s=total_s,
+                clock=self.clock,
+                retry_on=(NoAnswer, LinkLost),
+                pause_s=0.1,
+                check_cancel=self.check_cancel,
+            )
+        except (NoAnswer, LinkLost) as error:
+            raise UpdateFailed(
+                stage,
+                FailureClass.NO_RESPONSE,
+                f"No answer while {what}: {error.message}",
+                code=error.code,
+            ) from error
 
     def _confirm(self) -> None:
         assert self.image is not None
         timeouts = self.policy.timeouts
         expected = self.image.header.file_version
         identity = self._call_with_recovery(
-            Stage.CONFIRM, time.monotonic() + timeouts.activate_s, "reading the version back"
+            Stage.CONFIRM, timeouts.activate_s, "reading the version back"
         )
         self.version_after = identity.firmware_version
         self.log.update(version_after=identity.firmware_version)
@@ -564,7 +584,7 @@ class UpdateEngine:
                 else "version-unexpected",
             )
         if self.join_before == JoinState.JOINED:
-            self._await_rejoin(time.monotonic() + timeouts.rejoin_s)
+            self._await_rejoin(self.clock.monotonic() + timeouts.rejoin_s)
         self._stay_healthy()
         if self.request.mode == "local":
             retries_before = self.retries
@@ -584,7 +604,7 @@ class UpdateEngine:
 
     def _await_rejoin(self, deadline: float) -> None:
         state = JoinState.LEFT
-        while time.monotonic() < deadline:
+        while self.clock.monotonic() < deadline:
             self.check_cancel()
             try:
                 state = self.link.current.join_status().state
@@ -594,7 +614,7 @@ class UpdateEngine:
                 self.rejoined = True
                 self.log.event("rejoined", {})
                 return
-            time.sleep(HEALTH_POLL_S)
+            self.clock.sleep(HEALTH_POLL_S)
         self.rejoined = False
         raise UpdateFailed(
             Stage.CONFIRM,
@@ -605,9 +625,9 @@ class UpdateEngine:
         )
 
     def _stay_healthy(self) -> None:
-        until = time.monotonic() + self.policy.healthy_s
+        until = self.clock.monotonic() + self.policy.healthy_s
         must_be_joined = self.join_before == JoinState.JOINED
-        while time.monotonic() < until:
+        while self.clock.monotonic() < until:
             self.check_cancel()
             for event in self.link.drain_events():
                 if isinstance(event, p.Rebooted):
@@ -639,7 +659,7 @@ class UpdateEngine:
                     f"The bridge left the HAN ({join.state.label}) during the health check.",
                     code="left-han-after-update",
                 )
-            time.sleep(HEALTH_POLL_S)
+            self.clock.sleep(HEALTH_POLL_S)
 
     # ----------------------------------------------------------------- endings
 
@@ -651,23 +671,19 @@ class UpdateEngine:
         return UpdateFailed.from_error(stage, cls, error)
 
     def _internal_error(self, error: Exception) -> UpdateFailed:
-        with tempfile.NamedTemporaryFile(
-            "w", prefix="bridgelab-crash-", suffix=".txt", delete=False
-        ) as crash:
-            traceback.print_exc(file=crash)
+        crash = write_crash_report(error, where=f"update engine, {self.current_stage.value}")
         return UpdateFailed(
             self.current_stage,
             FailureClass.INTERNAL_ERROR,
             f"Internal error ({type(error).__name__}: {error}).",
             code="internal-error",
-            action=f"This is a Bridge Lab bug: report it with {Path(crash.name)} and the "
-            "defect bundle.",
+            action=f"This is a Bridge Lab bug: report it with {crash} and the defect bundle.",
         )
 
     def _finish(
         self, started: float, state: FinalState, failure: UpdateFailed | None
     ) -> UpdateResult:
-        duration = time.monotonic() - started
+        duration = self.clock.monotonic() - started
         throughput = self.transferred / self.transfer_seconds if self.transfer_seconds else None
         line = self.request.line_rate_bps
         efficiency = throughput / line if throughput is not None and line else None
@@ -704,7 +720,7 @@ class UpdateEngine:
             throughput_bps=throughput,
             retries=self.retries,
         )
-        self.emit(ev.SessionFinished(time.monotonic(), result))
+        self.emit(ev.SessionFinished(self.clock.monotonic(), result))
         return result
 
 

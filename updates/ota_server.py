@@ -12,7 +12,6 @@ predicts that duration from the image size, block size, round trip and block per
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING
 
 from bridgelab.data.failures import FailureClass, Stage
@@ -21,6 +20,7 @@ from bridgelab.drivers.errors import LinkLost, NoAnswer
 from bridgelab.updates import events as ev
 from bridgelab.updates.errors import UpdateFailed
 from bridgelab.updates.progress import ProgressMeter
+from bridgelab.updates.retry import retry
 from bridgelab.updates.transfer import Cancelled
 from bridgelab.zigbee.ota_timing import DEFAULT_VERIFY_TIME_S, predict_ota_duration
 from bridgelab.zigbee.zcl_ota import (
@@ -90,35 +90,35 @@ class OtaServerSession:
     def tunnel(self, zcl_frame: bytes) -> list[bytes]:
         """One exchange with the bridge's OTA client; recovers from a lost frame."""
         engine = self.engine
-        deadline = time.monotonic() + self.policy.timeouts.reconnect_s
-        while True:
-            engine.check_cancel()
-            try:
-                client = (
-                    engine.link.current
-                    if engine.link.healthy()
-                    else engine.reconnect(Stage.TRANSFER)
-                )
-                answer = client.call(p.OtaTunnel(zcl_frame), self.policy.request_timeout_s)
-                break
-            except p.DeviceStatusError as error:
-                cls = (
-                    FailureClass.NOT_OTA_CAPABLE
-                    if error.status == p.Status.NOT_SUPPORTED
-                    else FailureClass.NOT_JOINED
-                )
-                raise UpdateFailed(
-                    engine.current_stage, cls, error.message, code=error.code
-                ) from error
-            except (NoAnswer, LinkLost) as error:
-                if time.monotonic() > deadline:
-                    raise UpdateFailed(
-                        engine.current_stage,
-                        FailureClass.LINK_LOST,
-                        error.message,
-                        code=error.code,
-                    ) from error
-                engine.retry(engine.current_stage, f"tunnel: {error.code}")
+
+        def exchange(_: float) -> p.OtaTunnelResponse:
+            client = (
+                engine.link.current if engine.link.healthy() else engine.reconnect(Stage.TRANSFER)
+            )
+            return client.call(p.OtaTunnel(zcl_frame), self.policy.request_timeout_s)
+
+        try:
+            answer = retry(
+                exchange,
+                total_s=self.policy.timeouts.reconnect_s,
+                clock=engine.clock,
+                retry_on=(NoAnswer, LinkLost),
+                on_retry=lambda error: engine.retry(
+                    engine.current_stage, f"tunnel: {getattr(error, 'code', 'lost')}"
+                ),
+                check_cancel=engine.check_cancel,
+            )
+        except p.DeviceStatusError as error:
+            cls = (
+                FailureClass.NOT_OTA_CAPABLE
+                if error.status == p.Status.NOT_SUPPORTED
+                else FailureClass.NOT_JOINED
+            )
+            raise UpdateFailed(engine.current_stage, cls, error.message, code=error.code) from error
+        except (NoAnswer, LinkLost) as error:
+            raise UpdateFailed(
+                engine.current_stage, FailureClass.LINK_LOST, error.message, code=error.code
+            ) from error
         if self.clock_start_ms is None:
             self.clock_start_ms = answer.clock_ms
             self.progress_clock_ms = answer.clock_ms
@@ -275,11 +275,11 @@ def _exchange(
     """Answer the client's frames until it sends its Upgrade End Request."""
     stall_ms = engine.policy.timeouts.ota_stall_s * 1000
     size = len(server.raw)
-    started = time.monotonic()
+    started = engine.clock.monotonic()
     for _ in range(MAX_EXCHANGES):
         replies = _answer_all(engine, server, outgoing)
         if server.ended():
-            engine.transfer_seconds = time.monotonic() - started
+            engine.transfer_seconds = engine.clock.monotonic() - started
             return
         outgoing = []
         for reply in replies or [b""]:  # nothing to say: let the client's timer run
@@ -295,7 +295,15 @@ def _exchange(
                 engine.log.progress(offset, size, simulated_s=round(simulated, 1))
                 engine.emit(
                     ev.Progress(
-                        time.monotonic(), offset, size, rate, eta, None, 0, simulated, predicted
+                        engine.clock.monotonic(),
+                        offset,
+                        size,
+                        rate,
+                        eta,
+                        None,
+                        0,
+                        simulated,
+                        predicted,
                     )
                 )
         elif server.clock_ms - server.progress_clock_ms > stall_ms:
