@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 import time
 from typing import Protocol
+from urllib.parse import parse_qsl, urlsplit
 
 
 class Clock(Protocol):
@@ -54,3 +55,29 @@ class SkippingClock:
     @property
     def skipped_s(self) -> float:
         return self._skipped_s
+
+
+_SHARED: dict[str, SkippingClock] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_skipping_clock(name: str) -> SkippingClock:
+    """The process's skipping clock called `name` (made on first use): an engine and an
+    in-process emulated bridge (`emu://...?clock=NAME`) given the same name share it."""
+    with _SHARED_LOCK:
+        clock = _SHARED.get(name)
+        if clock is None:
+            clock = _SHARED[name] = SkippingClock()
+        return clock
+
+
+def clock_for_url(url: str) -> Clock:
+    """The clock a session with the bridge at `url` must run on: the shared skipping
+    clock an in-process emulated bridge names (`emu://...?clock=NAME`), else real time.
+    (Engine and bridge must agree: a skipped wait is only safe if the bridge skips too.)"""
+    parts = urlsplit(url)
+    if parts.scheme.lower() == "emu":
+        for key, value in parse_qsl(parts.query):
+            if key.strip().lower() == "clock" and value:
+                return shared_skipping_clock(value)
+    return SYSTEM_CLOCK

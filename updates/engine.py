@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import TypeVar
 
-from bridgelab.clock import SYSTEM_CLOCK, Clock
+from bridgelab.clock import Clock, clock_for_url
 from bridgelab.crash import write_crash_report
 from bridgelab.data.errors import StoreError
 from bridgelab.data.failures import FailureClass, FinalState, Stage
@@ -64,10 +64,12 @@ class UpdateEngine:
         store: TriageStore | None = None,
         subscribers: Sequence[ev.Subscriber] = (),
         trace: bool = False,
-        clock: Clock = SYSTEM_CLOCK,
+        clock: Clock | None = None,
     ) -> None:
         self.request = request
-        self.clock = clock  # every wait and deadline of the session runs on it
+        # Every wait and deadline of the session runs on this clock: by default the one
+        # the bridge's URL implies (real time, or an emulated bridge's skipping clock).
+        self.clock = clock if clock is not None else clock_for_url(request.port_url)
         self.policy = request.policy
         self.log = SessionLog(store)
         self.subscribers: list[ev.Subscriber] = list(subscribers)
@@ -78,7 +80,7 @@ class UpdateEngine:
             request.port_url,
             baudrate=request.baudrate,
             trace=self._on_frame if trace else None,
-            clock=clock,
+            clock=self.clock,
         )
         self.identity: p.IdentityResponse | None = None
         self.join_before: JoinState | None = None

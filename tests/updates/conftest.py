@@ -67,7 +67,9 @@ def bridge_url(fast_profile: Path) -> Iterator[object]:
     """`bridge_url("reboot-at=4096")`: a fresh fast emulated bridge with its own id."""
 
     def make(faults: str = "", **options: str) -> str:
-        query = [f"id=test-{next(_ids)}"]
+        # The engine and the bridge share one skipping clock (bridgelab.clock): the
+        # health check, boots and rejoins keep their order but cost no real seconds.
+        query = [f"id=test-{next(_ids)}", "clock=update-tests"]
         if faults:
             query.append(f"faults={faults}")
         query += [f"{key}={value}" for key, value in options.items()]
