@@ -10,17 +10,14 @@ is back on the HAN (if it was on it before) and stays healthy for `policy.health
 
 from __future__ import annotations
 
-import contextlib
-import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import TypeVar
 
 from bridgelab.clock import Clock, clock_for_url
 from bridgelab.crash import write_crash_report
 from bridgelab.data.errors import StoreError
 from bridgelab.data.failures import FailureClass, FinalState, Stage
-from bridgelab.data.records import DeviceInfo, ImageInfo, SessionStart
+from bridgelab.data.records import DeviceInfo, ImageInfo, Mode, SessionStart
 from bridgelab.data.store import TriageStore
 from bridgelab.drivers import protocol as p
 from bridgelab.drivers.client import BridgeClient
@@ -42,16 +39,23 @@ from bridgelab.firmware.verify import VerificationReport
 from bridgelab.updates import events as ev
 from bridgelab.updates.errors import UpdateFailed
 from bridgelab.updates.link import BridgeLink
-from bridgelab.updates.progress import ProgressMeter
+from bridgelab.updates.local import LocalTransfer
+from bridgelab.updates.ota_server import SimulatedOta
 from bridgelab.updates.recorder import SessionLog
 from bridgelab.updates.request import UpdateRequest
 from bridgelab.updates.retry import retry
-from bridgelab.updates.transfer import Cancelled, WindowedTransfer
+from bridgelab.updates.session import SessionContext
+from bridgelab.updates.strategy import PreparedImage, TransferOutcome, TransferStrategy
+from bridgelab.updates.transfer import Cancelled
 
 HEALTH_POLL_S = 0.25
-REBOOT_POLL_S = 0.5
 HEALTH_ANSWER_S = 2.0  # a bridge silent this long in the health check is unhealthy
-R = TypeVar("R", bound=p.Message)
+
+# How the image reaches the bridge, by mode (the contract: `updates.strategy`).
+STRATEGIES: dict[Mode, Callable[[], TransferStrategy]] = {
+    Mode.LOCAL: LocalTransfer,
+    Mode.OTA: SimulatedOta,
+}
 
 
 class UpdateEngine:
@@ -72,85 +76,43 @@ class UpdateEngine:
         self.clock = clock if clock is not None else clock_for_url(request.port_url)
         self.policy = request.policy
         self.log = SessionLog(store)
-        self.subscribers: list[ev.Subscriber] = list(subscribers)
-        self._cancel = threading.Event()
-        self._rig_lost: str | None = None  # set by rig_lost(): why the rig vanished
         self._trace = trace
-        self.link = BridgeLink(
+        link = BridgeLink(
             request.port_url,
             baudrate=request.baudrate,
             trace=self._on_frame if trace else None,
             clock=self.clock,
         )
+        self.context = SessionContext(request, link, self.log, self.clock, subscribers)
+        self.link = link
+        self.subscribers = self.context.subscribers  # add listeners before run()
+        # What the stages learn; the result is written from these in _finish().
         self.identity: p.IdentityResponse | None = None
         self.join_before: JoinState | None = None
         self.join_after: JoinState | None = None  # last seen in the health check
         self.image: OtaImage | None = None
         self.report: VerificationReport | None = None
         self.file_sha256 = b""
-        self.retries = 0
-        self.resumed_from: int | None = None
-        self.transfer_seconds = 0.0
-        self.transferred = 0
+        self.outcome: TransferOutcome | None = None  # what the transfer strategy did
         self.version_after: int | None = None
         self.rejoined: bool | None = None
-        self.predicted_ota_s: float | None = None
-        self.simulated_s: float | None = None
-        self.notices: list[str] = []
-        self.current_stage = Stage.IDENTIFY  # set by stage(); names the stage a failure is in
 
-    # ----------------------------------------------------------------- plumbing
+    # ----------------------------------------------------------------- control
 
     def cancel(self) -> None:
-        self._cancel.set()
+        self.context.cancel.cancel()
 
     def rig_lost(self, reason: str) -> None:
         """The remote rig carrying the link vanished (a labgrid exporter died): stop, and
         end the session as `rig-lost`, not as a fault of the bridge. Any thread."""
-        self._rig_lost = reason
-        self._cancel.set()
+        self.context.cancel.rig_lost = reason
+        self.context.cancel.cancel()
 
     def cancelled(self) -> bool:
-        return self._cancel.is_set()
-
-    def emit(self, event: ev.UpdateEvent) -> None:
-        for subscriber in self.subscribers:
-            subscriber(event)
+        return self.context.cancel.cancelled()
 
     def _on_frame(self, direction: str, raw: bytes, t: float) -> None:
         self.log.frame(direction, raw, t)
-
-    def notice(self, level: str, code: str, message: str) -> None:
-        self.notices.append(message)
-        self.log.event("notice", {"level": level, "code": code, "message": message})
-        self.emit(ev.Notice(self.clock.monotonic(), level, code, message))
-
-    def retry(self, stage: Stage, reason: str, offset: int | None = None) -> None:
-        self.retries += 1
-        self.log.event("retry", {"stage": stage.value, "reason": reason, "offset": offset})
-        self.log.update(retries=self.retries)
-        self.emit(ev.Retry(self.clock.monotonic(), stage, self.retries, reason, offset))
-
-    @contextlib.contextmanager
-    def stage(self, stage: Stage, detail: str = "") -> Iterator[None]:
-        started = self.clock.monotonic()
-        self.current_stage = stage
-        self.log.stage(stage, {"detail": detail} if detail else None)
-        self.emit(ev.StageStarted(started, stage, detail))
-        ok = False
-        try:
-            yield
-            ok = True
-        finally:
-            self.emit(
-                ev.StageFinished(
-                    self.clock.monotonic(), stage, ok, "", self.clock.monotonic() - started
-                )
-            )
-
-    def check_cancel(self) -> None:
-        if self._cancel.is_set():
-            raise Cancelled()
 
     # ----------------------------------------------------------------- the session
 
@@ -183,7 +145,7 @@ class UpdateEngine:
                 action=f"{error.action} Nothing was sent to the bridge.",
             )
             return self._finish(started, FinalState.FAILED, failure)
-        self.emit(
+        self.context.emit(
             ev.SessionStarted(
                 started, request.mode, request.port_url, str(request.image_path), image_size
             )
@@ -195,7 +157,7 @@ class UpdateEngine:
         except Cancelled:
             state = FinalState.CANCELLED
             failure = UpdateFailed(
-                self.current_stage,
+                self.context.current_stage,
                 FailureClass.CANCELLED,
                 "Cancelled by the user.",
                 code="cancelled",
@@ -206,15 +168,18 @@ class UpdateEngine:
             failure, state = self._internal_error(error), FinalState.FAILED
         finally:
             self.link.close()
-        if failure is not None and self._rig_lost is not None:
+        if failure is not None and self.context.cancel.rig_lost is not None:
             # Whatever the link did once its rig was gone (dropped, refused, cancelled by
             # the campaign), the bridge is not the one at fault.
-            failure, state = self._rig_lost_failure(self._rig_lost), FinalState.FAILED
+            failure, state = (
+                self._rig_lost_failure(self.context.cancel.rig_lost),
+                FinalState.FAILED,
+            )
         return self._finish(started, state, failure)
 
     def _rig_lost_failure(self, reason: str) -> UpdateFailed:
         return UpdateFailed(
-            self.current_stage,
+            self.context.current_stage,
             FailureClass.RIG_LOST,
             f"The remote rig went away: {reason}.",
             code="rig-lost",
@@ -223,33 +188,18 @@ class UpdateEngine:
         )
 
     def _run_stages(self) -> None:
-        with self.stage(Stage.IDENTIFY, self.request.port_url):
+        with self.context.stage(Stage.IDENTIFY, self.request.port_url):
             self._identify()
-        with self.stage(Stage.VALIDATE, str(self.request.image_path)):
+        with self.context.stage(Stage.VALIDATE, str(self.request.image_path)):
             self._validate()
-        self.check_cancel()
-        if self.request.mode == "ota":
-            from bridgelab.updates.ota_server import run_simulated_ota
-
-            run_simulated_ota(self)
-        else:
-            self._local_update()
-        with self.stage(Stage.CONFIRM):
-            self._confirm()
-
-    def call_retrying(self, request: p.Request[R], total_s: float, stage: Stage) -> R:
-        """Send an idempotent request until it is answered: a lost frame costs a retry,
-        not the session. Waits 1, 2, 4, ... request timeouts, `total_s` in all."""
-        return retry(
-            lambda try_s: self.link.current.call(request, try_s),
-            total_s=total_s,
-            clock=self.clock,
-            retry_on=(NoAnswer,),
-            first_try_s=self.policy.request_timeout_s,
-            backoff=2.0,
-            on_retry=lambda _: self.retry(stage, f"no answer to {type(request).__name__}"),
-            check_cancel=self.check_cancel,
+        self.context.check_cancel()
+        assert self.image is not None and self.report is not None
+        prepared = PreparedImage(
+            self.image, self.file_sha256, self.report.manufacturer_image_sha256
         )
+        self.outcome = STRATEGIES[self.request.mode]().run(self.context, prepared)
+        with self.context.stage(Stage.CONFIRM):
+            self._confirm()
 
     # ----------------------------------------------------------------- identify
 
@@ -273,7 +223,7 @@ class UpdateEngine:
                 clock=self.clock,
                 retry_on=(DriverError,),
                 pause_s=0.2,
-                check_cancel=self.check_cancel,
+                check_cancel=self.context.check_cancel,
             )
         except DriverError as error:
             raise UpdateFailed.from_error(
@@ -281,8 +231,8 @@ class UpdateEngine:
             ) from error
         remaining = max(deadline - self.clock.monotonic(), 2 * self.policy.request_timeout_s)
         try:
-            identity = self.call_retrying(p.GetIdentity(), remaining, Stage.IDENTIFY)
-            join = self.call_retrying(p.GetJoinStatus(), remaining, Stage.IDENTIFY)
+            identity = self.context.call_retrying(p.GetIdentity(), remaining, Stage.IDENTIFY)
+            join = self.context.call_retrying(p.GetJoinStatus(), remaining, Stage.IDENTIFY)
         except NoAnswer as error:
             raise UpdateFailed.from_error(
                 Stage.IDENTIFY, FailureClass.NO_RESPONSE, error
@@ -302,7 +252,7 @@ class UpdateEngine:
             )
         )
         self.log.update(version_before=identity.firmware_version, port_url=self.link.url)
-        self.emit(
+        self.context.emit(
             ev.DeviceIdentified(self.clock.monotonic(), identity.eui64, info, join.state.label)
         )
 
@@ -368,184 +318,21 @@ class UpdateEngine:
                 code=refusal.code,
                 action=refusal.action or None,
             )
-        self.notice("info", "trust-source", f"Signature checked against {preflight.trust_source}.")
+        self.context.notice(
+            "info", "trust-source", f"Signature checked against {preflight.trust_source}."
+        )
         for warning in verdict.warnings:
-            self.notice("warning", warning.code, f"{warning.message} {warning.action}".strip())
+            self.context.notice(
+                "warning", warning.code, f"{warning.message} {warning.action}".strip()
+            )
 
     # ----------------------------------------------------------------- local update
-
-    def _local_update(self) -> None:
-        assert self.image is not None
-        image_bytes = bytes(self.image.raw)
-        meter = ProgressMeter(len(image_bytes), self.request.line_rate_bps)
-
-        def on_progress(done: int, total: int, resumed_from: int) -> None:
-            if meter.update(done):
-                self.log.progress(done, total, rate_bps=round(meter.rate_bps, 1))
-                self.emit(
-                    ev.Progress(
-                        self.clock.monotonic(),
-                        done,
-                        total,
-                        meter.rate_bps,
-                        meter.eta_s,
-                        meter.efficiency,
-                        resumed_from,
-                    )
-                )
-
-        def on_retry(reason: str, offset: int | None) -> None:
-            self.retry(Stage.TRANSFER, reason, offset)
-
-        with self.stage(Stage.TRANSFER):
-            transfer = WindowedTransfer(
-                self.link,
-                image_bytes,
-                self.policy,
-                line_rate_bps=self.request.line_rate_bps,
-                should_stop=self.cancelled,
-                on_progress=on_progress,
-                on_retry=on_retry,
-                file_sha256=self.file_sha256,
-            )
-            result = transfer.run()
-            self.resumed_from = result.resumed_from
-            self.transferred = result.payload_bytes
-            self.transfer_seconds = result.seconds
-            self.log.update(resumed_from=result.resumed_from)
-            self.log.event(
-                "transfer",
-                {
-                    "window": result.window,
-                    "block_size": result.block_size,
-                    "sent_bytes": result.sent_bytes,
-                    "seconds": round(result.seconds, 3),
-                },
-            )
-        with self.stage(Stage.VERIFY):
-            mfr_sha = self._device_verify()
-        with self.stage(Stage.ACTIVATE):
-            self._activate(mfr_sha)
-
-    def _device_verify(self) -> bytes:
-        assert self.report is not None
-        expected_file = self.file_sha256
-        expected_mfr = self.report.manufacturer_image_sha256
-        try:
-            answer = self.call_retrying(
-                p.UpdateFinish(),
-                self.policy.timeouts.verify_s,
-                Stage.VERIFY,
-            )
-        except p.DeviceStatusError as error:
-            classes = {
-                int(p.Status.HASH_MISMATCH): FailureClass.HASH_MISMATCH,
-                int(p.Status.IMAGE_REJECTED): FailureClass.DEVICE_REFUSED,
-            }
-            cls = classes.get(error.status, FailureClass.DEVICE_ERROR)
-            raise UpdateFailed(Stage.VERIFY, cls, error.message, code=error.code) from error
-        except NoAnswer as error:
-            raise UpdateFailed(
-                Stage.VERIFY,
-                FailureClass.STALLED,
-                f"The bridge did not finish verifying: {error.message}",
-                code="verify-stalled",
-            ) from error
-        if answer.file_sha256 != expected_file or answer.manufacturer_image_sha256 != expected_mfr:
-            raise UpdateFailed(
-                Stage.VERIFY,
-                FailureClass.HASH_MISMATCH,
-                "The image on the bridge does not hash to the file sent "
-                f"(bridge {answer.file_sha256.hex()[:16]}..., file {expected_file.hex()[:16]}...).",
-                code="device-hash-differs",
-            )
-        self.log.event("verified", {"manufacturer_image_sha256": expected_mfr.hex()})
-        return expected_mfr
-
-    def _activate(self, mfr_sha: bytes) -> None:
-        self.link.drain_events()
-        request = p.UpdateActivate(mfr_sha, self.policy.activate_delay_s)
-        retries_before = self.retries
-        try:
-            self.call_retrying(request, self.policy.request_timeout_s * 3, Stage.ACTIVATE)
-        except p.DeviceStatusError as error:
-            if self.retries == retries_before or error.status != p.Status.NO_IMAGE:
-                raise self._activation_refused(error) from error
-            # A repeated request found the image already taken: the first one got through.
-        except NoAnswer:
-            # Its answer may have been lost as the bridge began restarting: the restart
-            # (or its absence) below tells.
-            self.notice("info", "activate-unanswered", "No answer to the activation request.")
-        self.log.event("activate", {"delay_s": self.policy.activate_delay_s})
-        self.await_reboot(self.policy.activate_delay_s + self.policy.timeouts.activate_s)
-
-    def _activation_refused(self, error: p.DeviceStatusError) -> UpdateFailed:
-        activation = (p.Status.ACTIVATION_FAILED, p.Status.NO_IMAGE, p.Status.HASH_MISMATCH)
-        cls = (
-            FailureClass.ACTIVATION_FAILED
-            if error.status in activation
-            else FailureClass.DEVICE_ERROR
-        )
-        return UpdateFailed(Stage.ACTIVATE, cls, error.message, code=error.code)
-
-    def await_reboot(self, timeout_s: float) -> None:
-        """Wait for the bridge to restart into the new image.
-
-        The REBOOTED event says so at once; but an event can be lost on a noisy line, so
-        the engine also asks: a bridge that answers again with its update state back to
-        idle or trial has restarted. A restart that dropped the link is followed by a
-        reconnect by EUI-64.
-        """
-        deadline = self.clock.monotonic() + timeout_s
-        while self.clock.monotonic() < deadline:
-            self.check_cancel()
-            event = self.link.wait_event(p.Rebooted, REBOOT_POLL_S)
-            if isinstance(event, p.Rebooted):
-                self.log.event(
-                    "rebooted",
-                    {
-                        "reason": event.reason.name.lower(),
-                        "firmware_version": event.firmware_version,
-                    },
-                )
-                return
-            if not self.link.healthy():
-                self.reconnect(Stage.ACTIVATE)
-                return
-            try:
-                status = self.link.current.update_status(self.policy.request_timeout_s)
-            except NoAnswer:
-                continue  # restarting, or a lost frame: ask again
-            if status.state in (p.UpdateState.IDLE, p.UpdateState.TRIAL):
-                self.log.event(
-                    "rebooted", {"reason": "seen by polling", "state": status.state.name}
-                )
-                return
-        raise UpdateFailed(
-            Stage.ACTIVATE,
-            FailureClass.STALLED,
-            f"The bridge did not restart within {timeout_s:g} s of activation.",
-            code="activation-stalled",
-        )
-
-    def reconnect(self, stage: Stage) -> BridgeClient:
-        deadline = self.clock.monotonic() + self.policy.timeouts.reconnect_s
-        self.retry(stage, "reconnecting")
-        try:
-            return self.link.reconnect(deadline, self.cancelled)
-        except DriverError as error:
-            cls = (
-                FailureClass.WRONG_DEVICE
-                if error.code == "wrong-device"
-                else FailureClass.LINK_LOST
-            )
-            raise UpdateFailed.from_error(stage, cls, error) from error
 
     # ----------------------------------------------------------------- confirm
 
     def _call_with_recovery(self, stage: Stage, total_s: float, what: str) -> p.IdentityResponse:
         def read_identity(_: float) -> p.IdentityResponse:
-            client = self.link.current if self.link.healthy() else self.reconnect(stage)
+            client = self.link.current if self.link.healthy() else self.context.reconnect(stage)
             return client.identity()
 
         try:
@@ -555,7 +342,7 @@ class UpdateEngine:
                 clock=self.clock,
                 retry_on=(NoAnswer, LinkLost),
                 pause_s=0.1,
-                check_cancel=self.check_cancel,
+                check_cancel=self.context.check_cancel,
             )
         except (NoAnswer, LinkLost) as error:
             raise UpdateFailed(
@@ -589,14 +376,16 @@ class UpdateEngine:
             self._await_rejoin(self.clock.monotonic() + timeouts.rejoin_s)
         self._stay_healthy()
         if self.request.mode == "local":
-            retries_before = self.retries
+            retries_before = self.context.retries
             try:
-                self.call_retrying(
+                self.context.call_retrying(
                     p.UpdateConfirm(), 5 * self.policy.request_timeout_s, Stage.CONFIRM
                 )
             except p.DeviceStatusError as error:
                 # A repeated confirm finds no trial image left: the first one got through.
-                repeated = self.retries > retries_before and error.status == p.Status.NOT_ALLOWED
+                repeated = (
+                    self.context.retries > retries_before and error.status == p.Status.NOT_ALLOWED
+                )
                 if repeated and self.link.current.update_status().state != p.UpdateState.TRIAL:
                     return self.log.event("confirmed", {"firmware_version": expected})
                 raise UpdateFailed(
@@ -607,7 +396,7 @@ class UpdateEngine:
     def _await_rejoin(self, deadline: float) -> None:
         state = JoinState.LEFT
         while self.clock.monotonic() < deadline:
-            self.check_cancel()
+            self.context.check_cancel()
             try:
                 state = self.link.current.join_status().state
             except NoAnswer:
@@ -630,7 +419,7 @@ class UpdateEngine:
         until = self.clock.monotonic() + self.policy.healthy_s
         must_be_joined = self.join_before == JoinState.JOINED
         while self.clock.monotonic() < until:
-            self.check_cancel()
+            self.context.check_cancel()
             for event in self.link.drain_events():
                 if isinstance(event, p.Rebooted):
                     raise UpdateFailed(
@@ -641,7 +430,7 @@ class UpdateEngine:
                         code="rebooted-after-update",
                     )
             try:
-                join = self.call_retrying(
+                join = self.context.call_retrying(
                     p.GetJoinStatus(),
                     max(HEALTH_ANSWER_S, 5 * self.policy.request_timeout_s),
                     Stage.CONFIRM,
@@ -666,16 +455,18 @@ class UpdateEngine:
     # ----------------------------------------------------------------- endings
 
     def _classify_driver_error(self, error: DriverError) -> UpdateFailed:
-        stage = self.current_stage
+        stage = self.context.current_stage
         cls = FailureClass.LINK_LOST if isinstance(error, LinkLost) else FailureClass.NO_RESPONSE
         if isinstance(error, p.DeviceStatusError):
             cls = FailureClass.DEVICE_ERROR
         return UpdateFailed.from_error(stage, cls, error)
 
     def _internal_error(self, error: Exception) -> UpdateFailed:
-        crash = write_crash_report(error, where=f"update engine, {self.current_stage.value}")
+        crash = write_crash_report(
+            error, where=f"update engine, {self.context.current_stage.value}"
+        )
         return UpdateFailed(
-            self.current_stage,
+            self.context.current_stage,
             FailureClass.INTERNAL_ERROR,
             f"Internal error ({type(error).__name__}: {error}).",
             code="internal-error",
@@ -686,7 +477,10 @@ class UpdateEngine:
         self, started: float, state: FinalState, failure: UpdateFailed | None
     ) -> UpdateResult:
         duration = self.clock.monotonic() - started
-        throughput = self.transferred / self.transfer_seconds if self.transfer_seconds else None
+        outcome = self.outcome
+        throughput = (
+            outcome.payload_bytes / outcome.seconds if outcome and outcome.seconds else None
+        )
         line = self.request.line_rate_bps
         efficiency = throughput / line if throughput is not None and line else None
         image_version = self.image.header.file_version if self.image is not None else None
@@ -698,18 +492,18 @@ class UpdateEngine:
             version_before=self.identity.firmware_version if self.identity else None,
             version_after=self.version_after,
             image_version=image_version,
-            bytes=self.transferred,
+            bytes=outcome.payload_bytes if outcome else 0,
             duration_s=duration,
             throughput_bps=throughput,
             line_efficiency=efficiency,
-            retries=self.retries,
-            resumed_from=self.resumed_from,
-            predicted_ota_duration_s=self.predicted_ota_s,
-            simulated_duration_s=self.simulated_s,
+            retries=self.context.retries,
+            resumed_from=outcome.resumed_from if outcome else None,
+            predicted_ota_duration_s=outcome.predicted_s if outcome else None,
+            simulated_duration_s=outcome.simulated_s if outcome else None,
             failure_stage=failure.failure.stage.value if failure else None,
             error={"code": failure.code, "message": str(failure)} if failure else None,
             rejoined=self.rejoined,
-            notices=tuple(self.notices),
+            notices=tuple(self.context.notices),
             join_state=last_join.label if last_join is not None else None,
         )
         if self.log.problem is not None:
@@ -720,9 +514,9 @@ class UpdateEngine:
             failure.failure if failure else None,
             version_after=self.version_after,
             throughput_bps=throughput,
-            retries=self.retries,
+            retries=self.context.retries,
         )
-        self.emit(ev.SessionFinished(self.clock.monotonic(), result))
+        self.context.emit(ev.SessionFinished(self.clock.monotonic(), result))
         return result
 
 

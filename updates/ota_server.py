@@ -94,7 +94,9 @@ class OtaServerSession:
 
         def exchange(_: float) -> p.OtaTunnelResponse:
             client = (
-                context.link.current if context.link.healthy() else context.reconnect(Stage.TRANSFER)
+                context.link.current
+                if context.link.healthy()
+                else context.reconnect(Stage.TRANSFER)
             )
             return client.call(p.OtaTunnel(zcl_frame), self.policy.request_timeout_s)
 
@@ -115,7 +117,9 @@ class OtaServerSession:
                 if error.status == p.Status.NOT_SUPPORTED
                 else FailureClass.NOT_JOINED
             )
-            raise UpdateFailed(context.current_stage, cls, error.message, code=error.code) from error
+            raise UpdateFailed(
+                context.current_stage, cls, error.message, code=error.code
+            ) from error
         except (NoAnswer, LinkLost) as error:
             raise UpdateFailed(
                 context.current_stage, FailureClass.LINK_LOST, error.message, code=error.code
@@ -324,7 +328,9 @@ def _exchange(
     )
 
 
-def _answer_all(context: SessionContext, server: OtaServerSession, frames: list[bytes]) -> list[bytes]:
+def _answer_all(
+    context: SessionContext, server: OtaServerSession, frames: list[bytes]
+) -> list[bytes]:
     replies: list[bytes] = []
     for frame in frames:
         try:
