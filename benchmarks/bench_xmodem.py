@@ -11,7 +11,8 @@ by the `xmodem` package (PyPI, MIT; dev extra), at 115200 and 921600 baud with 1
 XMODEM is stop-and-wait: no sender can beat one block per
     133 bytes on the line + 1 ACK byte + 2 adapter latencies + the bootloader's write time,
 which is the bound each rate is compared with. Goals: within 5 % of the bound on every
-setting, and at least 75 % of the line rate at 115200 baud / 1 ms.
+setting, and at least 75 % of the line rate at 115200 baud / 1 ms. Each figure is the
+best of three uploads to the same emulated radio (a busy machine only slows a run).
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from bridgelab.drivers.gecko_bootloader import GeckoBootloader
 from bridgelab.emulator.profiles import load_profile
 from tests.gbl_files import application_bytes, build_gbl
 
-CASES = ((115200, 1.0, 64), (115200, 16.0, 16), (921600, 1.0, 128), (921600, 16.0, 16))
+CASES = ((115200, 1.0, 32), (115200, 16.0, 8), (921600, 1.0, 64), (921600, 16.0, 8))
+RUNS = 3  # best of: other processes only ever slow a run down
 BITS_PER_BYTE = 10
 
 
@@ -52,7 +54,7 @@ def _xmodem_package(url: str, gbl: bytes, baud: int) -> float | None:
     except ImportError:
         return None
     with serial.Serial(url, baud, timeout=0.05) as port:
-        port.write(b"\n")
+        port.write(b"3")  # "ebl info": the menu
         time.sleep(0.2)  # the menu, printed at the line's pace
         port.reset_input_buffer()
         port.write(b"1")
@@ -86,8 +88,9 @@ def main(argv: list[str]) -> int:
             args = ["--profile", "dead-app", "--baud", str(baud)]
             args += ["--adapter-latency-ms", str(latency_ms)]
             with emulator_processes([args, args]) as (ours_url, peer_url):
-                ours = _ours(ours_url, gbl, baud)
-                peer = _xmodem_package(peer_url, gbl, baud)
+                ours = max(_ours(ours_url, gbl, baud) for _ in range(RUNS))
+                peers = [_xmodem_package(peer_url, gbl, baud) for _ in range(RUNS)]
+                peer = max((r for r in peers if r is not None), default=None)
             to_bound = ours / bound
             goal_ok = to_bound >= 0.95 and (
                 (baud, latency_ms) != (115200, 1.0) or ours / line >= 0.75

@@ -115,13 +115,15 @@ def _resolved(path: Path) -> Path:
     return Path(os.path.normcase(os.path.realpath(path)))
 
 
-def _same_file(a: Path, b: Path) -> bool:
+def _same_file(a: Path, b: Path, casefold: bool = True) -> bool:
     """The same file by resolved path, by (device, inode), or by case-folded name."""
     if _resolved(a) == _resolved(b):
         return True
     sa, sb = _stat(a), _stat(b)
     if sa is not None and sb is not None and (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino):
         return True
+    if not casefold:
+        return False
     ra, rb = _resolved(a), _resolved(b)
     if ra.name.casefold() != rb.name.casefold():
         return False
@@ -148,16 +150,16 @@ def _inside(path: Path, folder: Path) -> bool:
     return False
 
 
-def _collides(target: Path, guard: Guarded) -> str | None:
+def _collides(target: Path, guard: Guarded, casefold: bool = True) -> str | None:
     """What of `guard` the target would overwrite, or None."""
     if guard.tree:
         return guard.label if _inside(target, guard.path) else None
-    if _same_file(target, guard.path):
+    if _same_file(target, guard.path, casefold):
         return guard.label
     if guard.sqlite:
         for suffix in SQLITE_COMPANIONS:
             companion = guard.path.with_name(guard.path.name + suffix)
-            if _same_file(target, companion):
+            if _same_file(target, companion, casefold):
                 return f"the {suffix[1:]} file of {guard.label}"
         owners = guard.path.with_name(guard.path.name + OWNERS_SUFFIX)
         if _inside(target, owners):
@@ -165,10 +167,16 @@ def _collides(target: Path, guard: Guarded) -> str | None:
     return None
 
 
-def refuse_inputs(target: Path, guards: Iterable[Guarded], what: str) -> None:
-    """Raise `OutputIsInput` when writing `target` would replace any guarded file."""
+def refuse_inputs(
+    target: Path, guards: Iterable[Guarded], what: str, *, casefold: bool = True
+) -> None:
+    """Raise `OutputIsInput` when writing `target` would replace any guarded file.
+
+    `casefold=False` drops the same-name-but-case rule (for reading a file that exists,
+    where the inode already tells a case-insensitive disk's aliases apart).
+    """
     for guard in guards:
-        hit = _collides(target, guard)
+        hit = _collides(target, guard, casefold)
         if hit is not None:
             raise OutputIsInput(
                 f"The {what} {target} is {hit} ({guard.path}); writing it would replace it.",

@@ -10,6 +10,7 @@ summary for the person who opens it. Files inside are dated with the session's s
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import os
@@ -28,6 +29,7 @@ from bridgelab.data import queries
 from bridgelab.data.clock import iso_utc, parse_iso
 from bridgelab.data.export import EVENT_CSV_COLUMNS
 from bridgelab.data.failures import FailureClass
+from bridgelab.data.merge_source import canonical_uuid
 from bridgelab.data.records import SessionRecord
 from bridgelab.data.schema import SCHEMA_VERSION
 from bridgelab.safe_output import Guarded, safe_binary_output
@@ -109,6 +111,28 @@ def _summary(record: SessionRecord, device: dict[str, Any] | None) -> str:
     return "\n".join(lines)
 
 
+def entry_name(session_id: str) -> str:
+    """The bundle folder for a session: its id when that is a canonical UUID, else a
+    name derived from a hash of it (the true id stays inside session.json)."""
+    if canonical_uuid(session_id):
+        return session_id
+    return "unsafe-id-" + hashlib.sha256(session_id.encode("utf-8", "replace")).hexdigest()[:16]
+
+
+_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
+def _zip_time(stamp: str) -> tuple[int, int, int, int, int, int]:
+    """A stored time as a zip entry's date (zip cannot say before 1980 or after 2107)."""
+    try:
+        moment = parse_iso(stamp).timetuple()[:6]
+    except (TypeError, ValueError, OverflowError):
+        return _ZIP_EPOCH
+    if not 1980 <= moment[0] <= 2107:
+        return _ZIP_EPOCH
+    return (moment[0], moment[1], moment[2], moment[3], moment[4], moment[5])
+
+
 def _csv_text(header: tuple[str, ...], rows: list[list[Any]]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
@@ -141,20 +165,22 @@ def write_bundle(
     ):
 
         def add(name: str, text: str, at: str) -> None:
-            moment = parse_iso(at)
-            info = zipfile.ZipInfo(name, date_time=moment.timetuple()[:6])
+            info = zipfile.ZipInfo(name, date_time=_zip_time(at))
             info.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(info, text)
             files.append(name)
 
         for session_id in session_ids:
-            record = queries.get_session(db, session_id)
-            newest = max(newest, record.started_at)
+            record = queries.session_by_id(db, session_id)
+            if isinstance(record.started_at, str):
+                newest = max(newest, record.started_at)
             device = queries.get_device(db, record.device_eui64) if record.device_eui64 else None
             image = queries.get_image(db, record.image_sha256) if record.image_sha256 else None
             events = queries.session_events(db, record.id)
             notes = queries.session_notes(db, record.id)
-            folder, at = f"{record.id}/", record.started_at
+            # Entry names come from validated ids only: a stored id such as `../../x` (an
+            # older merge let those in) must not become a path outside the bundle.
+            folder, at = f"{entry_name(record.id)}/", record.started_at
             story = {
                 "session": record.to_dict(),
                 "failure": _failure_explained(record),

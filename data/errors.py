@@ -69,6 +69,15 @@ class StoreWriteFailed(StoreError):
     )
 
 
+class StoreReadOnly(StoreError):
+    """A write to a log that was opened for reading only (a read-only file or folder)."""
+
+    code = "db-read-only"
+    default_action = (
+        "Copy the log to a folder you can write to (or fix its permissions), then try again."
+    )
+
+
 class StoreClosed(StoreError):
     """The store was used after `close()` (or its writer stopped on an earlier error)."""
 

@@ -23,7 +23,7 @@ from bridgelab.text_safety import csv_safe
 if TYPE_CHECKING:  # sqlite_utils loads only when a store opens
     from sqlite_utils import Database
 
-SESSION_CSV_COLUMNS = tuple(f.name for f in fields(SessionRecord))
+SESSION_CSV_COLUMNS = tuple(f.name for f in fields(SessionRecord) if f.name != "problems")
 EVENT_CSV_COLUMNS = ("session_id", "seq", "at", "kind", "data")
 
 
@@ -34,14 +34,29 @@ def _cell(value: Any) -> Any:
     return "" if value is None else csv_safe(value)
 
 
+def _noted(record: SessionRecord, problems: list[str] | None) -> SessionRecord:
+    if problems is not None:
+        problems.extend(f"session {record.id}: {problem}" for problem in record.problems)
+    return record
+
+
 def write_sessions_csv(
-    db: Database, out: TextIO, filters: SessionFilter | None = None, limit: int | None = None
+    db: Database,
+    out: TextIO,
+    filters: SessionFilter | None = None,
+    limit: int | None = None,
+    problems: list[str] | None = None,
 ) -> int:
-    """One CSV row per session (newest first); returns the number of rows written."""
+    """One CSV row per session (newest first); returns the number of rows written.
+
+    What a row holds that cannot be read (bad JSON from an older merge) is left out of
+    its cell and described in `problems` when a list is given.
+    """
     writer = csv.writer(out)
     writer.writerow(SESSION_CSV_COLUMNS)
     count = 0
-    for record in queries.iter_sessions(db, filters, limit):
+    for found in queries.iter_sessions(db, filters, limit):
+        record = _noted(found, problems)
         writer.writerow([_cell(getattr(record, name)) for name in SESSION_CSV_COLUMNS])
         count += 1
     return count
@@ -76,13 +91,15 @@ def write_json(
     limit: int | None = None,
     *,
     events: bool = True,
+    problems: list[str] | None = None,
 ) -> int:
     """`{"schema_version", "exported_at", "sessions": [...]}`; each session with its
     `events` (unless `events=False`) and `notes`. Returns the number of sessions."""
     head = json.dumps({"schema_version": SCHEMA_VERSION, "exported_at": iso_utc()})
     out.write(head[:-1] + ', "sessions": [')
     count = 0
-    for record in queries.iter_sessions(db, filters, limit):
+    for found in queries.iter_sessions(db, filters, limit):
+        record = _noted(found, problems)
         item = record.to_dict()
         if events:
             item["events"] = [e.to_dict() for e in queries.session_events(db, record.id)]

@@ -10,6 +10,7 @@ a `StoreError` subclass and is left exactly as it was.
 from __future__ import annotations
 
 import sqlite3
+import time
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,8 @@ from bridgelab.data.schema import APPLICATION_ID, SCHEMA_VERSION
 SQLITE_MAGIC = b"SQLite format 3\x00"
 HEADER_SIZE = 100
 REQUIRED_TABLES = frozenset({"devices", "images", "sessions", "events", "frames", "notes"})
+# Looking at a file (its header, ids and schema) is quick; past this it is refused.
+INSPECT_TIME_LIMIT_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -106,12 +109,21 @@ def inspect_db_file(path: Path) -> DbFileState:
     with path.open("rb") as handle:
         header = handle.read(HEADER_SIZE)
     _check_header(path, header, file_size)
+    deadline = time.monotonic() + INSPECT_TIME_LIMIT_S
     try:
         with closing(sqlite3.connect(read_only_uri(path), uri=True)) as conn:
+            # A hostile file must not make a look at it run for ever (a recursive view).
+            conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
+            conn.execute("PRAGMA trusted_schema = OFF")
             db = Database(conn, recursive_triggers=False, execute_plugins=False)
             app_id = int(db.execute("PRAGMA application_id").fetchone()[0])
             version = int(db.execute("PRAGMA user_version").fetchone()[0])
-            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+            # Only plain tables count: a view named `sessions` would run its own SQL.
+            tables = {
+                row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            }
+            if not tables and app_id == 0:
+                tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
             if app_id == 0 and not tables:
                 return DbFileState(path, exists=True, version=0)
             if app_id != APPLICATION_ID:
@@ -136,7 +148,16 @@ def inspect_db_file(path: Path) -> DbFileState:
             ).fetchall()
             return DbFileState(path, True, version, frozenset(row[0] for row in owners))
     except sqlite3.Error as error:
+        if "interrupted" in str(error).lower():
+            raise DbCorrupt(
+                f"Reading the schema of {path} took longer than {INSPECT_TIME_LIMIT_S:.0f} s.",
+                details={"sqlite": str(error)},
+            ) from error
         raise translate_sqlite_error(path, error) from error
+    except RecursionError as error:  # a schema nested beyond what the parser takes
+        raise DbCorrupt(f"The schema of {path} is nested too deeply to read.") from error
+    except UnicodeDecodeError as error:  # SQLite's complaint quoting damaged schema bytes
+        raise DbCorrupt(f"The triage log {path} is damaged (its schema is garbled).") from error
 
 
 def check_integrity(path: Path) -> None:
@@ -150,6 +171,8 @@ def check_integrity(path: Path) -> None:
             problems = [row[0] for row in conn.execute("PRAGMA quick_check(20)")]
     except sqlite3.Error as error:
         raise translate_sqlite_error(path, error) from error
+    except UnicodeDecodeError as error:  # SQLite's complaint quoting damaged bytes
+        raise DbCorrupt(f"The triage log {path} is damaged.") from error
     if problems != ["ok"]:
         raise DbCorrupt(
             f"The triage log {path} failed its integrity check.", details={"problems": problems}

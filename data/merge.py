@@ -7,72 +7,88 @@ both sides is replaced only by a copy that knows more about how it ended (`runni
 `interrupted` < the final states), which lets a copy taken mid-update be completed by a
 later one. Devices keep the earliest first-seen and latest last-seen.
 
-The source is never written: it is checked like any log (see `fileguard`), attached
-read-only, and, if its schema is older, first copied to a temporary file and migrated.
+The source is hostile input (see `merge_source`): it is checked like any log (see
+`fileguard`), then read table by table and row by row into a staging file of our own;
+only that staging file is attached here. A session with anything wrong is refused with
+its reason in the report; the rest merge.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bridgelab.data.errors import MergeSameFile, StoreNotFound
-from bridgelab.data.fileguard import check_integrity, inspect_db_file, read_only_uri
-from bridgelab.data.schema import SCHEMA_VERSION
+from bridgelab.data.errors import MergeSameFile, NotATriageDb, StoreNotFound
+from bridgelab.data.fileguard import inspect_db_file, read_only_uri
+from bridgelab.data.merge_source import (
+    MERGE_TABLES,
+    MergeLimits,
+    Refusals,
+    Staged,
+    staged_source,
+)
 from bridgelab.data.writer import WriterState
+from bridgelab.safe_output import Guarded, OutputIsInput, refuse_inputs
 
-MERGE_TABLES = ("devices", "images", "sessions", "events", "frames", "notes")
+__all__ = ["MERGE_TABLES", "MergeLimits", "MergeReport", "merge_attached", "prepared_source"]
 _ALIAS = "merge_source"
 _STATE_RANK = "CASE {0} WHEN 'running' THEN 0 WHEN 'interrupted' THEN 1 ELSE 2 END"
 
 
 @dataclass(frozen=True)
 class MergeReport:
-    """Rows added and rows updated per table, for one source file."""
+    """Rows added and updated per table for one source file, and what was refused."""
 
     source: str
     added: dict[str, int] = field(default_factory=dict)
     updated: dict[str, int] = field(default_factory=dict)
+    refused: dict[str, int] = field(default_factory=dict)
+    refusals: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def total_added(self) -> int:
         return sum(self.added.values())
 
     def to_dict(self) -> dict[str, Any]:
-        return {"source": self.source, "added": self.added, "updated": self.updated}
+        return {
+            "source": self.source,
+            "added": self.added,
+            "updated": self.updated,
+            "refused": self.refused,
+            "refusals": self.refusals,
+        }
 
 
 @contextmanager
-def prepared_source(path: Path, target: Path) -> Iterator[Path]:
-    """A checked, current-schema file to attach for `path` (a migrated temp copy if older).
+def prepared_source(
+    path: Path, target: Path, limits: MergeLimits | None = None
+) -> Iterator[Staged]:
+    """The checked rows of `path` in a staging file of our own, and what was refused.
 
-    Raises `StoreNotFound`, `MergeSameFile` or the `fileguard` errors.
+    Raises `StoreNotFound`, `NotATriageDb` (a folder, another program's file),
+    `MergeSameFile` (the target, its -wal/-shm, by any path), the `fileguard` errors, and
+    `merge_source`'s (`MergeSourceRefused`, `MergeTooLarge`, `MergeTimedOut`).
     """
+    if not os.path.lexists(path):
+        raise StoreNotFound(f"There is no triage log at {path} to merge.")
+    if path.is_dir():
+        raise NotATriageDb(f"{path} is a folder, not a triage log file.")
+    try:
+        guards = [Guarded(target, "the log being merged into", sqlite=True)]
+        refuse_inputs(path, guards, "source", casefold=False)
+    except OutputIsInput as error:
+        raise MergeSameFile(
+            f"{path} is the log being merged into (or one of its files).", details=error.details
+        ) from None
     if not path.is_file():
         raise StoreNotFound(f"There is no triage log at {path} to merge.")
-    if target.exists() and os.path.samefile(path, target):
-        raise MergeSameFile(f"{path} is the log being merged into.")
-    state = inspect_db_file(path)
-    check_integrity(path)
-    if state.version == SCHEMA_VERSION:
-        yield path
-        return
-    from bridgelab.data.store import TriageStore  # the store migrates; merge sits below it
-
-    with tempfile.TemporaryDirectory(prefix="bridgelab-merge-") as folder:
-        copy = Path(folder) / path.name
-        shutil.copyfile(path, copy)
-        wal = path.with_name(path.name + "-wal")
-        if wal.exists():
-            shutil.copyfile(wal, copy.with_name(copy.name + "-wal"))
-        TriageStore.open(copy, create=False).close()
-        yield copy
+    inspect_db_file(path)
+    with staged_source(path, limits or MergeLimits(), str(path)) as staged:
+        yield staged
 
 
 def _columns(state: WriterState, table: str) -> list[str]:
@@ -150,10 +166,14 @@ _MERGERS: dict[str, Callable[[WriterState, list[str]], None]] = {
 }
 
 
-def merge_attached(state: WriterState, source: Path, label: str) -> MergeReport:
-    """On the writer thread: attach `source` read-only and copy in what is missing.
+def merge_attached(
+    state: WriterState, source: Path, label: str, refusals: Refusals | None = None
+) -> MergeReport:
+    """On the writer thread: attach the staging file `source` and copy in what is missing.
 
-    All tables are merged in one transaction: a failure leaves the target as it was.
+    `source` is always a staging file this Bridge Lab wrote from checked rows, never the
+    file a user handed over. All tables are merged in one transaction: a failure leaves
+    the target as it was.
     """
     state.db.execute(f"ATTACH DATABASE ? AS {_ALIAS}", [read_only_uri(source)])
     try:
@@ -171,4 +191,5 @@ def merge_attached(state: WriterState, source: Path, label: str) -> MergeReport:
         state.write(merge_all)
     finally:
         state.db.execute(f"DETACH DATABASE {_ALIAS}")
-    return MergeReport(label, added, updated)
+    found = refusals or Refusals()
+    return MergeReport(label, added, updated, dict(found.counts), list(found.reasons))

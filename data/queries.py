@@ -6,12 +6,13 @@ returns records; none writes.
 
 from __future__ import annotations
 
-import json
+import math
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from bridgelab.data.errors import BadFilter, SessionAmbiguous, SessionNotFound
 from bridgelab.data.failures import FailureClass, FinalState
+from bridgelab.data.json_columns import readable_object
 from bridgelab.data.records import (
     EventRecord,
     FrameRecord,
@@ -179,7 +180,14 @@ def resolve_session_id(db: Database, id_or_prefix: str) -> str:
 
 def get_session(db: Database, id_or_prefix: str) -> SessionRecord:
     session_id = resolve_session_id(db, id_or_prefix)
-    row = next(db.query(f"{SESSION_SELECT} WHERE s.id = ?", [session_id]))
+    return session_by_id(db, session_id)
+
+
+def session_by_id(db: Database, session_id: str) -> SessionRecord:
+    """The session whose id is exactly `session_id` (no prefix rules); SessionNotFound."""
+    row = next(db.query(f"{SESSION_SELECT} WHERE s.id = ?", [session_id]), None)
+    if row is None:
+        raise SessionNotFound(f"No session {session_id!r} in the triage log.")
     return SessionRecord.from_row(row)
 
 
@@ -235,10 +243,7 @@ def session_events(
     if limit is not None:
         sql += " LIMIT ?"
         params.append(limit)
-    return [
-        EventRecord(row[0], row[1], row[2], row[3], json.loads(row[4]) if row[4] else {})
-        for row in db.execute(sql, params)
-    ]
+    return [EventRecord.from_columns(*row) for row in db.execute(sql, params)]
 
 
 def session_frames(db: Database, session_id: str) -> list[FrameRecord]:
@@ -247,7 +252,18 @@ def session_frames(db: Database, session_id: str) -> list[FrameRecord]:
         "ORDER BY seq",
         [session_id],
     )
-    return [FrameRecord(r[0], r[1], r[2], r[3], bytes(r[4])) for r in rows]
+    return [
+        FrameRecord(r[0], r[1], r[2] if type(r[2]) in (int, float) else math.nan, r[3],
+                    _frame_bytes(r[4]))
+        for r in rows
+    ]  # fmt: skip
+
+
+def _frame_bytes(value: object) -> bytes:
+    """A stored frame as bytes, whatever an older merge left in the column."""
+    if isinstance(value, bytes):
+        return value
+    return b"" if value is None else str(value).encode("utf-8", "replace")
 
 
 def session_notes(db: Database, session_id: str) -> list[NoteRecord]:
@@ -261,10 +277,14 @@ def session_notes(db: Database, session_id: str) -> list[NoteRecord]:
 def _row_by_key(
     db: Database, table: str, key: str, value: str, json_column: str
 ) -> dict[str, Any] | None:
-    """One row as a dict, its JSON column decoded ({} when empty); None when absent."""
+    """One row as a dict, its JSON column decoded ({} when empty or unreadable, with a
+    `problems` entry saying why); None when absent."""
     row = next(iter(db.table(table).rows_where(f"{key} = ?", [value], limit=1)), None)
     if row is not None:
-        row[json_column] = json.loads(row[json_column]) if row[json_column] else {}
+        decoded, problem = readable_object(row[json_column])
+        row[json_column] = decoded
+        if problem:
+            row["problems"] = [f"{json_column} {problem}"]
     return row
 
 

@@ -25,8 +25,9 @@ from bridgelab.data.writer import busy_error, is_busy
 class ReaderPool:
     """Connections for reading `path`, created on demand and all closed by `close()`."""
 
-    def __init__(self, path: Path, *, busy_timeout_s: float = 10.0) -> None:
+    def __init__(self, path: Path, *, busy_timeout_s: float = 10.0, uri: str | None = None) -> None:
         self._path = path
+        self._uri = uri  # a read-only store reads through a `mode=ro` URI
         self._busy_timeout_s = busy_timeout_s
         self._lock = threading.Lock()
         self._idle: list[Database] = []
@@ -35,8 +36,14 @@ class ReaderPool:
     def _new(self) -> Database:
         # check_same_thread=False: the pool hands a connection to one thread at a time.
         conn = sqlite3.connect(
-            str(self._path), timeout=self._busy_timeout_s, check_same_thread=False
+            self._uri or str(self._path),
+            timeout=self._busy_timeout_s,
+            check_same_thread=False,
+            uri=self._uri is not None,
         )
+        # A log merged by an older Bridge Lab may hold text that is not UTF-8: show it
+        # with replacement characters rather than fail the whole listing.
+        conn.text_factory = lambda raw: raw.decode("utf-8", "replace")
         db = Database(conn, recursive_triggers=False, execute_plugins=False)
         db.execute("PRAGMA query_only = ON")
         return db

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 from typing import Any
 
+from bridgelab.data.json_columns import readable_object
 from bridgelab.eui64 import format_eui64, parse_eui64
 
 JsonDict = dict[str, Any]
@@ -134,16 +135,59 @@ class SessionRecord:
     device_model: str | None = None
     hardware_version: int | None = None
     image_version: int | None = None
+    # What could not be read as stored (a log merged by an older Bridge Lab may hold bad
+    # JSON or wrong types): the record shows the rest, and renderers report these.
+    problems: tuple[str, ...] = ()
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> SessionRecord:
+        """A record from a `sessions` row; never raises for what the row holds."""
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in row.items() if k in known}
-        values["details"] = json.loads(row["details"]) if row.get("details") else {}
-        return cls(**values)
+        problems: list[str] = []
+        details, problem = readable_object(row.get("details"))
+        if problem:
+            problems.append(f"details {problem}")
+        values["details"] = details
+        for name, value in list(values.items()):
+            if name in _INT_FIELDS and value is not None and type(value) is not int:
+                problems.append(f"{name} {value!r:.40} is not an integer")
+                values[name] = 0 if name == "retries" else None
+            elif name in _REAL_FIELDS and value is not None and type(value) not in (int, float):
+                problems.append(f"{name} {value!r:.40} is not a number")
+                values[name] = None
+            elif name in _TEXT_FIELDS and value is not None and not isinstance(value, str):
+                problems.append(f"{name} holds {type(value).__name__}, not text")
+                values[name] = repr(value)[:200]
+        values.setdefault("retries", 0)
+        if values.get("retries") is None:
+            values["retries"] = 0
+        for name in ("id", "mode", "started_at", "final_state"):
+            if values.get(name) is None:
+                values[name] = ""
+        return cls(**values, problems=tuple(problems))
 
     def to_dict(self) -> JsonDict:
-        return asdict(self)
+        """As JSON output shows it; `problems` only when there are some."""
+        out = asdict(self)
+        if not self.problems:
+            del out["problems"]
+        else:
+            out["problems"] = list(self.problems)
+        return out
+
+
+_INT_FIELDS = frozenset(
+    {"baud", "version_before", "version_after", "retries", "resumed_from", "last_offset",
+     "image_size", "hardware_version", "image_version"}
+)  # fmt: skip
+_REAL_FIELDS = frozenset({"throughput_bps"})
+_TEXT_FIELDS = frozenset(
+    {"id", "mode", "device_eui64", "image_sha256", "campaign_id", "port_url", "driver",
+     "host", "operator", "site_ref", "started_at", "ended_at", "final_state",
+     "failure_stage", "failure_class", "failure_code", "failure_message", "last_stage",
+     "tool_version", "platform", "owner_id", "device_model"}
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -153,9 +197,26 @@ class EventRecord:
     at: str
     kind: str
     data: JsonDict
+    problem: str | None = None  # why `data` could not be read (then it is {})
+
+    @classmethod
+    def from_columns(cls, session_id: str, seq: Any, at: Any, kind: Any, data: Any) -> EventRecord:
+        """An event from its stored columns; never raises for what they hold."""
+        value, problem = readable_object(data)
+        return cls(
+            session_id,
+            seq if type(seq) is int else -1,
+            at if isinstance(at, str) else str(at),
+            kind if isinstance(kind, str) else str(kind),
+            value,
+            f"data {problem}" if problem else None,
+        )
 
     def to_dict(self) -> JsonDict:
-        return asdict(self)
+        out = asdict(self)
+        if self.problem is None:
+            del out["problem"]
+        return out
 
 
 @dataclass(frozen=True)

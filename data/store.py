@@ -16,6 +16,7 @@ schema, and marks `interrupted` the sessions a crashed writer left `running`.
 from __future__ import annotations
 
 import getpass
+import os
 import platform
 import socket
 import time
@@ -30,12 +31,19 @@ from typing import TYPE_CHECKING, Any
 from bridgelab import __version__
 from bridgelab.data import queries, writes
 from bridgelab.data.clock import iso_utc
-from bridgelab.data.errors import SessionNotOpen, StoreClosed, StoreNotFound, StoreWriteFailed
+from bridgelab.data.errors import (
+    SessionNotOpen,
+    StoreClosed,
+    StoreError,
+    StoreNotFound,
+    StoreReadOnly,
+    StoreWriteFailed,
+)
 from bridgelab.data.failures import Failure, FailureClass, FinalState, Stage
-from bridgelab.data.fileguard import check_integrity, inspect_db_file
+from bridgelab.data.fileguard import check_integrity, inspect_db_file, read_only_uri
 from bridgelab.data.ids import uuid7
 from bridgelab.data.location import StoreWarning, default_db_path, network_share_warning
-from bridgelab.data.merge import MergeReport, merge_attached, prepared_source
+from bridgelab.data.merge import MergeLimits, MergeReport, merge_attached, prepared_source
 from bridgelab.data.owners import OwnerLock, owner_is_alive, sweep_dead_owners
 from bridgelab.data.readers import ReaderPool
 from bridgelab.data.records import (
@@ -90,9 +98,65 @@ def _machine_defaults() -> dict[str, str]:
     }
 
 
+class _NoWriter:
+    """The writer of a store opened read-only: every write is refused, with a reason."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.closed = False
+
+    def _refuse(self) -> StoreError:
+        if self.closed:
+            return StoreClosed("The triage log is closed.")
+        return StoreReadOnly(
+            f"The triage log {self.path} was opened for reading only (the file or its "
+            "folder cannot be written here)."
+        )
+
+    def call(self, work: Any, *, transaction: bool = True) -> Any:
+        raise self._refuse()
+
+    def put(self, item: tuple[Any, ...]) -> None:
+        raise self._refuse()
+
+    def stop(self, final_work: Any = None) -> None:
+        self.closed = True
+
+
+def read_only_warning(path: Path) -> StoreWarning:
+    return StoreWarning(
+        code="db-read-only",
+        message=f"The triage log {path} cannot be written here (a read-only file or folder), "
+        "so it was opened for reading only; sessions a crash left running still show "
+        "`running`.",
+        action="Copy it to a writable folder to add notes or merge into it.",
+    )
+
+
+def writable(path: Path) -> bool:
+    """Whether the store could write `path` and the files SQLite keeps beside it."""
+    folder = path.parent if str(path.parent) else Path(".")
+    return os.access(path, os.W_OK) and os.access(folder, os.W_OK | os.X_OK)
+
+
+def _close_own_sessions(state: WriterState, owner_id: str) -> None:
+    """At close, mark this store's unended sessions; no write lock when there are none."""
+    running = state.db.execute(
+        "SELECT 1 FROM sessions WHERE final_state = 'running' AND owner_id = ? LIMIT 1",
+        [owner_id],
+    ).fetchone()
+    if running:
+        state.write(lambda: writes.interrupt_own_sessions(state, owner_id))
+
+
 def _open_setup(path: Path, state: WriterState) -> OpenReport:
     migrated = migrate(state.db, state.write)
-    recovered = state.write(lambda: writes.recover_interrupted(state, path))
+    # Only take the write lock when there is something to recover: a reader (`log list`)
+    # must not wait for a lock another program holds just to find nothing to do.
+    running = state.db.execute(
+        "SELECT 1 FROM sessions WHERE final_state = 'running' LIMIT 1"
+    ).fetchone()
+    recovered = state.write(lambda: writes.recover_interrupted(state, path)) if running else []
     sweep_dead_owners(path)
     return OpenReport(migrated, recovered)
 
@@ -103,9 +167,9 @@ class TriageStore(AbstractContextManager["TriageStore"]):
     def __init__(
         self,
         path: Path,
-        writer: Writer,
+        writer: Writer | _NoWriter,
         readers: ReaderPool,
-        owner: OwnerLock,
+        owner: OwnerLock | None,
         report: OpenReport,
         warnings: list[StoreWarning],
     ) -> None:
@@ -130,6 +194,7 @@ class TriageStore(AbstractContextManager["TriageStore"]):
         batch_max: int = 2000,
         integrity_check: bool = False,
         busy_timeout_s: float = BUSY_TIMEOUT_S,
+        read_only: bool = False,
     ) -> TriageStore:
         """Open (or create) the log at `path`; None means `default_db_path()`.
 
@@ -140,14 +205,24 @@ class TriageStore(AbstractContextManager["TriageStore"]):
         file locked by another program waits for it, retrying, up to `busy_timeout_s` in
         all, then raises `StoreBusy` saying how long it waited.
 
+        `read_only=True` opens an existing log for reading only (for a file or folder
+        that cannot be written): nothing is migrated, recovered or locked, every write
+        raises `StoreReadOnly`, and `warnings` says so.
+
         SQLite's `quick_check` (it reads the whole file: about 0.3 s per million events)
         runs before opening writes anything (a migration, closing crashed sessions), or
         always with `integrity_check=True` (the CLI's one-off writes use it).
         """
         resolved = Path(path).expanduser() if path is not None else default_db_path()
         state = inspect_db_file(resolved)
-        if not state.exists and not create:
+        if not state.exists and (not create or read_only):
             raise StoreNotFound(f"There is no triage log at {resolved}.")
+        if read_only:
+            readers = ReaderPool(
+                resolved, busy_timeout_s=busy_timeout_s, uri=read_only_uri(resolved)
+            )
+            warnings = [read_only_warning(resolved)]
+            return cls(resolved, _NoWriter(resolved), readers, None, OpenReport(), warnings)
         will_recover = any(not owner_is_alive(resolved, o) for o in state.running_owners)
         if (
             state.exists
@@ -187,9 +262,13 @@ class TriageStore(AbstractContextManager["TriageStore"]):
         """
         if self._writer.closed:
             return
+        if self._owner is None:  # read-only: nothing of ours to close
+            self._writer.stop()
+            self._readers.close()
+            return
         owner_id = self._owner.owner_id
         try:
-            self._writer.stop(partial(writes.interrupt_own_sessions, owner_id=owner_id))
+            self._writer.stop(partial(_close_own_sessions, owner_id=owner_id))
         finally:
             self._readers.close()
             self._owner.release()
@@ -207,6 +286,15 @@ class TriageStore(AbstractContextManager["TriageStore"]):
     def closed(self) -> bool:
         return self._writer.closed
 
+    @property
+    def read_only(self) -> bool:
+        return self._owner is None
+
+    def _owner_id(self) -> str:
+        if self._owner is None:
+            raise StoreReadOnly(f"The triage log {self.path} was opened for reading only.")
+        return self._owner.owner_id
+
     # -- writer side ------------------------------------------------------------------------
 
     def begin_session(self, info: SessionStart) -> str:
@@ -218,7 +306,7 @@ class TriageStore(AbstractContextManager["TriageStore"]):
                 session_id=session_id,
                 info=info,
                 defaults=self._defaults,
-                owner_id=self._owner.owner_id,
+                owner_id=self._owner_id(),
                 t=time.time(),
             )
         )
@@ -464,14 +552,19 @@ class TriageStore(AbstractContextManager["TriageStore"]):
         with self.reading() as db:
             return queries.short_ids(db, ids)
 
-    def merge(self, source: str | Path) -> MergeReport:
+    def merge(self, source: str | Path, *, limits: MergeLimits | None = None) -> MergeReport:
         """Merge another triage log into this one (idempotent; the source is not written).
 
-        Raises `StoreNotFound`, `MergeSameFile`, and the open checks' errors for the source.
+        The source is checked as hostile input first (`merge_source`): bad sessions are
+        refused (listed in the report), the rest merge. Raises `StoreNotFound`,
+        `MergeSameFile`, the open checks' errors for the source, and `MergeSourceRefused`,
+        `MergeTooLarge`, `MergeTimedOut` (nothing merged).
         """
         path = Path(source).expanduser()
-        with prepared_source(path, self.path) as ready:
-            work = partial(merge_attached, source=ready, label=str(path))
+        with prepared_source(path, self.path, limits) as staged:
+            work = partial(
+                merge_attached, source=staged.path, label=str(path), refusals=staged.refusals
+            )
             return self._writer.call(work, transaction=False)
 
     def stats(

@@ -337,7 +337,11 @@ class Writer:
             raise error
 
     def stop(self, final_work: Callable[[WriterState], Any] | None = None) -> None:
-        """Commit what is queued, run `final_work`, close the connection, join the thread."""
+        """Commit what is queued, run `final_work`, close the connection, join the thread.
+
+        `final_work` manages its own transaction (`state.write`), so that it can skip the
+        write lock when there is nothing to write.
+        """
         with self._close_lock:
             if self._closed:
                 return
@@ -421,7 +425,7 @@ class Writer:
             final_work = item[1]
             if final_work is not None:
                 try:
-                    self._run_work(state, final_work)
+                    self._run_work(state, final_work, transaction=False)
                 except BaseException as error:
                     self._deferred_error = self._deferred_error or store_error_from(
                         self.path, error

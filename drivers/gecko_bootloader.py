@@ -30,7 +30,9 @@ from bridgelab.drivers.link import DEFAULT_BAUD, SerialPort, open_link
 
 DRIVER_NAME = "gecko-bootloader"
 PROMPT = b"BL > "
-PROBE_BYTES = bytes([xm.CAN, xm.CAN]) + b"\n3"  # end any upload left open; ask for the menu
+# End any upload left open (CAN CAN), then a newline (what Ember-era bootloaders wait for)
+# and "3" (ebl info), which makes the Gecko Bootloader print its menu.
+PROBE_BYTES = bytes([xm.CAN, xm.CAN]) + b"\n3"
 PROBE_TIMEOUT_S = 0.3
 RESULT_TIMEOUT_S = 5.0
 RUN_CHECK_S = 1.0  # a menu within this after `2` means no application started

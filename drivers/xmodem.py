@@ -180,7 +180,8 @@ class XmodemSender:
                 continue
             if got[0] in accept:
                 return got[0]
-            if self.restart_marker is not None:
+            if self.restart_marker is not None and accept is _BLOCK_ANSWERS:
+                # Only once blocks flow: before the first, the menu may still be arriving.
                 self._skipped += got
                 del self._skipped[: -len(self.restart_marker)]
                 if bytes(self._skipped) == self.restart_marker:
@@ -253,11 +254,16 @@ class XmodemSender:
         if wait_for_start:
             self.wait_for_start()
         total = len(data)
-        blocks = block_count(total)
-        for index in range(blocks):
-            chunk = data[index * BLOCK_SIZE : (index + 1) * BLOCK_SIZE]
+        # Every block is encoded before the first is sent: between an ACK and the next
+        # block there is then only a write, which is what keeps the rate at the bound.
+        packets = [
+            encode_block(index + 1, data[index * BLOCK_SIZE : (index + 1) * BLOCK_SIZE])
+            for index in range(block_count(total))
+        ]
+        blocks = len(packets)
+        for index, packet in enumerate(packets):
             number = (index + 1) & 0xFF
-            self._exchange(encode_block(number, chunk), number, f"block {index + 1}")
+            self._exchange(packet, number, f"block {index + 1}")
             if self.on_progress is not None:
                 self.on_progress(min((index + 1) * BLOCK_SIZE, total), total)
         self._exchange(bytes([EOT]), 0, "the end of transfer (EOT)")

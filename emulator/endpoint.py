@@ -32,6 +32,10 @@ from bridgelab.emulator.gecko_bootloader import Output
 BITS_PER_BYTE = 10  # 8N1: start bit, 8 data bits, stop bit
 BAUD_FALLBACK_S = 1.0
 MAX_SELECT_S = 0.05
+# select() wakes late by up to a few hundred microseconds (more on a loaded machine): bytes
+# due sooner than this are waited for by spinning, so they reach the host when the line
+# model says, not when the scheduler gets round to it.
+SPIN_S = 0.0003
 HOLD_S = 0.05  # how long a reordered frame waits for a successor to overtake it
 
 
@@ -111,6 +115,10 @@ class Endpoint:
     def run(self) -> None:
         while not self._stop.is_set():
             now = time.monotonic()
+            if self._queue and 0.0 < self._queue[0].at - now <= SPIN_S:
+                due = self._queue[0].at
+                while now < due:
+                    now = time.monotonic()
             self._run_due(now)
             if self.unplugged:
                 self.channel.close()  # the host sees its port vanish
@@ -132,7 +140,7 @@ class Endpoint:
     def _timeout(self, now: float) -> float:
         deadlines = [MAX_SELECT_S]
         if self._queue:
-            deadlines.append(self._queue[0].at - now)
+            deadlines.append(self._queue[0].at - now - SPIN_S)
         device_deadline = self.device.next_deadline()
         if device_deadline is not None:
             deadlines.append(device_deadline - now)
@@ -148,8 +156,11 @@ class Endpoint:
         self.stats.rx_bytes += len(data)
         self._rx_cursor = max(self._rx_cursor, now)
         if self.device.in_bootloader:
+            # The bootloader's answer depends on nothing but these bytes and its state, so
+            # it is worked out now, for the moment the bytes are modelled to arrive, and
+            # only the sending waits: one timer per block instead of two.
             self._rx_cursor += self.link.byte_time(len(data))
-            self._schedule(self._rx_cursor + self.link.latency_s, "bootloader-rx", raw=data)
+            self._bootloader_rx(data, self._rx_cursor + self.link.latency_s)
             return
         # Feed frame by frame so each frame is ready when its own last byte has arrived.
         start = 0
@@ -209,12 +220,7 @@ class Endpoint:
         self._bootloader_out(self.device.bootloader.poll(now))
         while self._queue and self._queue[0].at <= now:
             item = heapq.heappop(self._queue)
-            if item.action == "bootloader-rx":
-                was_in_bootloader = self.device.in_bootloader
-                self._bootloader_out(self.device.bootloader.feed(item.raw, max(item.at, now)))
-                if was_in_bootloader and not self.device.in_bootloader:
-                    self._decoder = FrameDecoder(max_payload=self.device.profile.max_payload + 16)
-            elif item.action == "handle" and item.frame is not None:
+            if item.action == "handle" and item.frame is not None:
                 self._handle(item.frame, max(item.at, now))
             elif item.action == "send":
                 self.channel.send(item.raw)
@@ -261,6 +267,11 @@ class Endpoint:
             and reply.frame.payload[:1] == b"\x00"
         ):
             self._switch_baud(request.baud)
+
+    def _bootloader_rx(self, data: bytes, ready_at: float) -> None:
+        self._bootloader_out(self.device.bootloader.feed(data, ready_at))
+        if not self.device.in_bootloader:  # it started the application: frames again
+            self._decoder = FrameDecoder(max_payload=self.device.profile.max_payload + 16)
 
     def _bootloader_out(self, outputs: list[Output]) -> None:
         """Bytes from the bootloader, each piece on the line when it is ready."""

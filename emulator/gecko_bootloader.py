@@ -6,10 +6,10 @@ ready (after a flash write, say). The endpoint paces the line and applies line f
 
 What it does, from UG266 / AN1086 and the public behaviour of the Gecko Bootloader:
 
-- On entry, and for a newline or `3` ("ebl info"), it prints its menu and the `BL > `
-  prompt. `1` starts an upload: `begin upload`, then a `C` every second until the first
-  block (and gives up after a minute). `2` runs the application when one is valid, and
-  otherwise comes back to the menu.
+- On entry, and for `3` ("ebl info"), it prints its menu and the `BL > ` prompt; other
+  keys (a newline too) are ignored. `1` starts an upload: `begin upload`, then a `C`
+  every second until the first block (and gives up after a minute). `2` runs the
+  application when one is valid, and otherwise comes back to the menu.
 - The upload is XMODEM-CRC with 128-byte blocks: a good block with the expected number is
   written and ACKed; a repeat of the previous block is ACKed again and not written; a bad
   CRC, a bad complement or a block cut short (one second without its next byte) is NAKed;
@@ -192,7 +192,7 @@ class EmulatedGeckoBootloader:
             return [Output(now, BEGIN_UPLOAD + bytes([xm.CRC_START]))]
         if byte == ord("2"):
             return self._run(now)
-        if byte in (ord("3"), 0x0A, 0x0D):
+        if byte == ord("3"):
             return [Output(now, self.menu)]
         return []
 

@@ -56,7 +56,13 @@ def merge_log(store: TriageStore, source: Path) -> MergeReport:
 def merge_words(report: MergeReport) -> str:
     added = report.added.get("sessions", 0)
     updated = report.updated.get("sessions", 0)
-    return (
+    words = (
         f"Merged {Path(report.source).name}: {added:,} new session(s), {updated:,} updated, "
         f"{report.total_added:,} rows added in all."
     )
+    refused = report.refused.get("session", 0)
+    if refused:
+        first = report.refusals[0] if report.refusals else None
+        words += f" Refused {refused:,} damaged session(s)"
+        words += f" (first: {first['reason']})." if first else "."
+    return words

@@ -30,6 +30,7 @@ from bridgelab.drivers.errors import (
     PortPermissionDenied,
     UnknownUrlScheme,
 )
+from bridgelab.drivers.factory import BootloaderOnly
 from bridgelab.drivers.join_state import JoinState
 from bridgelab.drivers.versions import format_version
 from bridgelab.firmware.compat import DowngradeOverride
@@ -214,6 +215,10 @@ class UpdateEngine:
                 # Final: waiting does not create a port or free it.
                 raise UpdateFailed.from_error(
                     Stage.IDENTIFY, FailureClass.PORT_UNAVAILABLE, error
+                ) from error
+            except BootloaderOnly as error:  # waiting will not bring the application back
+                raise UpdateFailed.from_error(
+                    Stage.IDENTIFY, FailureClass.NO_RESPONSE, error
                 ) from error
 
         try:

@@ -19,6 +19,7 @@ import argparse
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from bridgelab.cli import log_format
@@ -152,9 +153,13 @@ def _opened(
     Commands that write (`merge`, `note`) check the file's integrity first, so that a
     damaged log is reported rather than written to.
     """
-    from bridgelab.data import TriageStore
+    from bridgelab.data import TriageStore, default_db_path
+    from bridgelab.data.store import writable
 
-    store = TriageStore.open(args.db, create=create, integrity_check=writes)
+    path = Path(args.db).expanduser() if args.db else default_db_path()
+    # A log on a read-only stick or share can still be listed, shown and exported.
+    read_only = not writes and path.is_file() and not writable(path)
+    store = TriageStore.open(path, create=create, integrity_check=writes, read_only=read_only)
     with store:
         for warning in store.warnings:
             text = terminal_safe(f"{warning.message} {warning.action}")
@@ -187,7 +192,17 @@ def list_sessions(args: argparse.Namespace) -> int:
             return 0
         print(log_format.sessions_table(records, store.short_ids([r.id for r in records])))
         print(f"\n{len(records):,} of {total:,} sessions, newest first.")
+    _warn_unreadable([f"session {r.id}: {p}" for r in records for p in r.problems])
     return 0
+
+
+def _warn_unreadable(problems: list[str]) -> None:
+    """Rows a log holds that cannot be read as stored (an older merge's bad JSON)."""
+    for problem in problems[:20]:
+        text = terminal_safe(f"{problem}; shown without it")
+        print(f"warning [unreadable-record]: {text}", file=sys.stderr)
+    if len(problems) > 20:
+        print(f"warning [unreadable-record]: and {len(problems) - 20:,} more", file=sys.stderr)
 
 
 def show_session(args: argparse.Namespace) -> int:
@@ -238,12 +253,15 @@ def export_log(args: argparse.Namespace) -> int:
         _output(args.output, store, args.force) as out,
         store.reading() as db,
     ):
+        problems: list[str] = []
         if args.format == "json":
-            count, what = write_json(db, out, filters, args.limit), "sessions"
+            count, what = write_json(db, out, filters, args.limit, problems=problems), "sessions"
         elif args.table == "events":
             count, what = write_events_csv(db, out, filters, args.limit), "events"
         else:
-            count, what = write_sessions_csv(db, out, filters, args.limit), "sessions"
+            count = write_sessions_csv(db, out, filters, args.limit, problems=problems)
+            what = "sessions"
+    _warn_unreadable(problems)
     if args.output:
         if args.json:
             print_json({"file": args.output, "format": args.format, what: count})
@@ -276,7 +294,23 @@ def merge_logs(args: argparse.Namespace) -> int:
         for r in reports
     ]
     print(format_table(headers, rows, right=range(1, len(headers))))
+    for report in reports:
+        _print_refusals(report.source, report.refused, report.refusals)
     return 0
+
+
+def _print_refusals(
+    source: str, counts: dict[str, int], reasons: list[dict[str, str]], shown: int = 20
+) -> None:
+    """What a merge left out of the log, and why (the rest of the file was merged)."""
+    if not counts:
+        return
+    summary = ", ".join(f"{n:,} {what}(s)" for what, n in counts.items())
+    print(terminal_safe(f"\nRefused from {source}: {summary}; the rest was merged."))
+    for item in reasons[:shown]:
+        print(terminal_safe(f"  {item['what']} {item['id']}: {item['reason']}"))
+    if len(reasons) > shown:
+        print(f"  ... {len(reasons) - shown:,} more in --json output")
 
 
 def bundle_sessions(args: argparse.Namespace) -> int:

@@ -55,8 +55,21 @@ def sessions_table(records: Sequence[SessionRecord], short: dict[str, str]) -> s
     return format_table(LIST_HEADERS, rows)
 
 
-def _seconds_between(start: str, end: str) -> float:
-    return (parse_iso(end) - parse_iso(start)).total_seconds()
+def _seconds_between(start: str, end: str) -> float | None:
+    """Seconds from `start` to `end`; None when either is not a readable time."""
+    try:
+        return (parse_iso(end) - parse_iso(start)).total_seconds()
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _offset_text(start: str, at: str) -> str:
+    seconds = _seconds_between(start, at)
+    return "?" if seconds is None else f"+{seconds:.3f}s"
+
+
+def _hex(value: object, digits: int) -> str:
+    return f"0x{value:0{digits}X}" if type(value) is int else repr(value)
 
 
 def _rate_text(bytes_per_second: float | None) -> str | None:
@@ -98,12 +111,13 @@ def session_detail(
     lines.append(("Started", record.started_at))
     if record.ended_at:
         duration = _seconds_between(record.started_at, record.ended_at)
-        lines.append(("Ended", f"{record.ended_at} ({duration:.1f} s)"))
+        took = f" ({duration:.1f} s)" if duration is not None else ""
+        lines.append(("Ended", f"{record.ended_at}{took}"))
     device_text = record.device_eui64 or "not identified"
     if device:
         extras = [
             f"model {device['model']}" if device.get("model") else "",
-            f"hardware 0x{device['hardware_version']:04X}"
+            f"hardware {_hex(device['hardware_version'], 4)}"
             if device.get("hardware_version") is not None
             else "",
             f"serial {device['serial_number']}" if device.get("serial_number") else "",
@@ -119,7 +133,9 @@ def session_detail(
         )
     )
     if image:
-        image_text = f"sha256 {image['sha256'][:16]}..., {image['size']:,} bytes"
+        size = image.get("size")
+        size_text = f"{size:,}" if type(size) is int else repr(size)
+        image_text = f"sha256 {str(image['sha256'])[:16]}..., {size_text} bytes"
         if image.get("file_name"):
             image_text += f", {image['file_name']}"
         if image.get("signature_status"):
@@ -152,6 +168,12 @@ def session_detail(
         )
     )
     lines.append(("Tool", f"Bridge Lab {record.tool_version or '?'} on {record.platform or '?'}"))
+    for problem in (
+        *record.problems,
+        *(device or {}).get("problems", []),
+        *(image or {}).get("problems", []),
+    ):
+        lines.append(("Unreadable", f"{problem} (shown without it)"))
     return lines
 
 
@@ -168,7 +190,7 @@ def events_table(events: Sequence[EventRecord], started_at: str, *, all_events: 
     index = 0
     while index < len(events):
         event = events[index]
-        offset = f"+{_seconds_between(started_at, event.at):.3f}s"
+        offset = _offset_text(started_at, event.at)
         if event.kind == "progress" and not all_events:
             end = index
             while end + 1 < len(events) and events[end + 1].kind == "progress":
@@ -181,7 +203,8 @@ def events_table(events: Sequence[EventRecord], started_at: str, *, all_events: 
             rows.append((str(event.seq), offset, kind, text))
             index = end + 1
             continue
-        rows.append((str(event.seq), offset, event.kind, _data_text(event.data)))
+        text = _data_text(event.data) if event.problem is None else f"({event.problem})"
+        rows.append((str(event.seq), offset, event.kind, text))
         index += 1
     return format_table(("SEQ", "TIME", "KIND", "DATA"), rows, right=(0, 1))
 

@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bridgelab.cli.output import parse_int, print_json
+from bridgelab.cli import numbers
+from bridgelab.cli.output import print_json
 
 
 def register(sub: Any) -> None:
@@ -22,7 +23,9 @@ def register(sub: Any) -> None:
     )
     recover.add_argument("image", metavar="IMAGE.gbl", help="Gecko Bootloader image")
     recover.add_argument("--port", required=True, metavar="URL", help="port or URL")
-    recover.add_argument("--baud", type=parse_int, default=115200, help="baud rate (115200)")
+    recover.add_argument(
+        "--baud", type=numbers.baud_rate, default=115200, help="baud rate (115200)"
+    )
     recover.add_argument(
         "--driver", metavar="NAME", help="driver to open the port with (default: probing)"
     )

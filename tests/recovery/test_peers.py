@@ -43,7 +43,7 @@ def test_xmodem_package_uploads_to_the_emulated_bootloader(faults: str) -> None:
         bridge_on_pty(faults=faults, seed=3) as bridge,
         serial.Serial(bridge.path, 115200, timeout=0.05) as port,
     ):
-        port.write(b"\n")
+        port.write(b"3")  # "ebl info": the menu
         assert _read_for(port, 2).endswith(b"BL > ")
         port.write(b"1")
 

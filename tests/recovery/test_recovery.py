@@ -180,3 +180,79 @@ def test_connect_finds_the_bootloader_by_probing_and_the_engine_is_told_why() ->
         with pytest.raises(BootloaderOnly) as caught:
             connect_bridge(bridge.path)
         assert "bridgelab recover" in (caught.value.action or "")
+
+
+@pytest.mark.parametrize(
+    ("content", "code"),
+    [
+        (None, "file-not-found"),
+        (b"", "gbl-unknown-format"),
+        (b"\x1e\xf1\xee\x0b" + bytes(200), "gbl-unknown-format"),  # an OTA file, not a GBL
+        (build_gbl(application_bytes(500))[:-30], "gbl-no-end-tag"),  # cut short
+    ],
+)
+def test_bad_input_is_refused_with_its_reason_and_nothing_sent(
+    tmp_path: Path, store: TriageStore, content: bytes | None, code: str
+) -> None:
+    path = tmp_path / "image.gbl"
+    if content is not None:
+        path.write_bytes(content)
+    with bridge_on_pty() as bridge:
+        result = RecoveryEngine(RecoveryRequest(bridge.path, path), store=store).run()
+        assert result.failure_stage == "validate" and result.error
+        assert result.error["code"] in (code, "gbl-truncated"), result.error
+        assert bridge.device.bootloader.upload is None and bridge.device.in_bootloader
+    session = store.get_session(result.session_id or "")
+    assert session.final_state == "failed"
+
+
+def test_the_cli_says_what_a_bootloader_only_port_cannot_report(tmp_path: Path) -> None:
+    with bridge_on_pty() as bridge:
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "bridgelab",
+                "info",
+                "--port",
+                bridge.path,
+                "--driver",
+                "gecko-bootloader",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert done.returncode == 0, done.stderr
+    assert "Gecko Bootloader v3.0.1" in done.stdout
+    assert "join status: not available through the bootloader" in done.stdout
+    assert "bridgelab recover --port" in done.stdout
+
+
+def test_an_update_on_a_dead_application_points_to_recover(tmp_path: Path) -> None:
+    from bridgelab.emulator.demo_material import DEMO_DIR
+
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bridgelab",
+            "update",
+            "--port",
+            "emu://dead-app",
+            str(DEMO_DIR / "bridge-demo-1.3.0.ota"),
+            "--db",
+            str(tmp_path / "t.db"),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    result = json.loads(done.stdout)
+    assert result["failure_stage"] == "identify"
+    assert result["error"]["code"] == "bootloader-only"
+    assert "only as its radio's bootloader" in result["error"]["message"]

@@ -263,3 +263,80 @@ def test_a_batch_that_meets_a_short_lock_waits_and_is_written(tmp_path: Path) ->
     assert [e.seq for e in events] == list(range(len(events)))
     assert sum(e.kind == "progress" for e in events) == 500
     assert os.path.exists(path)
+
+
+BRIEF_HOLD_SCRIPT = """
+import sqlite3, sys, time
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("BEGIN EXCLUSIVE")
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+conn.execute("ROLLBACK")
+"""
+
+
+def _sound_log(path: Path) -> str:
+    with TriageStore.open(path) as store:
+        sid = store.begin_session(SessionStart(mode="local"))
+        store.end_session(sid, "success")
+    return sid
+
+
+def test_a_note_waits_for_a_short_lock_and_is_kept(tmp_path: Path) -> None:
+    path = tmp_path / "lab.db"
+    sid = _sound_log(path)
+    holder = python(BRIEF_HOLD_SCRIPT, str(path), "1.5")
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+    result = subprocess.run(
+        [sys.executable, "-m", "bridgelab", "log", "note", sid, "during", "--db", str(path),
+         "--json"],
+        capture_output=True, text=True, timeout=PROCESS_TIMEOUT_S,
+    )  # fmt: skip
+    finish(holder)
+    assert result.returncode == 0, result.stdout + result.stderr
+    with TriageStore.open(path) as store:
+        assert [n.text for n in store.session_notes(sid)] == ["during"]
+
+
+def test_listing_is_not_held_up_by_a_writer_holding_its_lock(tmp_path: Path) -> None:
+    path = tmp_path / "lab.db"
+    sid = _sound_log(path)
+    holder = _holder(path, "exclusive-transaction")
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "bridgelab", "log", "list", "--db", str(path), "--json"],
+            capture_output=True, text=True, timeout=PROCESS_TIMEOUT_S,
+        )  # fmt: skip
+    finally:
+        _release(holder)
+    assert result.returncode == 0, result.stderr
+    assert [s["id"] for s in json.loads(result.stdout)["sessions"]] == [sid]
+
+
+MERGE_SCRIPT = (
+    PRELUDE
+    + """
+from bridgelab.data import TriageStore
+with TriageStore.open(Path(sys.argv[2])) as lab:
+    print(lab.merge(Path(sys.argv[3])).added["sessions"])
+"""
+)
+
+
+def test_two_processes_merging_the_same_source_at_once_add_each_row_once(
+    tmp_path: Path,
+) -> None:
+    from bridgelab.data.synthetic import fill_synthetic
+
+    source, lab, go = tmp_path / "field.db", tmp_path / "lab.db", tmp_path / "go"
+    TriageStore.open(source).close()
+    fill_synthetic(source, 200, 5, seed=3)
+    _sound_log(lab)
+    merges = [python(MERGE_SCRIPT, str(go), str(lab), str(source)) for _ in range(3)]
+    time.sleep(0.3)  # every interpreter at the starting line (not an assertion)
+    go.touch()
+    added = sorted(int(finish(process)) for process in merges)
+    assert added[-1] == 200 and sum(added) == 200  # one process added them, the others none
+    with closing(sqlite3.connect(lab)) as conn:
+        assert conn.execute("SELECT count(*) FROM sessions").fetchone()[0] == 201
+        assert conn.execute("SELECT count(*) FROM events").fetchone()[0] == 200 * 5 + 2

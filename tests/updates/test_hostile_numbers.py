@@ -19,6 +19,7 @@ OPTIONS: list[tuple[list[str], str, list[str]]] = [
     (["update", "--port", "emu://demo", "x.ota"], "--healthy-s", []),
     (["update", "--port", "emu://demo", "x.ota"], "--baud", []),
     (["info", "--port", "emu://demo"], "--baud", []),
+    (["recover", "--port", "emu://dead-app", "x.gbl"], "--baud", []),
     (["emulate"], "--baud", []),
     (["emulate"], "--adapter-latency-ms", []),
     (["emulate"], "--seed", []),
