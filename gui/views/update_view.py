@@ -29,7 +29,6 @@ from PySide6.QtWidgets import (
 )
 
 from bridgelab.data.failures import Stage
-from bridgelab.emulator.demo_material import DEMO_IMAGES
 from bridgelab.errors import BridgeLabError
 from bridgelab.gui.formatting import ARROW, format_eta, format_rate, percent
 from bridgelab.gui.theme import VERDICT_TONES, Tone
@@ -40,6 +39,7 @@ from bridgelab.gui.widgets.panes import side_by_side
 from bridgelab.gui.widgets.stage_list import StageList
 from bridgelab.gui.widgets.throughput_chart import ThroughputChart
 from bridgelab.updates import events as ev
+from bridgelab.updates.emulated import DEMO_IMAGES
 from bridgelab.updates.events import UpdateResult
 from bridgelab.updates.ota_server import format_duration
 from bridgelab.updates.preflight import Preflight
