@@ -12,6 +12,7 @@ from typing import Any
 
 from bridgelab.drivers import protocol as p
 from bridgelab.drivers.join_state import JOIN_FAILURE_CODES, MEANINGS, JoinState
+from bridgelab.drivers.versions import display_version
 
 WEAK_LQI = 80
 _ORDER = {"error": 0, "warning": 1, "info": 2}
@@ -66,12 +67,34 @@ def ota_blockers_for(ota_capable: bool, state: JoinState) -> list[Finding]:
     return blockers
 
 
+def trial_finding(
+    identity: p.IdentityResponse, status: p.UpdateStatusResponse | None
+) -> Finding | None:
+    """The warning for a bridge running an unconfirmed (trial) image, with its next step."""
+    if status is None or status.state != p.UpdateState.TRIAL:
+        return None
+    running = display_version(identity.firmware_version)
+    fallback = display_version(identity.inactive_firmware_version)
+    return Finding(
+        "warning",
+        "trial-unconfirmed",
+        f"Running {running} on trial: not yet confirmed; it rolls back to {fallback} at the "
+        "next reboot unless confirmed. Run the same update again to confirm it.",
+    )
+
+
 def diagnose(
     identity: p.IdentityResponse,
     join: p.JoinStatusResponse,
     p2p: p.P2PLinkResponse | None = None,
+    update: p.UpdateStatusResponse | None = None,
 ) -> list[Finding]:
+    """Findings, most severe first. `update` is the bridge's UPDATE_STATUS (None: not read,
+    or an old bridge that does not answer it): a trial image comes first among warnings."""
     findings = ota_blockers(identity, join)
+    trial = trial_finding(identity, update)
+    if trial is not None:
+        findings.insert(0, trial)
     if join.state == JoinState.JOIN_FAILED and join.last_failure_code != p.NO_FAILURE:
         reason = JOIN_FAILURE_CODES.get(join.last_failure_code, "unknown code")
         findings.append(

@@ -68,6 +68,11 @@ class EmulatedBridge:
         self.flash = Flash.open(
             state_path, profile.firmware_version, profile.inactive_firmware_version
         )
+        # Starting from a state file is a power-on: an unconfirmed (trial) image it left
+        # falls back, as after any reboot the bridge did not ask for.
+        self.rolled_back_at_power_on = self.flash.state.trial
+        if self.flash.state.trial:
+            self.flash.switch_back()
         self.join_state = profile.join_state
         # The install code on the label, and the link key the Comms Hub derives from it:
         # the bridge keeps the key to itself (it never goes on the service port).
@@ -93,6 +98,7 @@ class EmulatedBridge:
         self.port_index = 0
         self.unplugged_until = 0.0
         self.unplug_pending = False
+        self.requests_handled = 0  # message boundaries, for the boundary faults
         # The radio's Gecko Bootloader shares the service port; while it runs, the endpoint
         # hands it raw bytes instead of frames.
         self.bootloader = EmulatedGeckoBootloader(
@@ -249,6 +255,13 @@ class EmulatedBridge:
         self._activate_at = None
         self._rejoin_at = None
 
+    def power_cycle(self) -> None:
+        """Power lost and back: like a reboot, and RAM-only state goes too (a deferred
+        activation, the OTA client's session); flash (slots, trial flag, download) stays."""
+        self._activate_on_reboot = False
+        self._ota = None
+        self.reboot(p.RebootReason.POWER_ON)
+
     def _boot(self) -> None:
         self._down_until = None
         self.uptime_origin = self._clock()
@@ -276,6 +289,7 @@ class EmulatedBridge:
         self.poll()
         if self.is_down:
             return Reply(None)
+        self.requests_handled += 1
         handler = _HANDLERS.get(type(request))
         if handler is None:
             return self._refuse(request, seq, p.Status.UNKNOWN_COMMAND, "command not supported")

@@ -257,8 +257,13 @@ class Endpoint:
             return
         if self.link.baud is not None:
             self._busy_until = start + reply.busy_s
-        if reply.frame is not None:
+        faults, boundary = self.device.faults, self.device.requests_handled
+        if reply.frame is not None and faults.lose_reply != boundary:
             self._transmit(reply.frame, max(start, self._busy_until))
+            if faults.dup_reply == boundary:
+                self._transmit(reply.frame, max(start, self._busy_until))
+        if faults.power_cycle_after == boundary and reply.frame is not None:
+            self.device.power_cycle()
         if isinstance(request, p.EnterBootloader):
             self.device.take_bootloader_request(max(start, self._tx_cursor))
         if (

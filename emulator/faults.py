@@ -63,6 +63,11 @@ class Faults:
     unplug_at: int | None = None  # the cable is pulled once the transfer reaches this offset
     replug_s: float = 0.5  # how long the cable stays out
     replug_port: bool = False  # it comes back as another port (emu://: the next `port`)
+    # Message boundaries, counted in requests the bridge has handled since power-on of
+    # the emulator (1 = the first request): for crash tests at every boundary.
+    power_cycle_after: int | None = None  # power lost right after answering request N
+    lose_reply: int | None = None  # the answer to request N never reaches the host
+    dup_reply: int | None = None  # the answer to request N reaches the host twice
 
     def describe(self) -> str:
         active = [
@@ -89,6 +94,9 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "unplug-at": _offset,
     "replug-s": _seconds,
     "replug-port": _flag,
+    "power-cycle-after": _offset,
+    "lose-reply": _offset,
+    "dup-reply": _offset,
 }
 VALID_FAULTS = tuple(_PARSERS)
 

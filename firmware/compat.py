@@ -2,14 +2,28 @@
 
 Rules, in the order they are checked (docs/firmware-format.md, "Compatibility"):
 
+0. the result must be comparable with the device afterwards, so the image itself
+   must not carry a value the ZigBee spec reserves:
+   file version 0xFFFFFFFF (the wildcard "any version"; a bridge running it
+   reports no version at all)                      else reserved-file-version
+   image type 0xFFFF (the wildcard) or 0xFFC3-0xFFFE (reserved)
+                                                   else reserved-image-type
+   image type 0xFFC0-0xFFC2 (security credential, configuration, log: not
+   firmware), unless the device asks for exactly that type
+                                                   else not-firmware
+   an upgrade image of at least one byte (both body forms)
+                                                   else empty-upgrade-image
 1. manufacturer code equal                        else wrong-manufacturer
-2. image type equal, or the image's is 0xFFFF      else wrong-image-type
+2. image type equal                                else wrong-image-type
 3. device hardware version within the image's
    min..max (when the header has them)             else hardware-out-of-range
 4. a device-specific file names this device        else wrong-destination
-5. file version: the image's 0xFFFFFFFF fits any version; equal is same-version;
-   lower is downgrade, allowed only with a `DowngradeOverride` whose reason is not blank
-   (else downgrade-needs-reason); an allowed downgrade is recorded in the report.
+5. file version: equal is same-version; lower is downgrade, allowed only with a
+   `DowngradeOverride` whose reason is not blank (else downgrade-needs-reason); an
+   allowed downgrade is recorded in the report.
+
+Rule 0 is what keeps an update from ending "Updated 1.2.0 -> none": an image that a
+bridge cannot report back, or that is no firmware at all, is refused, not installed.
 """
 
 from __future__ import annotations
@@ -19,7 +33,16 @@ from typing import Any
 
 from bridgelab.eui64 import format_eui64
 from bridgelab.firmware.errors import CompatibilityError, hex_id
-from bridgelab.firmware.image import WILDCARD_FILE_VERSION, WILDCARD_IMAGE_TYPE, OtaImage
+from bridgelab.firmware.image import (
+    WILDCARD_FILE_VERSION,
+    WILDCARD_IMAGE_TYPE,
+    BodyForm,
+    OtaImage,
+)
+
+# ZigBee OTA image types above the manufacturer range (0x0000-0xFFBF).
+NON_FIRMWARE_TYPES = {0xFFC0: "security credential", 0xFFC1: "configuration", 0xFFC2: "log"}
+RESERVED_TYPES = range(0xFFC3, 0xFFFF)  # 0xFFC3-0xFFFE: reserved by the spec
 
 
 @dataclass(frozen=True)
@@ -79,7 +102,8 @@ def compatibility_problems(
 ) -> list[CompatibilityError]:
     """Every rule the image breaks for `device`, in rule order (empty when it fits)."""
     header = image.header
-    problems: list[CompatibilityError] = []
+    problems = image_problems(image, device.image_type)
+    type_refused = any(p.code in ("reserved-image-type", "not-firmware") for p in problems)
     if header.manufacturer_code != device.manufacturer_code:
         problems.append(
             CompatibilityError(
@@ -88,7 +112,7 @@ def compatibility_problems(
                 code="wrong-manufacturer",
             )
         )
-    if header.image_type not in (device.image_type, WILDCARD_IMAGE_TYPE):
+    if header.image_type != device.image_type and not type_refused:
         problems.append(
             CompatibilityError(
                 f"The image is of type {hex_id(header.image_type)}; the device takes type "
@@ -122,11 +146,60 @@ def compatibility_problems(
     return problems
 
 
+def image_problems(
+    image: OtaImage, device_image_type: int | None = None
+) -> list[CompatibilityError]:
+    """Rule 0: what makes an image unfit for any firmware update, whatever the device.
+
+    `device_image_type` is the type the device asks for: a credential, configuration or
+    log image (0xFFC0-0xFFC2) passes only for a device that asks for that very type.
+    """
+    header = image.header
+    problems: list[CompatibilityError] = []
+    if header.file_version == WILDCARD_FILE_VERSION:
+        problems.append(
+            CompatibilityError(
+                "The image's file version is 0xFFFFFFFF, which ZigBee reserves as the "
+                "wildcard 'any version': a bridge running it would report no version, so "
+                "the update could never be confirmed (and later updates would be blocked).",
+                code="reserved-file-version",
+            )
+        )
+    image_type = header.image_type
+    if image_type == WILDCARD_IMAGE_TYPE or image_type in RESERVED_TYPES:
+        meaning = "the wildcard 'any type'" if image_type == WILDCARD_IMAGE_TYPE else "reserved"
+        problems.append(
+            CompatibilityError(
+                f"The image's type is {hex_id(image_type)}, which ZigBee reserves "
+                f"({meaning}): it names no firmware a bridge can be checked against.",
+                code="reserved-image-type",
+            )
+        )
+    elif image_type in NON_FIRMWARE_TYPES and image_type != device_image_type:
+        problems.append(
+            CompatibilityError(
+                f"The image's type is {hex_id(image_type)}, a "
+                f"{NON_FIRMWARE_TYPES[image_type]} file, not a firmware image.",
+                code="not-firmware",
+            )
+        )
+    if image.manufacturer_image_size == 0:
+        zigbee = image.body_form is BodyForm.ZIGBEE
+        where = "upgrade image sub-element" if zigbee else "manufacturer image"
+        problems.append(
+            CompatibilityError(
+                f"The image's {where} is empty (0 bytes): there is no firmware in it.",
+                code="empty-upgrade-image",
+            )
+        )
+    return problems
+
+
 def _version_problems(
     image_version: int, device_version: int, override: DowngradeOverride | None
 ) -> list[CompatibilityError]:
     if image_version == WILDCARD_FILE_VERSION:
-        return []
+        return []  # refused by rule 0 already
     if image_version == device_version:
         return [
             CompatibilityError(

@@ -235,6 +235,22 @@ ERROR_CATALOGUE: dict[str, tuple[type[FirmwareError], str]] = {
         "Do not send this image. " + _FETCH_AGAIN,
     ),
     # Compatibility with a device.
+    "reserved-file-version": (
+        CompatibilityError,
+        "Do not send this image: rebuild it with its real file version (not 0xFFFFFFFF).",
+    ),
+    "reserved-image-type": (
+        CompatibilityError,
+        "Do not send this image: rebuild it with the bridge's own image type.",
+    ),
+    "not-firmware": (
+        CompatibilityError,
+        "Do not send this as a firmware update; use the firmware release for this bridge.",
+    ),
+    "empty-upgrade-image": (
+        CompatibilityError,
+        "Do not send this image; get the complete release (its upgrade image is empty).",
+    ),
     "wrong-manufacturer": (CompatibilityError, _NOT_FOR_DEVICE),
     "wrong-image-type": (CompatibilityError, _NOT_FOR_DEVICE),
     "hardware-out-of-range": (

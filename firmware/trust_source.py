@@ -73,12 +73,13 @@ class ReportedIdentity(Protocol):
     def eui64(self) -> int: ...
 
 
-def identity_of(reported: ReportedIdentity) -> DeviceIdentity:
-    """The identity the compatibility rules check an image against."""
+def identity_of(reported: ReportedIdentity, *, file_version: int | None = None) -> DeviceIdentity:
+    """The identity the compatibility rules check an image against; `file_version`, when
+    given, stands for the running one (a bridge on trial is judged by its confirmed one)."""
     return DeviceIdentity(
         manufacturer_code=reported.manufacturer_code,
         image_type=reported.image_type,
         hardware_version=reported.hardware_version,
-        file_version=reported.firmware_version,
+        file_version=reported.firmware_version if file_version is None else file_version,
         eui64=reported.eui64,
     )

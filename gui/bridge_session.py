@@ -27,6 +27,7 @@ from bridgelab.drivers.diagnosis import Finding, diagnose
 from bridgelab.drivers.errors import LinkLost
 from bridgelab.drivers.factory import connect_bridge
 from bridgelab.drivers.link import DEFAULT_BAUD
+from bridgelab.drivers.trial import confirmed_version, read_update_status
 from bridgelab.errors import BridgeLabError
 from bridgelab.firmware.compat import DeviceIdentity
 from bridgelab.firmware.trust_source import identity_of
@@ -62,6 +63,7 @@ class BridgeSnapshot:
     join: p.JoinStatusResponse
     p2p: p.P2PLinkResponse | None
     findings: tuple[Finding, ...]
+    update: p.UpdateStatusResponse | None = None  # None: not read, or the bridge cannot say
 
     @property
     def emulated(self) -> bool:
@@ -69,14 +71,19 @@ class BridgeSnapshot:
 
     @property
     def device_identity(self) -> DeviceIdentity:
-        """The identity the firmware layer checks an image against."""
-        return identity_of(self.identity)
+        """The identity the firmware layer checks an image against: on a trial bridge its
+        confirmed version (so the same image again is the confirming re-run it should be)."""
+        return identity_of(
+            self.identity, file_version=confirmed_version(self.identity, self.update)
+        )
 
     def with_join(self, join: p.JoinStatusResponse) -> BridgeSnapshot:
-        return replace(self, join=join, findings=tuple(diagnose(self.identity, join, self.p2p)))
+        findings = diagnose(self.identity, join, self.p2p, self.update)
+        return replace(self, join=join, findings=tuple(findings))
 
     def with_link(self, join: p.JoinStatusResponse, p2p: p.P2PLinkResponse) -> BridgeSnapshot:
-        return replace(self, join=join, p2p=p2p, findings=tuple(diagnose(self.identity, join, p2p)))
+        findings = diagnose(self.identity, join, p2p, self.update)
+        return replace(self, join=join, p2p=p2p, findings=tuple(findings))
 
 
 def read_snapshot(client: BridgeClient, url: str) -> BridgeSnapshot:
@@ -84,7 +91,9 @@ def read_snapshot(client: BridgeClient, url: str) -> BridgeSnapshot:
     identity = client.identity()
     join = client.join_status()
     p2p = client.p2p_link()
-    return BridgeSnapshot(url, identity, join, p2p, tuple(diagnose(identity, join, p2p)))
+    update = read_update_status(client)
+    findings = tuple(diagnose(identity, join, p2p, update))
+    return BridgeSnapshot(url, identity, join, p2p, findings, update)
 
 
 class ConnectionState(StrEnum):

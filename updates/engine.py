@@ -32,7 +32,8 @@ from bridgelab.drivers.errors import (
 )
 from bridgelab.drivers.factory import BootloaderOnly
 from bridgelab.drivers.join_state import JoinState
-from bridgelab.drivers.versions import format_version
+from bridgelab.drivers.trial import UNKNOWN_STATUSES, confirmed_version, is_trial
+from bridgelab.drivers.versions import NO_VERSION, display_version, format_version
 from bridgelab.firmware.compat import DowngradeOverride
 from bridgelab.firmware.errors import FirmwareError
 from bridgelab.firmware.image import BodyForm, OtaImage, load_image
@@ -90,6 +91,9 @@ class UpdateEngine:
         # What the stages learn; the result is written from these in _finish().
         self.identity: p.IdentityResponse | None = None
         self.join_before: JoinState | None = None
+        # The bridge's own update state at connect (None: an old bridge that cannot say).
+        self.update_before: p.UpdateStatusResponse | None = None
+        self.resume_at_confirm = False  # the image already runs on trial: only confirm it
         self.join_after: JoinState | None = None  # last seen in the health check
         self.image: OtaImage | None = None
         self.report: VerificationReport | None = None
@@ -172,10 +176,10 @@ class UpdateEngine:
         if failure is not None and self.context.cancel.rig_lost is not None:
             # Whatever the link did once its rig was gone (dropped, refused, cancelled by
             # the campaign), the bridge is not the one at fault.
-            failure, state = (
-                self._rig_lost_failure(self.context.cancel.rig_lost),
-                FinalState.FAILED,
-            )
+            failure, state = self._rig_lost_failure(self.context.cancel.rig_lost), FinalState.FAILED
+        if failure is None:
+            failure = self._unverified_success()
+            state = FinalState.FAILED if failure is not None else state
         return self._finish(started, state, failure)
 
     def _rig_lost_failure(self, reason: str) -> UpdateFailed:
@@ -188,17 +192,33 @@ class UpdateEngine:
             "not at fault.",
         )
 
+    def _unverified_success(self) -> UpdateFailed | None:
+        """The last guard against a false success: "success" needs the version read back
+        from the bridge to be a real version and the image's."""
+        expected = self.image.header.file_version if self.image is not None else None
+        after = self.version_after
+        if after is not None and after != NO_VERSION and after == expected:
+            return None
+        return UpdateFailed(
+            Stage.CONFIRM,
+            FailureClass.VERSION_UNCHANGED,
+            f"The bridge reports {display_version(after)}, not {display_version(expected)}: "
+            "the update cannot be reported as done.",
+            code="result-unverified",
+        )
+
     def _run_stages(self) -> None:
         with self.context.stage(Stage.IDENTIFY, self.request.port_url):
             self._identify()
         with self.context.stage(Stage.VALIDATE, str(self.request.image_path)):
             self._validate()
         self.context.check_cancel()
-        assert self.image is not None and self.report is not None
-        prepared = PreparedImage(
-            self.image, self.file_sha256, self.report.manufacturer_image_sha256
-        )
-        self.outcome = STRATEGIES[self.request.mode]().run(self.context, prepared)
+        if not self.resume_at_confirm:  # else transfer to activate happened in an earlier session
+            assert self.image is not None and self.report is not None
+            prepared = PreparedImage(
+                self.image, self.file_sha256, self.report.manufacturer_image_sha256
+            )
+            self.outcome = STRATEGIES[self.request.mode]().run(self.context, prepared)
         with self.context.stage(Stage.CONFIRM):
             self._confirm()
 
@@ -238,6 +258,7 @@ class UpdateEngine:
         try:
             identity = self.context.call_retrying(p.GetIdentity(), remaining, Stage.IDENTIFY)
             join = self.context.call_retrying(p.GetJoinStatus(), remaining, Stage.IDENTIFY)
+            self.update_before = self._read_update_state(remaining)
         except NoAnswer as error:
             raise UpdateFailed.from_error(
                 Stage.IDENTIFY, FailureClass.NO_RESPONSE, error
@@ -245,7 +266,12 @@ class UpdateEngine:
         self.identity = identity
         self.join_before = join.state
         self.link.eui64 = identity.eui64
-        info = {**identity.to_dict(), "join_state": join.state.label}
+        update = self.update_before
+        info = {
+            **identity.to_dict(),
+            "join_state": join.state.label,
+            "update_state": update.state.name.lower() if update else None,
+        }
         self.log.device(
             DeviceInfo(
                 eui64=identity.eui64,
@@ -260,6 +286,16 @@ class UpdateEngine:
         self.context.emit(
             ev.DeviceIdentified(self.clock.monotonic(), identity.eui64, info, join.state.label)
         )
+
+    def _read_update_state(self, total_s: float) -> p.UpdateStatusResponse | None:
+        """UPDATE_STATUS with the same bounded retry as every request; None for a bridge
+        that does not know it (an old one answers UNKNOWN_COMMAND)."""
+        try:
+            return self.context.call_retrying(p.GetUpdateStatus(), total_s, Stage.IDENTIFY)
+        except p.DeviceStatusError as error:
+            if error.status in UNKNOWN_STATUSES:
+                return None
+            raise
 
     # ----------------------------------------------------------------- validate
 
@@ -282,9 +318,14 @@ class UpdateEngine:
         override = (
             DowngradeOverride(request.downgrade_reason or "") if request.allow_downgrade else None
         )
+        # On trial, the bridge holds for good only the version it would roll back to: the
+        # image is judged against that one (so the same image again is a confirming re-run).
+        held = replace(
+            self.identity, firmware_version=confirmed_version(self.identity, self.update_before)
+        )
         preflight = assess(
             request.image_path,
-            BridgeFacts.read(self.identity, self.join_before),
+            BridgeFacts.read(held, self.join_before),
             trust_dir=request.trust_dir,
             override=override,
             policy=self.policy,
@@ -330,6 +371,35 @@ class UpdateEngine:
             self.context.notice(
                 "warning", warning.code, f"{warning.message} {warning.action}".strip()
             )
+        if is_trial(self.update_before):
+            self._resume_trial(header.file_version)
+
+    def _resume_trial(self, image_version: int) -> None:
+        """The bridge runs an unconfirmed image: this image is it (resume at the health
+        check, then confirm) or it is not (refuse: installing over a trial would drop the
+        confirmed image the bridge falls back to)."""
+        assert self.identity is not None
+        running = self.identity.firmware_version
+        fallback = self.identity.inactive_firmware_version
+        if image_version == running:
+            self.resume_at_confirm = True
+            self.log.event("resumed", {"stage": Stage.CONFIRM.value, "trial": True})
+            self.context.notice(
+                "info",
+                "trial-resumed",
+                f"The bridge already runs {display_version(running)} on trial (not yet "
+                "confirmed): resuming at the health check, then confirming it.",
+            )
+            return
+        raise UpdateFailed(
+            Stage.VALIDATE,
+            FailureClass.DEVICE_REFUSED,
+            f"The bridge runs {display_version(running)} on trial (not yet confirmed); this "
+            f"image is {display_version(image_version)}.",
+            code="trial-pending",
+            action=f"First confirm {display_version(running)} (run its update again), or "
+            f"reboot the bridge to roll back to {display_version(fallback)}; then update.",
+        )
 
     # ----------------------------------------------------------------- local update
 
@@ -366,6 +436,16 @@ class UpdateEngine:
         )
         self.version_after = identity.firmware_version
         self.log.update(version_after=identity.firmware_version)
+        if identity.firmware_version == NO_VERSION:
+            raise UpdateFailed(
+                Stage.CONFIRM,
+                FailureClass.VERSION_UNCHANGED,
+                "The bridge restarted but reports no firmware version, so the update cannot "
+                "be confirmed.",
+                code="version-unreadable",
+                action="Read the bridge with `bridgelab info`; if it runs no image, recover it "
+                "locally with a known-good release.",
+            )
         if identity.firmware_version != expected:
             raise UpdateFailed(
                 Stage.CONFIRM,
@@ -380,23 +460,51 @@ class UpdateEngine:
         if self.join_before == JoinState.JOINED:
             self._await_rejoin(self.clock.monotonic() + timeouts.rejoin_s)
         self._stay_healthy()
-        if self.request.mode == "local":
-            retries_before = self.context.retries
-            try:
-                self.context.call_retrying(
-                    p.UpdateConfirm(), 5 * self.policy.request_timeout_s, Stage.CONFIRM
-                )
-            except p.DeviceStatusError as error:
-                # A repeated confirm finds no trial image left: the first one got through.
-                repeated = (
-                    self.context.retries > retries_before and error.status == p.Status.NOT_ALLOWED
-                )
-                if repeated and self.link.current.update_status().state != p.UpdateState.TRIAL:
-                    return self.log.event("confirmed", {"firmware_version": expected})
+        if self.request.mode == "local" or self._on_trial():
+            self._confirm_trial(expected)
+
+    def _on_trial(self) -> bool:
+        try:
+            status = self._read_update_state(5 * self.policy.request_timeout_s)
+        except NoAnswer as error:
+            raise UpdateFailed(
+                Stage.CONFIRM,
+                FailureClass.UNHEALTHY,
+                f"The bridge stopped answering before its image was confirmed: {error.message}",
+                code="health-no-answer",
+            ) from error
+        return is_trial(status)
+
+    def _confirm_trial(self, expected: int) -> None:
+        """UPDATE_CONFIRM, then read back that the bridge no longer runs a trial: success is
+        reported only for an image that survives the next reboot."""
+        self._send_confirm(expected)
+        if self._on_trial():
+            raise UpdateFailed(
+                Stage.CONFIRM,
+                FailureClass.DEVICE_ERROR,
+                "The bridge accepted the confirmation but still runs the image on trial.",
+                code="not-confirmed",
+                action="Run the same update again to confirm; do not reboot the bridge first.",
+            )
+
+    def _send_confirm(self, expected: int) -> None:
+        retries_before = self.context.retries
+        try:
+            self.context.call_retrying(
+                p.UpdateConfirm(), 5 * self.policy.request_timeout_s, Stage.CONFIRM
+            )
+        except p.DeviceStatusError as error:
+            # A repeated confirm finds no trial image left: the first one got through (the
+            # caller reads the state back either way).
+            repeated = (
+                self.context.retries > retries_before and error.status == p.Status.NOT_ALLOWED
+            )
+            if not repeated:
                 raise UpdateFailed(
                     Stage.CONFIRM, FailureClass.DEVICE_ERROR, error.message, code=error.code
                 ) from error
-            self.log.event("confirmed", {"firmware_version": expected})
+        self.log.event("confirmed", {"firmware_version": expected})
 
     def _await_rejoin(self, deadline: float) -> None:
         state = JoinState.LEFT

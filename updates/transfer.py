@@ -113,10 +113,23 @@ class WindowedTransfer:
             return max(1, limit)
         # Enough writes in flight to cover one round trip at line rate, plus slack for the
         # bridge's flash time: the bandwidth-delay product in frames.
-        rtt = max(client.ping(timeout_s=self.policy.request_timeout_s) for _ in range(3))
+        rtt = self._round_trip_s(client)
+        if rtt is None:
+            return max(1, limit)  # nothing measured: the handshake's window, no guess
         frame_s = wire_bytes(block + WRITE_HEADER) / self.line_rate_bps
         needed = math.ceil((rtt + frame_s) / frame_s) + 2
         return max(1, min(limit, max(2, needed)))
+
+    def _round_trip_s(self, client: BridgeClient) -> float | None:
+        """The slowest of three pings; a lost one costs a retry, never the transfer
+        (issue 10: one lost reply at the very start used to fail the update)."""
+        samples = []
+        for _ in range(3):
+            try:
+                samples.append(client.ping(timeout_s=self.policy.request_timeout_s))
+            except NoAnswer:
+                self.on_retry("no answer to PING", None)
+        return max(samples) if samples else None
 
     # ----------------------------------------------------------------- the loop
 

@@ -44,12 +44,31 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    _refuse_swallowed_values(parser, args)
     handler = getattr(args, "handler", None)
     if handler is None:
         # No command: the desktop application, as `make run` and the desktop launcher expect.
         args = parser.parse_args(["gui"])
         handler = args.handler
     return run_handler(handler, args)
+
+
+def _refuse_swallowed_values(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """argparse turns `--healthy-s=--` into an empty list without calling the option's type;
+    an option that takes one value must never reach a command as a list."""
+    pending = [parser]
+    while pending:
+        current = pending.pop()
+        for action in current._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                pending.extend(action.choices.values())
+            elif (
+                action.nargs is None
+                and action.type is not None
+                and action.option_strings
+                and isinstance(getattr(args, action.dest, None), list)
+            ):
+                parser.error(f"argument {'/'.join(action.option_strings)}: expected one value")
 
 
 if __name__ == "__main__":

@@ -132,11 +132,13 @@ def _bootloader_dict(url: str, device: Any) -> dict[str, Any]:
 
 
 def _info_dict(url: str, baud: int, driver: str | None = None) -> dict[str, Any]:
+    from bridgelab.drivers import protocol as p
     from bridgelab.drivers.capabilities import describe
     from bridgelab.drivers.client import BridgeClient
     from bridgelab.drivers.diagnosis import diagnose
     from bridgelab.drivers.factory import connect
     from bridgelab.drivers.gecko_bootloader import GeckoBootloader
+    from bridgelab.drivers.trial import read_update_status
 
     device = connect(url, driver, baudrate=baud)
     try:
@@ -147,10 +149,11 @@ def _info_dict(url: str, baud: int, driver: str | None = None) -> dict[str, Any]
         identity = device.identity()
         join = device.join_status()
         p2p = device.p2p_link()
+        update = read_update_status(device)
         session = device.session
     finally:
         device.close()
-    findings = diagnose(identity, join, p2p)
+    findings = diagnose(identity, join, p2p, update)
     return {
         "port": url,
         "driver": device.driver_name,
@@ -159,8 +162,24 @@ def _info_dict(url: str, baud: int, driver: str | None = None) -> dict[str, Any]
         "identity": identity.to_dict(),
         "join": join.to_dict(),
         "p2p": p2p.to_dict(),
+        # The bridge's own update state: `trial` true means the running image is not yet
+        # confirmed and rolls back at the next reboot; null when the bridge cannot say.
+        "update": {
+            "state": update.state.name.lower() if update else None,
+            "trial": (update.state == p.UpdateState.TRIAL) if update else None,
+            "rolls_back_to": identity.inactive_firmware_version
+            if update and update.state == p.UpdateState.TRIAL
+            else None,
+        },
         "diagnosis": [f.to_dict() for f in findings],
     }
+
+
+def _trial_note(info: dict[str, Any]) -> str:
+    trial = info["update"]["trial"]
+    if trial is None:
+        return " (trial state unknown: the bridge does not report it)"
+    return " (on trial: not confirmed)" if trial else ""
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -184,7 +203,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         ("Manufacturer", HEX4.format(ident["manufacturer_code"])),
         ("Image type", HEX4.format(ident["image_type"])),
         ("Hardware", HEX4.format(ident["hardware_version"])),
-        ("Firmware (running)", format_version(ident["firmware_version"])),
+        ("Firmware (running)", format_version(ident["firmware_version"]) + _trial_note(info)),
         ("Firmware (inactive)", format_version(ident["inactive_firmware_version"])),
         ("Bootloader", format_version(ident["bootloader_version"])),
         ("OTA client", "yes" if ident["ota_capable"] else "no (legacy)"),

@@ -42,6 +42,10 @@ BRIDGE_KEYS = ("ota_capable", "join_state")  # what the OTA verdict needs beside
 _BOOLEANS = {"yes": True, "true": True, "1": True, "no": False, "false": False, "0": False}
 COMPATIBILITY_CODES = frozenset(
     {
+        "reserved-file-version",
+        "reserved-image-type",
+        "not-firmware",
+        "empty-upgrade-image",
         "wrong-manufacturer",
         "wrong-image-type",
         "hardware-out-of-range",
