@@ -116,6 +116,13 @@ class FailureClass(StrEnum):
     def area(self) -> Area:
         return self.info.area
 
+    @property
+    def retryable(self) -> bool:
+        """Can the same attempt succeed if simply run again? True for faults of the moment
+        (a busy port, a lost link, a stall); False where the same inputs meet the same
+        refusal (an image refused at validate, a bridge without OTA, a wrong device)."""
+        return self in _RETRYABLE
+
 
 _FAILURE_INFO: dict[FailureClass, FailureInfo] = {
     FailureClass.IMAGE_REJECTED: FailureInfo(
@@ -164,9 +171,7 @@ _FAILURE_INFO: dict[FailureClass, FailureInfo] = {
     ),
     FailureClass.STALLED: FailureInfo(
         "Stalled",
-        "The device stopped making progress for longer than the stage allows (the stage "
-        "says where: a transfer that stopped at N %, a verify or activation that never "
-        "finished).",
+        "The device stopped making progress for longer than the stage allows.",
         "Retry; if it stalls at the same point again, attach the defect bundle to a report "
         "to the supplier.",
         Area.DEVICE,
@@ -263,6 +268,23 @@ _FAILURE_INFO: dict[FailureClass, FailureInfo] = {
         Area.LINK,
     ),
 }
+
+
+_RETRYABLE = frozenset(
+    {
+        FailureClass.PORT_UNAVAILABLE,
+        FailureClass.NO_RESPONSE,
+        FailureClass.LINK_LOST,
+        FailureClass.STALLED,
+        FailureClass.DEVICE_ERROR,
+        FailureClass.HASH_MISMATCH,
+        FailureClass.ACTIVATION_FAILED,
+        FailureClass.DID_NOT_REJOIN,
+        FailureClass.UNHEALTHY,
+        FailureClass.CANCELLED,
+        FailureClass.INTERRUPTED,
+    }
+)
 
 
 @dataclass(frozen=True)

@@ -60,6 +60,9 @@ def _chooser(
     return choose
 
 
+ANY_CAMPAIGN = "all"  # `--campaign all`: every session run by a campaign
+
+
 def _escape_like(text: str) -> str:
     """`text` matched literally inside a LIKE pattern (backslash is the escape)."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -84,7 +87,6 @@ def where_clause(filters: SessionFilter | None) -> tuple[str, list[Any]]:
         (filters.until, "s.started_at < ?", str),
         (filters.mode, "s.mode = ?", _chooser(Mode, "mode")),
         (filters.site, "s.site_ref = ?", str),
-        (filters.campaign, "s.campaign_id = ?", str),
         (filters.image_version,
          "s.image_sha256 IN (SELECT sha256 FROM images WHERE file_version = ?)", int),
         (filters.model, "s.device_eui64 IN (SELECT eui64 FROM devices WHERE model = ?)", str),
@@ -93,6 +95,12 @@ def where_clause(filters: SessionFilter | None) -> tuple[str, list[Any]]:
         if value is not None and value != "":
             terms.append(term)
             params.append(convert(value))
+    if filters.campaign:
+        if filters.campaign == ANY_CAMPAIGN:
+            terms.append("s.campaign_id IS NOT NULL")
+        else:  # a campaign's id ("name@20261201T101500Z"), or its name for all its runs
+            terms.append("(s.campaign_id = ? OR s.campaign_id LIKE ? ESCAPE '\\')")
+            params += [filters.campaign, _escape_like(filters.campaign) + "@%"]
     if filters.text and filters.text.strip():
         pattern = "%" + _escape_like(filters.text.strip()) + "%"
         terms.append("(" + " OR ".join(f"{c} LIKE ? ESCAPE '\\'" for c in SEARCH_COLUMNS) + ")")

@@ -257,7 +257,9 @@ class EmulatedBridge:
 
     def power_cycle(self) -> None:
         """Power lost and back: like a reboot, and RAM-only state goes too (a deferred
-        activation, the OTA client's session); flash (slots, trial flag, download) stays."""
+        activation, the OTA client's session, a hang from a stall fault that fired); flash
+        (slots, trial flag, download) stays."""
+        self._stalled = False
         self._activate_on_reboot = False
         self._ota = None
         self.reboot(p.RebootReason.POWER_ON)

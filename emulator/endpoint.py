@@ -97,6 +97,7 @@ class Endpoint:
         self._held_out: bytes | None = None
         self.unplugged = False
         self._stop = threading.Event()
+        self._power_cycle = threading.Event()
         self._thread: threading.Thread | None = None
         self.peer_gone = threading.Event()
 
@@ -112,9 +113,21 @@ class Endpoint:
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=2.0)
 
+    def request_power_cycle(self) -> None:
+        """Switch the bridge off and on, from any thread: done on the device's own thread
+        while the endpoint runs, at once when nothing else drives the device."""
+        if self._thread is not None and self._thread.is_alive():
+            self._power_cycle.set()
+        else:
+            self.device.power_cycle()
+
     def run(self) -> None:
         while not self._stop.is_set():
             now = time.monotonic()
+            if self._power_cycle.is_set():
+                self._power_cycle.clear()
+                self._queue.clear()  # what was on the wire when the power went is lost
+                self.device.power_cycle()
             if self._queue and 0.0 < self._queue[0].at - now <= SPIN_S:
                 due = self._queue[0].at
                 while now < due:

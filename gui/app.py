@@ -43,6 +43,7 @@ class AppOptions:
     mode: str = "local"
     plan: str | None = None  # screenshot of the bench view: plan file or "demo"
     size: tuple[int, int] = DEFAULT_SCREENSHOT_SIZE
+    theme: str = "system"  # system, light or dark (gui.theme.THEMES)
 
 
 def process_started_at() -> float:
@@ -107,6 +108,13 @@ def _run_qt(options: AppOptions) -> int:
     app.setApplicationName(APPLICATION)
     app.setApplicationDisplayName("Bridge Lab")
     app.setDesktopFileName("bridgelab")
+    if options.theme != "system":
+        from bridgelab.gui.theme import theme_palette
+
+        style = app.setStyle("Fusion")  # the same look everywhere, in either scheme
+        palette = theme_palette(options.theme, style.standardPalette() if style else app.palette())
+        if palette is not None:
+            app.setPalette(palette)
     started_at = process_started_at()
     exposed: list[float] = []
 

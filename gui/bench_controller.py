@@ -81,7 +81,7 @@ def lane_row(state: JobState, attempts_before: int = 0) -> LaneRow:
         versions = f"{display_version(last.version_before)} {ARROW} "
         versions += display_version(last.version_after) if last.version_after else "-"
         if last.error:
-            message = last.error.get("message", "")
+            message = str(last.error.get("message") or "")
     label = f"{job.label}: {job.port}" if job.label else job.port
     return LaneRow(
         index=job.index,
@@ -194,11 +194,16 @@ class BenchController(QObject):
         self.use_plan(self.plan)
         self._run(self.plan, {})
 
+    def retryable_jobs(self) -> list[JobState]:
+        """Failed or cancelled jobs that can succeed if run again: not those refused at
+        validate or by a bridge that cannot take the mode (they fail the same way)."""
+        return [s for s in self.jobs.values() if s.state in ("failed", "cancelled") and s.retryable]
+
     def retry_failed(self) -> None:
-        """Run again the jobs whose latest attempt failed or was cancelled."""
+        """Run again the failed jobs that a retry can fix (`retryable_jobs`)."""
         if self.plan is None:
             return
-        failed = [s.job for s in self.jobs.values() if s.state in ("failed", "cancelled")]
+        failed = [s.job for s in self.retryable_jobs()]
         if not failed:
             return
         attempts = {job.index: self.jobs[job.index].attempts for job in failed}
@@ -262,6 +267,7 @@ class BenchController(QObject):
             self._duration_s,
             self.plan.lanes,
             self.plan.order,
+            campaign_id=self.campaign_ids[-1] if self.campaign_ids else None,
         )
 
     def save_report(self, folder: Path) -> None:

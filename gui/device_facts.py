@@ -111,16 +111,18 @@ def finding_headline(finding: Finding) -> tuple[str, str]:
     """(headline, details) for the top of the device view.
 
     A problem's headline carries its next step ("Not OTA capable: update it locally
-    now"), the last sentence of the finding; the details keep the whole explanation.
+    now"), the last sentence of the finding; the details keep the explanation before it,
+    so the banner says each thing once.
     """
     title, rest = split_finding(finding.message)
     if finding.severity == "info" or not rest:
         return title, rest
     sentences = [s for s in rest.rstrip(".").split(". ") if s]
-    step = sentences[-1] if sentences else ""
+    step = sentences[-1] if len(sentences) > 1 else ""
     if not step:
         return title, rest
-    return f"{title}: {step[:1].lower()}{step[1:]}", rest
+    explanation = ". ".join(sentences[:-1]) + "."
+    return f"{title}: {step[:1].lower()}{step[1:]}", explanation
 
 
 def is_demo_bridge(url: str) -> bool:

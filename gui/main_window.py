@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import Signal
-from PySide6.QtGui import QCloseEvent, QGuiApplication
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication
 from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
@@ -27,7 +27,12 @@ from bridgelab.drivers.ports import PortInfo
 from bridgelab.drivers.versions import format_version
 from bridgelab.errors import BridgeLabError
 from bridgelab.gui.bench_controller import BenchController
-from bridgelab.gui.bridge_session import BridgeSession, BridgeSnapshot, ConnectionState
+from bridgelab.gui.bridge_session import (
+    BridgeSession,
+    BridgeSnapshot,
+    ConnectionState,
+    is_emulated,
+)
 from bridgelab.gui.dialogs import Dialogs
 from bridgelab.gui.emulator_server import EmulatorServer
 from bridgelab.gui.menus import VIEW_TITLES, VIEWS, build_menus
@@ -100,6 +105,7 @@ class MainWindow(QMainWindow):
         self.triage_view = TriageView(self.runner, self.dialogs)
         self.bench_view = BenchView(self.bench, self.dialogs)
         self.emulator_panel: EmulatorPanel | None = None
+        self.power_cycle_action: QAction | None = None  # Bridge menu (menus.py)
         self.views: dict[str, QWidget] = {
             "device": self.device_view,
             "update": self.update_view,
@@ -208,6 +214,7 @@ class MainWindow(QMainWindow):
         self.device_view.retryRequested.connect(lambda: session.connect_to(session.url))
         self.device_view.hintDismissed.connect(self._dismiss_hint)
         self.device_view.recoverRequested.connect(self.recover_through_bootloader)
+        self.device_view.powerCycleRequested.connect(self.power_cycle_bridge)
         self.ports.portsChanged.connect(bar.set_ports)
         self.ports.plugged.connect(self._on_plugged)
         self.store.opened.connect(self._on_store_opened)
@@ -299,14 +306,18 @@ class MainWindow(QMainWindow):
         url = self.session.url
         request = RecoveryRequest(url, path, baudrate=self.session.baud)
         store = self.store.store
-        self.device_view.show_recovering(url, path.name)
-        self.statusBar().showMessage(f"Recovering {url} through the bootloader\u2026")
-        self.runner.submit(
-            lambda: RecoveryEngine(request, store=store).run(),
-            self._on_recovered,
-            self._on_problem,
-            long=True,
-        )
+
+        def start() -> None:  # once the session has let go of the port
+            self.device_view.show_recovering(url, path.name)
+            self.statusBar().showMessage(f"Recovering {url} through the bootloader\u2026")
+            self.runner.submit(
+                lambda: RecoveryEngine(request, store=store).run(),
+                self._on_recovered,
+                self._on_problem,
+                long=True,
+            )
+
+        self.session.release(start)
 
     def _on_recovered(self, result: ev.UpdateResult) -> None:
         if result.ok:
@@ -358,10 +369,26 @@ class MainWindow(QMainWindow):
         if name is not None:
             self.settings.operator = name.strip()
 
+    def power_cycle_bridge(self) -> None:
+        """Switch the connected emulated bridge off and on, then read it again: the way
+        out of a hang (a stall fault), as pulling the plug is for a real one."""
+        from bridgelab.emulator.urlhandler.protocol_emu import power_cycle
+
+        url = self.session.url
+        if not is_emulated(url) or self.updates.running:
+            return
+        if not power_cycle(url):
+            self.statusBar().showMessage(f"{url} is not running here: nothing to power-cycle.")
+            return
+        self.statusBar().showMessage(f"Power-cycled {url}; reading it again\u2026", 10_000)
+        self.session.connect_to(url)
+        self.show_view("device")
+
     def show_emulator(self) -> None:
         if self.emulator_panel is None:
             panel = EmulatorPanel(self.emulator, self)
             panel.connectRequested.connect(self._connect_emulated)
+            panel.powerCycleRequested.connect(self.power_cycle_bridge)
             self.emulator_panel = panel
         self.emulator_panel.show()
         self.emulator_panel.raise_()

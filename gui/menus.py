@@ -1,6 +1,7 @@
 """The window's menus: every action with its shortcut, in one place.
 
-File (open image, merge another log, export, quit), Bridge (connect, refresh, disconnect),
+File (open image, merge another log, export, quit), Bridge (connect, refresh, disconnect,
+recover through the radio's bootloader, power-cycle an emulated bridge),
 Update (start, cancel), View (the four views, Ctrl+1..4), Tools (emulator, trust store,
 operator, raw trace), Help (the Demo bridge hint, About).
 """
@@ -13,6 +14,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMenu
 
 from bridgelab.gui.about import show_about
+from bridgelab.gui.bridge_session import is_emulated
 
 if TYPE_CHECKING:
     from bridgelab.gui.main_window import MainWindow
@@ -44,6 +46,17 @@ def build_menus(window: MainWindow) -> None:
            "Ctrl+K")  # fmt: skip
     action(bridge_menu, "&Refresh", window.session.refresh, "F5")
     action(bridge_menu, "&Disconnect", window.session.disconnect_bridge)
+    action(bridge_menu, "Recover through the &bootloader\u2026", window.recover_through_bootloader)
+    bridge_menu.addSeparator()
+    power_cycle = action(
+        bridge_menu, "&Power-cycle the emulated bridge", window.power_cycle_bridge, "Ctrl+Shift+P"
+    )
+    window.power_cycle_action = power_cycle
+    bridge_menu.aboutToShow.connect(
+        lambda: power_cycle.setEnabled(
+            is_emulated(window.session.url) and not window.updates.running
+        )
+    )
 
     update_menu = bar.addMenu("&Update")
     update_menu.addAction(window.update_view.start_action)

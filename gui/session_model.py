@@ -32,7 +32,10 @@ from bridgelab.gui.tasks import TaskRunner
 from bridgelab.gui.theme import RESULT_TONES, Tone, tone_text_color
 
 PAGE_SIZE = 200
-COLUMNS = ("Started", "Result", "Device", "Model", "Mode", "Versions", "Failure", "Site", "Port")
+# What triage reads first comes first: the result, why it failed and on what model fit a
+# 1366-pixel screen beside the session's story; device, mode, site and port follow.
+COLUMNS = ("Started", "Result", "Failure", "Model", "Versions", "Device", "Mode", "Site", "Port")
+RESULT_COLUMN, FAILURE_COLUMN, MODEL_COLUMN = 1, 2, 3
 Index = QModelIndex | QPersistentModelIndex
 ROOT = QModelIndex()  # the invalid index: "the table itself"
 
@@ -61,11 +64,11 @@ def row_cells(record: SessionRecord) -> tuple[str, ...]:
     return (
         format_local_time(record.started_at, seconds=False),
         record.final_state,
-        record.device_eui64 or "-",
-        record.device_model or "-",
-        record.mode,
-        version_words(record),
         failure_words(record),
+        record.device_model or "-",
+        version_words(record),
+        record.device_eui64 or "-",
+        record.mode,
         record.site_ref or "",
         record.port_url or "",
     )
@@ -199,11 +202,11 @@ class SessionTableModel(QAbstractTableModel):
         column = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
             return cells[column]
-        if role == Qt.ItemDataRole.ForegroundRole and column == 1:
+        if role == Qt.ItemDataRole.ForegroundRole and column == RESULT_COLUMN:
             tone = RESULT_TONES.get(record.final_state, Tone.NEUTRAL)
             return tone_text_color(tone, QGuiApplication.palette())
         if role == Qt.ItemDataRole.ToolTipRole:
-            if column == 6 and record.failure_message:
+            if column == FAILURE_COLUMN and record.failure_message:
                 return record.failure_message
             return f"Session {record.id}"
         if role == Qt.ItemDataRole.UserRole:

@@ -43,6 +43,8 @@ def event_details(data: dict[str, Any]) -> str:
     for key, value in data.items():
         if isinstance(value, dict | list):
             value = json.dumps(value, separators=(",", ":"))
+        elif key.endswith("version") and isinstance(value, int) and not isinstance(value, bool):
+            value = display_version(value)  # firmware_version=1.3.0, as the verdict says it
         parts.append(f"{key}={value}")
     return ", ".join(parts)
 
@@ -85,9 +87,15 @@ def failure_explained(record: SessionRecord) -> tuple[str, str, str] | None:
     except ValueError:
         return (record.failure_class, record.failure_message or "", "")
     where = f" at {record.failure_stage}" if record.failure_stage else ""
-    message = record.failure_message or ""
-    explanation = f"{cls.explanation} {message}".strip() if message else cls.explanation
-    return (f"{cls.title}{where} ({record.failure_code or cls.value})", explanation, cls.action)
+    title = f"{cls.title}{where} ({record.failure_code or cls.value})"
+    message = (record.failure_message or "").strip()
+    if not message:
+        return title, cls.explanation, cls.action
+    # Each thing once: the stored message says what happened and, where the failure had
+    # its own, what to do ("Update it locally ..."); the class's general words only fill in.
+    if message.endswith(cls.action):
+        return title, message[: -len(cls.action)].strip(), cls.action
+    return title, message, ""
 
 
 def load_story(store: TriageStore, session_id: str) -> SessionStory:

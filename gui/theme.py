@@ -96,3 +96,49 @@ RESULT_TONES: dict[str, Tone] = {
 SEVERITY_TONES: dict[str, Tone] = {"error": Tone.BAD, "warning": Tone.WARN, "info": Tone.GOOD}
 
 VERDICT_TONES: dict[str, Tone] = {"good": Tone.GOOD, "bad": Tone.BAD, "neutral": Tone.NEUTRAL}
+
+
+# A dark palette for `bridgelab gui --theme dark`: where the desktop has no dark mode of
+# its own (a bare X server, a kiosk laptop) the window can still be checked in dark.
+_DARK_PALETTE = {
+    QPalette.ColorRole.Window: "#2b2b2b",
+    QPalette.ColorRole.WindowText: "#e8e8e8",
+    QPalette.ColorRole.Base: "#1e1e1e",
+    QPalette.ColorRole.AlternateBase: "#262626",
+    QPalette.ColorRole.ToolTipBase: "#3a3a3a",
+    QPalette.ColorRole.ToolTipText: "#e8e8e8",
+    QPalette.ColorRole.Text: "#e8e8e8",
+    QPalette.ColorRole.Button: "#353535",
+    QPalette.ColorRole.ButtonText: "#e8e8e8",
+    QPalette.ColorRole.BrightText: "#ffffff",
+    QPalette.ColorRole.Highlight: "#2f6db5",
+    QPalette.ColorRole.HighlightedText: "#ffffff",
+    QPalette.ColorRole.Link: "#6aa7f0",
+    QPalette.ColorRole.PlaceholderText: "#9a9a9a",
+    QPalette.ColorRole.Light: "#4a4a4a",
+    QPalette.ColorRole.Midlight: "#404040",
+    QPalette.ColorRole.Mid: "#5a5a5a",
+    QPalette.ColorRole.Dark: "#1a1a1a",
+    QPalette.ColorRole.Shadow: "#000000",
+}
+THEMES = ("system", "light", "dark")
+
+
+def theme_palette(theme: str, light: QPalette) -> QPalette | None:
+    """The palette for `theme`: None for the system's own; `light` (the style's standard
+    palette) for light; the dark palette above, with greyed-out text, for dark."""
+    if theme == "system":
+        return None
+    if theme == "light":
+        return light
+    palette = QPalette(light)
+    for role, colour in _DARK_PALETTE.items():
+        palette.setColor(role, QColor(colour))
+    disabled = QColor("#7a7a7a")
+    for role in (
+        QPalette.ColorRole.WindowText,
+        QPalette.ColorRole.Text,
+        QPalette.ColorRole.ButtonText,
+    ):
+        palette.setColor(QPalette.ColorGroup.Disabled, role, disabled)
+    return palette

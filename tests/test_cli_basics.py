@@ -44,7 +44,9 @@ def test_library_error_becomes_json_and_exit_1(capsys: pytest.CaptureFixture[str
     assert code == 1
     payload = json.loads(capsys.readouterr().out)
     assert payload["error"]["code"] == "truncated-header"
-    assert payload["error"]["message"] == "The file is short. Fetch again."
+    # What happened and what to do, each said once.
+    assert payload["error"]["message"] == "The file is short."
+    assert payload["error"]["action"] == "Fetch again."
 
 
 def test_unexpected_exception_gives_one_line_and_a_crash_file(

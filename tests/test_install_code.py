@@ -138,11 +138,14 @@ def test_cli_json_without_key(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     payload = json.loads(out)
     assert payload == {
+        "schema": "bridgelab.install-code/1",
         "install_code": CODE_8,
         "length": 8,
         "total_length": 10,
         "crc": "0xF74A",
         "crc_ok": True,
+        "link_key": None,  # a secret: shown only with --show-key
+        "error": None,
     }
     assert KEY_8 not in out.upper()
 

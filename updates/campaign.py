@@ -46,7 +46,7 @@ from bridgelab.data.records import Mode
 from bridgelab.data.store import TriageStore
 from bridgelab.drivers.errors import DriverError
 from bridgelab.drivers.factory import connect_bridge
-from bridgelab.drivers.versions import format_version
+from bridgelab.drivers.versions import NO_VERSION, display_version
 from bridgelab.firmware.errors import FirmwareError
 from bridgelab.firmware.image import load_image
 from bridgelab.safe_output import (
@@ -148,9 +148,47 @@ class JobState:
     def last(self) -> ev.UpdateResult | None:
         return self.results[-1] if self.results else None
 
-    def row(self) -> dict[str, Any]:
+    @property
+    def failure_class(self) -> FailureClass | None:
+        """The class of the latest attempt's failure (None: passed, or not run)."""
         last = self.last
-        return {
+        if last is None or last.ok:
+            return None
+        try:
+            return FailureClass(last.result)
+        except ValueError:
+            return None
+
+    @property
+    def retryable(self) -> bool | None:
+        """Can running this job again succeed? None while it has not failed."""
+        cls = self.failure_class
+        return cls.retryable if cls is not None else None
+
+    @property
+    def next_step(self) -> str | None:
+        """What to do next, as the update's verdict says it: for a failure its own next
+        step (else its class's); for a success, only when something is left to do (a
+        bridge that stays off the HAN)."""
+        from bridgelab.updates.verdict import update_verdict
+
+        last = self.last
+        if last is None:
+            return None
+        return update_verdict(last).next_step or None
+
+    def row(self) -> dict[str, Any]:
+        """The job in a report (schema `bridgelab.campaign/1`, docs/cli-json.md): versions
+        as the integer and as engineers write them, session ids as a list."""
+        last = self.last
+        versions: dict[str, int | None] = {
+            "version_before": last.version_before if last else self.version_before,
+            "version_after": last.version_after if last else None,
+            "image_version": last.image_version if last and last.image_version else None,
+        }
+        if versions["image_version"] is None:
+            versions["image_version"] = self.image_version
+        out: dict[str, Any] = {
             "job": self.job.index + 1,
             "label": self.job.label,
             "port": self.job.port,
@@ -159,14 +197,22 @@ class JobState:
             "mode": self.job.mode,
             "state": self.state,
             "attempts": self.attempts,
-            "result": last.result if last else "",
-            "failure_stage": (last.failure_stage or "") if last else "",
-            "version_before": format_version(last.version_before) if last else "",
-            "version_after": format_version(last.version_after) if last else "",
-            "duration_s": round(sum(r.duration_s for r in self.results), 3),
-            "throughput_bps": round(last.throughput_bps, 1) if last and last.throughput_bps else "",
-            "session_ids": " ".join(r.session_id or "" for r in self.results),
+            "result": last.result if last else None,
+            "failure_stage": last.failure_stage if last else None,
+            "failure_code": (last.error or {}).get("code") if last else None,
+            "retryable": self.retryable,
+            "next_step": self.next_step,
         }
+        for name, value in versions.items():
+            known = value is not None and value != NO_VERSION
+            out[name] = value if known else None
+            out[f"{name}_text"] = display_version(value) if known else None
+        out["duration_s"] = round(sum(r.duration_s for r in self.results), 3)
+        out["throughput_bps"] = (
+            round(last.throughput_bps, 1) if last and last.throughput_bps else None
+        )
+        out["session_ids"] = [r.session_id for r in self.results if r.session_id]
+        return out
 
 
 def sort_key(order: tuple[str, ...]) -> Callable[[JobState], tuple[Any, ...]]:
@@ -198,6 +244,7 @@ class CampaignSummary:
     lanes: int
     order: tuple[str, ...]
     report_paths: tuple[Path, ...] = ()
+    campaign_id: str | None = None  # what `log list --campaign ID` selects
 
     @property
     def all_passed(self) -> bool:
@@ -207,6 +254,7 @@ class CampaignSummary:
         passed = sum(job.state == "passed" for job in self.jobs)
         return {
             "campaign": self.name,
+            "campaign_id": self.campaign_id,
             "started": self.started.isoformat(),
             "duration_s": round(self.duration_s, 3),
             "lanes": self.lanes,
@@ -220,6 +268,8 @@ class CampaignSummary:
     def csv_text(self) -> str:
         buffer = io.StringIO()
         rows = [job.row() for job in self.jobs]
+        for row in rows:  # a CSV cell holds one value: the ids space-separated
+            row["session_ids"] = " ".join(row["session_ids"])
         writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
         writer.writeheader()
         # Ports, labels and device messages must not run as spreadsheet formulas.
@@ -233,10 +283,20 @@ class CampaignSummary:
             f"{self.duration_s:.1f} s ({self.lanes} lanes)."
         ]
         for row in data["jobs"]:
+            attempts = row["attempts"]
             lines.append(
-                f"  {row['job']:>3} {row['state']:<9} {row['port']:<28} {row['result']:<18} "
-                f"{row['version_before']} -> {row['version_after']} ({row['attempts']} attempt(s))"
+                f"  {row['job']:>3} {row['state']:<9} {row['port']:<28} "
+                f"{row['result'] or '-':<18} {row['version_before_text'] or '-'} -> "
+                f"{row['version_after_text'] or '-'} "
+                f"({attempts} attempt{'s' if attempts != 1 else ''})"
             )
+            if row["next_step"]:
+                again = ""
+                if row["retryable"] is not None:
+                    again = " (a retry may fix it)" if row["retryable"] else " (not retried)"
+                lines.append(f"      next: {row['next_step']}{again}")
+        if self.campaign_id:
+            lines.append(f"Sessions: bridgelab log list --campaign '{self.campaign_id}'")
         lines += [f"Report: {path}" for path in self.report_paths]
         return "\n".join(lines)
 
@@ -335,6 +395,7 @@ class Campaign:
             time.monotonic() - clock,
             lanes,
             self.plan.order,
+            campaign_id=self.campaign_id,
         )
         if self.plan.report_dir is not None:
             summary.write_reports(self.plan.report_dir, self._input_guards())
@@ -411,7 +472,9 @@ class Campaign:
                     state.state = "cancelled"
                 elif result.result == FailureClass.RIG_LOST:
                     state.state = "failed"  # its rig is gone: another attempt cannot help
-                elif state.attempts <= self.plan.retries:
+                elif state.attempts <= self.plan.retries and state.retryable:
+                    # Only what can succeed on a retry is retried: a job refused at
+                    # validate, or a bridge without OTA, fails the same way every time.
                     state.state = "queued"
                     self._queue.append(state)  # retried lanes go to the back
                 else:

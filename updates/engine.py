@@ -10,6 +10,7 @@ is back on the HAN (if it was on it before) and stays healthy for `policy.health
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
@@ -30,7 +31,7 @@ from bridgelab.drivers.errors import (
     PortPermissionDenied,
     UnknownUrlScheme,
 )
-from bridgelab.drivers.factory import BootloaderOnly
+from bridgelab.drivers.factory import BootloaderOnly, connect_bridge
 from bridgelab.drivers.join_state import JoinState
 from bridgelab.drivers.trial import UNKNOWN_STATUSES, confirmed_version, is_trial
 from bridgelab.drivers.versions import NO_VERSION, display_version, format_version
@@ -82,6 +83,7 @@ class UpdateEngine:
         link = BridgeLink(
             request.port_url,
             baudrate=request.baudrate,
+            connect=functools.partial(connect_bridge, driver=request.driver),
             trace=self._on_frame if trace else None,
             clock=self.clock,
         )
@@ -594,7 +596,7 @@ class UpdateEngine:
         throughput = (
             outcome.payload_bytes / outcome.seconds if outcome and outcome.seconds else None
         )
-        line = self.request.line_rate_bps
+        line = self.request.known_line_rate_bps  # efficiency only against a known rate
         efficiency = throughput / line if throughput is not None and line else None
         image_version = self.image.header.file_version if self.image is not None else None
         last_join = self.join_after or self.join_before
@@ -614,7 +616,14 @@ class UpdateEngine:
             predicted_ota_duration_s=outcome.predicted_s if outcome else None,
             simulated_duration_s=outcome.simulated_s if outcome else None,
             failure_stage=failure.failure.stage.value if failure else None,
-            error={"code": failure.code, "message": str(failure)} if failure else None,
+            error={
+                "code": failure.code,
+                "message": failure.message,
+                "action": failure.action or None,
+            }
+            if failure
+            else None,
+            line_rate_bps=line,
             rejoined=self.rejoined,
             notices=tuple(self.context.notices),
             join_state=last_join.label if last_join is not None else None,

@@ -106,42 +106,56 @@ class UpdateResult:
     predicted_ota_duration_s: float | None = None
     simulated_duration_s: float | None = None
     failure_stage: str | None = None
-    error: dict[str, str] | None = None
+    error: dict[str, str | None] | None = None  # code, message (what happened), action
     rejoined: bool | None = None
     notices: tuple[str, ...] = field(default_factory=tuple)
     join_state: str | None = None  # the HAN join state last seen (JoinState label)
+    line_rate_bps: float | None = None  # the line's payload rate, when known (8N1)
 
     @property
     def ok(self) -> bool:
         return self.result == "success"
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
+        """`bridgelab update --json` (schema `bridgelab.update/1`, docs/cli-json.md): the
+        same keys whatever the outcome, null where a figure does not apply."""
+        from bridgelab.drivers.versions import NO_VERSION, display_version
+
+        def version(name: str, value: int | None) -> dict[str, Any]:
+            known = value is not None and value != NO_VERSION
+            return {
+                name: value if known else None,
+                f"{name}_text": display_version(value) if known else None,
+            }
+
+        return {
+            "ok": self.ok,
             "result": self.result,
             "session_id": self.session_id,
             "mode": self.mode,
-            "version_before": self.version_before,
-            "version_after": self.version_after,
-            "image_version": self.image_version,
+            **version("version_before", self.version_before),
+            **version("version_after", self.version_after),
+            **version("image_version", self.image_version),
             "bytes": self.bytes,
             "duration_s": round(self.duration_s, 3),
             "throughput_bps": None
             if self.throughput_bps is None
             else round(self.throughput_bps, 1),
+            "line_rate_bps": self.line_rate_bps,
             "line_efficiency": None
             if self.line_efficiency is None
             else round(self.line_efficiency, 4),
             "retries": self.retries,
             "resumed_from": self.resumed_from,
             "rejoined": self.rejoined,
+            "join_state": self.join_state,
+            "predicted_ota_duration_s": self.predicted_ota_duration_s,
+            "simulated_duration_s": self.simulated_duration_s,
+            "failure_stage": self.failure_stage,
+            "failure_class": None if self.ok else self.result,
+            "notices": list(self.notices),
+            "error": self.error,
         }
-        if self.mode == "ota":
-            out["predicted_ota_duration_s"] = self.predicted_ota_duration_s
-            out["simulated_duration_s"] = self.simulated_duration_s
-        if self.error is not None:
-            out["failure_stage"] = self.failure_stage
-            out["error"] = self.error
-        return out
 
 
 Subscriber = Callable[[UpdateEvent], None]

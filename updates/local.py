@@ -13,7 +13,7 @@ from bridgelab.updates.errors import UpdateFailed
 from bridgelab.updates.progress import ProgressMeter
 from bridgelab.updates.session import SessionContext
 from bridgelab.updates.strategy import PreparedImage, TransferOutcome
-from bridgelab.updates.transfer import WindowedTransfer
+from bridgelab.updates.transfer import Cancelled, WindowedTransfer
 
 
 class LocalTransfer:
@@ -21,22 +21,32 @@ class LocalTransfer:
 
     def run(self, context: SessionContext, image: PreparedImage) -> TransferOutcome:
         image_bytes = bytes(image.image.raw)
-        meter = ProgressMeter(len(image_bytes), context.request.line_rate_bps)
+        meter = ProgressMeter(len(image_bytes), context.request.known_line_rate_bps)
+
+        # The offset the bridge last acknowledged, kept even when a report is throttled:
+        # the failure message, the log record's last offset and the progress bar all come
+        # from the transfer's own count, so they name the same byte.
+        last = {"done": 0, "resumed_from": 0, "reported": -1}
+
+        def report(done: int, total: int, resumed_from: int) -> None:
+            last["reported"] = done
+            context.log.progress(done, total, rate_bps=round(meter.rate_bps, 1))
+            context.emit(
+                ev.Progress(
+                    context.clock.monotonic(),
+                    done,
+                    total,
+                    meter.rate_bps,
+                    meter.eta_s,
+                    meter.efficiency,
+                    resumed_from,
+                )
+            )
 
         def on_progress(done: int, total: int, resumed_from: int) -> None:
+            last["done"], last["resumed_from"] = done, resumed_from
             if meter.update(done):
-                context.log.progress(done, total, rate_bps=round(meter.rate_bps, 1))
-                context.emit(
-                    ev.Progress(
-                        context.clock.monotonic(),
-                        done,
-                        total,
-                        meter.rate_bps,
-                        meter.eta_s,
-                        meter.efficiency,
-                        resumed_from,
-                    )
-                )
+                report(done, total, resumed_from)
 
         def on_retry(reason: str, offset: int | None) -> None:
             context.retry(Stage.TRANSFER, reason, offset)
@@ -53,7 +63,12 @@ class LocalTransfer:
                 file_sha256=image.file_sha256,
                 clock=context.clock,
             )
-            result = transfer.run()
+            try:
+                result = transfer.run()
+            except (UpdateFailed, Cancelled):
+                if last["done"] != last["reported"]:  # a throttled report: make it now
+                    report(last["done"], len(image_bytes), last["resumed_from"])
+                raise
             context.log.update(resumed_from=result.resumed_from)
             context.log.event(
                 "transfer",

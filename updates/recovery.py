@@ -84,12 +84,18 @@ class RecoveryRequest:
     confirm_s: float = 30.0  # from `run` to the application answering again
     answer_timeout_s: float = xm.ANSWER_TIMEOUT_S  # one XMODEM block's ACK, before a repeat
 
+    line_baud: int | None = None  # the line's rate, set by the user where the link cannot tell
+
     @property
     def line_rate_bps(self) -> float | None:
-        """As for an update: the 8N1 byte rate, or None for an unpaced emulated line."""
+        """As for an update: the known 8N1 byte rate, or None where nobody knows it (an
+        unpaced emulated line, a raw socket, a pty: `UpdateRequest.known_line_rate_bps`)."""
         from bridgelab.updates.request import UpdateRequest
 
-        return UpdateRequest(self.port_url, self.image_path, baudrate=self.baudrate).line_rate_bps
+        request = UpdateRequest(
+            self.port_url, self.image_path, baudrate=self.baudrate, line_baud=self.line_baud
+        )
+        return request.known_line_rate_bps
 
 
 class RecoveryEngine:

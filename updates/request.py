@@ -12,6 +12,9 @@ from bridgelab.updates.policy import UpdatePolicy
 
 # The modes one bridge's update can take (a campaign is many of these).
 MODES = (Mode.LOCAL.value, Mode.OTA.value)
+# Links whose baud rate says nothing about the line: a raw TCP socket (ser2net's raw mode,
+# or an emulator), a pseudo-terminal, the loopback.
+UNKNOWN_RATE_PREFIXES = ("socket://", "loop://", "/dev/pts/", "/dev/ptmx")
 
 
 @dataclass(frozen=True)
@@ -28,7 +31,9 @@ class UpdateRequest:
     operator: str | None = None
     site_ref: str | None = None
     campaign_id: str | None = None
+    driver: str | None = None  # None: found by probing (drivers.factory.connect)
     policy: UpdatePolicy = field(default_factory=UpdatePolicy)
+    line_baud: int | None = None  # the line's rate, set by the user where the link cannot tell
     # How to read the image (bridgelab.firmware.image): None detects the body form; a
     # strict read refuses bytes after the image and files without exactly one upgrade image.
     image_form: str | None = None
@@ -44,10 +49,29 @@ class UpdateRequest:
 
     @property
     def line_rate_bps(self) -> float | None:
-        """Payload bytes per second the line can carry (8N1), or None when it has no rate
-        (an in-process emulated bridge without a `baud` option)."""
+        """The line's payload rate (8N1) to size the transfer window by: the rate set by
+        the user (`line_baud`), an `emu://` bridge's `baud` option, else `baudrate`
+        (None for an in-process emulated bridge without a `baud` option). An assumption
+        where the link cannot tell: never shown as a measurement (`known_line_rate_bps`)."""
+        if self.line_baud:
+            return self.line_baud / 10.0
         if self.port_url.lower().startswith("emu://"):
             query = dict(parse_qsl(urlsplit(self.port_url).query))
             baud = query.get("baud")
             return int(baud) / 10.0 if baud and baud.isdigit() and int(baud) else None
         return self.baudrate / 10.0
+
+    @property
+    def known_line_rate_bps(self) -> float | None:
+        """The line rate that line efficiency is reported against, or None when nobody
+        knows it.
+
+        Known: a serial port (it runs at `baudrate`), an RFC 2217 rig (it sets the remote
+        port to `baudrate`), an `emu://` bridge with a `baud` option, or a rate the user set
+        (`line_baud`). Not known: a raw `socket://` link or a pseudo-terminal (an emulator
+        process), where `baudrate` is the rate of no line: an efficiency against it would
+        be invented, and reads far above 100 % on an unpaced link.
+        """
+        if not self.line_baud and self.port_url.lower().startswith(UNKNOWN_RATE_PREFIXES):
+            return None
+        return self.line_rate_bps

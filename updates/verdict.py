@@ -72,7 +72,7 @@ def update_verdict(result: UpdateResult, *, arrow: str = "->") -> Verdict:
         cls: FailureClass | None = FailureClass(result.result)
     except ValueError:
         cls = None
-    message = (result.error or {}).get("message", "")
+    message = str((result.error or {}).get("message") or "")
     stage = result.failure_stage or "start"
     if cls is FailureClass.CANCELLED:
         done = f" after {result.bytes:,} bytes" if result.bytes else ""
@@ -82,12 +82,16 @@ def update_verdict(result: UpdateResult, *, arrow: str = "->") -> Verdict:
             (),
             "Start again to resume: the bridge keeps what it received and continues from there.",
         )
-    details: tuple[str, ...] = (cls.explanation,) if cls is not None else ()
-    if cls is not None and cls.action and message.endswith(cls.action):
-        message = message[: -len(cls.action)].strip()  # the next step says it once
-    if message:
-        details = (*details, message)
+    error = result.error or {}
+    # The failure's own next step (the pre-flight's "update it locally", a layer's action)
+    # is more precise than the class's; it is said once, as the next step.
+    action = str(error.get("action") or "") or (cls.action if cls is not None else "")
+    if action and message.endswith(action):
+        message = message[: -len(action)].strip()
+    # What happened: the failure's own words; the class's general explanation only when
+    # there are none.
+    details: tuple[str, ...] = (message,) if message else ()
+    if not details and cls is not None:
+        details = (cls.explanation,)
     title = cls.title if cls is not None else result.result
-    return Verdict(
-        "bad", f"Update failed at {stage}: {title}", details, cls.action if cls is not None else ""
-    )
+    return Verdict("bad", f"Update failed at {stage}: {title}", details, action)

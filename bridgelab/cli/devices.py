@@ -7,6 +7,7 @@ from typing import Any
 
 from bridgelab.cli import numbers
 from bridgelab.cli.output import print_json
+from bridgelab.cli.schemas import document, version_values
 from bridgelab.text_safety import terminal_safe
 
 HEX4 = "0x{:04X}"
@@ -21,14 +22,14 @@ def register(sub: Any) -> None:
         help="list the labgrid places and who holds them (coordinator: $LG_COORDINATOR)",
     )
     ports.add_argument("--coordinator", metavar="HOST:PORT", help="labgrid coordinator")
-    ports.set_defaults(handler=cmd_ports)
+    ports.set_defaults(handler=cmd_ports, json_command="ports")
 
     info = sub.add_parser("info", help="identify a bridge: firmware, HAN join state, diagnosis")
     info.add_argument("--port", required=True, metavar="URL", help="port or URL (emu://demo)")
     info.add_argument("--baud", type=numbers.baud_rate, default=115200, help="baud rate (115200)")
     add_driver_option(info)
     info.add_argument("--json", action="store_true", help="machine-readable output")
-    info.set_defaults(handler=cmd_info)
+    info.set_defaults(handler=cmd_info, json_command="info")
 
     emulate = sub.add_parser(
         "emulate",
@@ -80,7 +81,7 @@ def cmd_ports(args: argparse.Namespace) -> int:
 
     found = scan_ports()
     if args.json:
-        print_json({"ports": [p.to_dict() for p in found]})
+        print_json(document("ports", {"ports": [p.to_dict() for p in found]}))
         return 0
     width = max(len(p.url) for p in found)
     for port in found:
@@ -97,7 +98,8 @@ def _labgrid_places(args: argparse.Namespace) -> int:
         places = coordinator.places()
         address = coordinator.address
     if args.json:
-        print_json({"coordinator": address, "places": [p.to_dict() for p in places]})
+        places_json = [p.to_dict() for p in places]
+        print_json(document("ports", {"coordinator": address, "places": places_json}))
         return 0
     if not places:
         print(f"The labgrid coordinator at {address} has no places.")
@@ -138,6 +140,7 @@ def _info_dict(url: str, baud: int, driver: str | None = None) -> dict[str, Any]
     from bridgelab.drivers.diagnosis import diagnose
     from bridgelab.drivers.factory import connect
     from bridgelab.drivers.gecko_bootloader import GeckoBootloader
+    from bridgelab.drivers.join_state import JoinState
     from bridgelab.drivers.trial import read_update_status
 
     device = connect(url, driver, baudrate=baud)
@@ -154,14 +157,30 @@ def _info_dict(url: str, baud: int, driver: str | None = None) -> dict[str, Any]
     finally:
         device.close()
     findings = diagnose(identity, join, p2p, update)
+    # The HAN radio figures (channel, PAN, LQI, RSSI, Comms Hub) are `radio`, present only
+    # while the bridge is on the HAN: off it, a bridge reports placeholders (channel 0,
+    # PAN 0xFFFF, RSSI -128), which are not measurements.
+    on_han = join.state == JoinState.JOINED
+    joined = join.to_dict()
+    radio = {key: joined.pop(key) for key in RADIO_KEYS}
+    radio["rssi_dbm"] = radio.pop("rssi")
+    p2p_dict = p2p.to_dict()
+    if p2p.state != p.LinkState.UP:
+        p2p_dict["lqi"] = None  # no link, nothing measured
     return {
         "port": url,
-        "driver": device.driver_name,
+        **describe(device),
         "model": identity.model,
         "protocol_version": session.protocol_version if session else None,
         "identity": identity.to_dict(),
-        "join": join.to_dict(),
-        "p2p": p2p.to_dict(),
+        **version_values(
+            firmware_version=identity.firmware_version,
+            inactive_firmware_version=identity.inactive_firmware_version,
+        ),
+        "on_han": on_han,
+        "join": joined,
+        "radio": radio if on_han else None,
+        "p2p": p2p_dict,
         # The bridge's own update state: `trial` true means the running image is not yet
         # confirmed and rolls back at the next reboot; null when the bridge cannot say.
         "update": {
@@ -175,6 +194,15 @@ def _info_dict(url: str, baud: int, driver: str | None = None) -> dict[str, Any]
     }
 
 
+RADIO_KEYS = ("channel", "pan_id", "lqi", "rssi", "ch_eui64")
+
+
+def _version(value: int, display: Any) -> str:
+    """ "1.2.0 (0x01020000)", or "none" for an empty slot."""
+    text = display(value)
+    return text if text == "none" else f"{text} (0x{value:08X})"
+
+
 def _trial_note(info: dict[str, Any]) -> str:
     trial = info["update"]["trial"]
     if trial is None:
@@ -184,17 +212,23 @@ def _trial_note(info: dict[str, Any]) -> str:
 
 def cmd_info(args: argparse.Namespace) -> int:
     from bridgelab.drivers.join_state import MEANINGS, JoinState
-    from bridgelab.drivers.versions import format_version
+    from bridgelab.drivers.versions import display_version
 
     info = _info_dict(args.port, args.baud, args.driver)
     if args.json:
-        print_json(info)
+        print_json(document("info", info))
         return 0
     if "identity" not in info:
         _print_limited(info)
         return 0
-    ident, join, p2p = info["identity"], info["join"], info["p2p"]
+    ident, join, p2p, radio = info["identity"], info["join"], info["p2p"], info["radio"]
     state = JoinState[join["state"].upper().replace("-", "_")]
+    han = MEANINGS[state].title
+    if radio is not None:
+        han += (
+            f" (channel {radio['channel']}, PAN {radio['pan_id']:#06x}, LQI {radio['lqi']}, "
+            f"RSSI {radio['rssi_dbm']} dBm)"
+        )
     rows = [
         ("Port", info["port"]),
         ("Model", info["model"]),
@@ -203,17 +237,20 @@ def cmd_info(args: argparse.Namespace) -> int:
         ("Manufacturer", HEX4.format(ident["manufacturer_code"])),
         ("Image type", HEX4.format(ident["image_type"])),
         ("Hardware", HEX4.format(ident["hardware_version"])),
-        ("Firmware (running)", format_version(ident["firmware_version"]) + _trial_note(info)),
-        ("Firmware (inactive)", format_version(ident["inactive_firmware_version"])),
-        ("Bootloader", format_version(ident["bootloader_version"])),
-        ("OTA client", "yes" if ident["ota_capable"] else "no (legacy)"),
         (
-            "HAN",
-            f"{MEANINGS[state].title} (channel {join['channel']}, PAN {join['pan_id']:#06x}, "
-            f"LQI {join['lqi']}, RSSI {join['rssi']} dBm)",
+            "Firmware (running)",
+            _version(ident["firmware_version"], display_version) + _trial_note(info),
         ),
-        ("Comms Hub", join["ch_eui64"]),
-        ("P2P link", f"{p2p['state']} to {p2p['partner_eui64']} (LQI {p2p['lqi']})"),
+        ("Firmware (inactive)", _version(ident["inactive_firmware_version"], display_version)),
+        ("Bootloader", _version(ident["bootloader_version"], display_version)),
+        ("OTA client", "yes" if ident["ota_capable"] else "no (legacy)"),
+        ("HAN", han),
+        ("Comms Hub", radio["ch_eui64"] if radio is not None else "- (not on the HAN)"),
+        (
+            "P2P link",
+            f"{p2p['state']} to {p2p['partner_eui64']}"
+            + (f" (LQI {p2p['lqi']})" if p2p["lqi"] is not None else ""),
+        ),
     ]
     width = max(len(name) for name, _ in rows)
     for name, value in rows:

@@ -35,6 +35,12 @@ def register(sub: Any) -> None:
         "--db", metavar="FILE", help="triage log (default: $BRIDGELAB_DB or the user data folder)"
     )
     gui.add_argument("--view", choices=VIEWS, help="the view to open")
+    gui.add_argument(
+        "--theme",
+        choices=("system", "light", "dark"),
+        default="system",
+        help="colours: the desktop's (default), or light or dark whatever the desktop says",
+    )
     shot = gui.add_argument_group("screenshots")
     shot.add_argument("--screenshot", metavar="OUT.png", help="save the chosen view and exit")
     shot.add_argument("--image", metavar="FILE", help="update view: check this image first")
@@ -72,5 +78,6 @@ def cmd_gui(args: argparse.Namespace) -> int:
             mode=args.mode,
             plan=args.plan,
             size=args.size,
+            theme=args.theme,
         )
     )

@@ -15,6 +15,7 @@ from typing import Any
 
 from bridgelab.cli import numbers
 from bridgelab.cli.output import EXIT_FAILED, EXIT_OK, parse_int, print_json
+from bridgelab.cli.schemas import document
 from bridgelab.drivers.versions import display_version
 from bridgelab.errors import UsageError
 from bridgelab.eui64 import format_eui64, parse_eui64
@@ -68,7 +69,7 @@ def register(sub: Any) -> None:
     inspect.add_argument("file", type=Path, metavar="FILE")
     inspect.add_argument("--trust", type=Path, metavar="DIR", help="trust store to name the signer")
     _add_reading_options(inspect)
-    inspect.set_defaults(handler=run_inspect)
+    inspect.set_defaults(handler=run_inspect, json_command="image-inspect")
 
     verify = commands.add_parser(
         "verify", help="exit 0 only for a well-formed, trusted and compatible image"
@@ -92,7 +93,7 @@ def register(sub: Any) -> None:
     verify.add_argument("--allow-downgrade", action="store_true", help="permit an older version")
     verify.add_argument("--reason", metavar="TEXT", help="why the downgrade is needed (recorded)")
     _add_reading_options(verify)
-    verify.set_defaults(handler=run_verify)
+    verify.set_defaults(handler=run_verify, json_command="image-verify")
 
     build = commands.add_parser("build", help="write an image from a payload")
     build.add_argument("--manufacturer", type=numbers.u16_id, required=True, metavar="N")
@@ -115,7 +116,7 @@ def register(sub: Any) -> None:
     build.add_argument("-o", "--output", type=Path, required=True, metavar="OUT")
     build.add_argument("--force", action="store_true", help="replace OUT if it exists")
     build.add_argument("--json", action="store_true", help="machine-readable output")
-    build.set_defaults(handler=run_build)
+    build.set_defaults(handler=run_build, json_command="image-build")
 
 
 def _add_reading_options(parser: argparse.ArgumentParser) -> None:
@@ -152,7 +153,9 @@ def run_inspect(args: argparse.Namespace) -> int:
     summary["signature"]["status"] = status
     summary["signature"]["signer"] = signer.to_dict() if signer is not None else None
     if args.json:
-        print_json({"file": str(args.file), **summary})
+        print_json(
+            document("image-inspect", {"file": str(args.file), "image": image_document(summary)})
+        )
     else:
         _print_listing(_summary_rows(str(args.file), summary))
         _print_findings(summary["findings"], only_problems=False)
@@ -181,7 +184,8 @@ def run_verify(args: argparse.Namespace) -> int:
     )
     ok = preflight.image_ok and (args.mode is None or preflight.allowed(args.mode))
     if args.json:
-        print_json(verify_document(str(args.file), preflight, args.mode))
+        payload, error = verify_document(str(args.file), preflight, args.mode)
+        print_json(document("image-verify", payload, error))
         return EXIT_OK if ok else EXIT_FAILED
     _print_verification(str(args.file), preflight.report)
     if bridge is not None:
@@ -205,8 +209,11 @@ def _refusals(preflight: Any, mode: str | None) -> list[Any]:
     return [r for r in reasons if r.severity == "error" and (mode or r.code != "no-bridge")]
 
 
-def verify_document(file: str, preflight: Any, mode: str | None) -> dict[str, Any]:
-    """`image verify --json`: the same keys whether it passes or not (schema image-verify)."""
+def verify_document(
+    file: str, preflight: Any, mode: str | None
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """`image verify --json`'s keys and error (schema `image-verify`): the same keys
+    whether it passes or not."""
     report = preflight.report
     summary = report.to_dict()
     device = preflight.device
@@ -226,18 +233,20 @@ def verify_document(file: str, preflight: Any, mode: str | None) -> dict[str, An
     refusals = _refusals(preflight, mode)
     ok = preflight.image_ok and (mode is None or preflight.allowed(mode))
     first = refusals[0] if refusals and not ok else None
-    return {
-        "schema": "bridgelab.image-verify/1",
+    payload = {
         "ok": ok,
         "file": file,
         "image": image_document(summary["image"]),
         "compatibility": compatibility,
         "findings": summary["findings"],
         "modes": preflight.to_dict() if device is not None else None,
-        "error": None
-        if first is None
-        else {"code": first.code, "message": first.message, "action": first.action or None},
     }
+    error = (
+        None
+        if first is None
+        else {"code": first.code, "message": first.message, "action": first.action or None}
+    )
+    return payload, error
 
 
 def image_document(image: dict[str, Any]) -> dict[str, Any]:
@@ -342,7 +351,7 @@ def run_build(args: argparse.Namespace) -> int:
         "signer_key_id": signer_id,
     }
     if args.json:
-        print_json(result)
+        print_json(document("image-build", result))
     else:
         signed = f"signed by key {signer_id}" if signer_id else "unsigned"
         default = " (the default)" if args.form == "gbcs" else ""

@@ -11,6 +11,7 @@ import argparse
 from typing import Any
 
 from bridgelab.cli.output import EXIT_OK, print_json
+from bridgelab.cli.schemas import document
 
 
 def register(sub: Any) -> None:
@@ -30,7 +31,7 @@ def register(sub: Any) -> None:
     parser.add_argument(
         "--show-key", action="store_true", help="also print the derived link key (a secret)"
     )
-    parser.set_defaults(handler=run)
+    parser.set_defaults(handler=run, json_command="install-code")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -48,9 +49,8 @@ def run(args: argparse.Namespace) -> int:
             "crc": f"0x{code.crc_found:04X}",
             "crc_ok": True,
         }
-        if key is not None:
-            result["link_key"] = key.hex().upper()
-        print_json(result)
+        result["link_key"] = key.hex().upper() if key is not None else None  # only when asked
+        print_json(document("install-code", result))
         return EXIT_OK
     print(f"Install code: {code.formatted()}")
     print(f"Length:       {code.length} bytes + {CRC_SIZE}-byte CRC")

@@ -13,6 +13,7 @@ from typing import Any
 
 from bridgelab.cli import numbers
 from bridgelab.cli.output import EXIT_OK, print_json
+from bridgelab.cli.schemas import document
 from bridgelab.firmware.errors import KeyFileError
 from bridgelab.firmware.keys import (
     generate_key_files,
@@ -38,24 +39,27 @@ def register(sub: Any) -> None:
         "--force", action="store_true", help="replace an existing public key file (never a .key)"
     )
     generate.add_argument("--json", action="store_true", help="machine-readable output")
-    generate.set_defaults(handler=run_generate)
+    generate.set_defaults(handler=run_generate, json_command="keys-generate")
 
     identify = commands.add_parser("id", help="print the key id of a public or private key")
     identify.add_argument("file", type=Path, metavar="PEM")
     identify.add_argument("--json", action="store_true", help="machine-readable output")
-    identify.set_defaults(handler=run_id)
+    identify.set_defaults(handler=run_id, json_command="keys-id")
 
 
 def run_generate(args: argparse.Namespace) -> int:
     made = generate_key_files(args.manufacturer, args.out, label=args.label, force=args.force)
     if args.json:
         print_json(
-            {
-                "manufacturer_code": made.manufacturer_code,
-                "key_id": made.key_id,
-                "private_key_path": str(made.private_key_path),
-                "public_key_path": str(made.public_key_path),
-            }
+            document(
+                "keys-generate",
+                {
+                    "manufacturer_code": made.manufacturer_code,
+                    "key_id": made.key_id,
+                    "private_key_path": str(made.private_key_path),
+                    "public_key_path": str(made.public_key_path),
+                },
+            )
         )
     else:
         print(f"Key id:      {made.key_id}")
@@ -71,7 +75,7 @@ def run_id(args: argparse.Namespace) -> int:
         public_key = load_private_key(args.file).public_key()
     identifier = key_id(public_key)
     if args.json:
-        print_json({"file": str(args.file), "key_id": identifier})
+        print_json(document("keys-id", {"file": str(args.file), "key_id": identifier}))
     else:
         print(identifier)
     return EXIT_OK

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from bridgelab.cli import log_format
 from bridgelab.cli.output import format_table, parse_int, print_json
+from bridgelab.cli.schemas import document, version_values
 from bridgelab.data import FinalState, Mode, SessionFilter
 from bridgelab.data.clock import parse_when
 from bridgelab.data.stats import DEFAULT_GROUPS, GROUPS
@@ -33,6 +34,7 @@ from bridgelab.text_safety import terminal_safe
 
 if TYPE_CHECKING:
     from bridgelab.data import TriageStore
+    from bridgelab.data.records import SessionRecord
 
 # The parser is built for every `bridgelab` command, so the store itself (sqlite-utils)
 # is imported only by the handlers that use it.
@@ -72,6 +74,10 @@ def _filters(default_limit: int | None) -> argparse.ArgumentParser:
     group.add_argument("--since", metavar="WHEN", help="started at or after: 2025-06-01, 7d, 12h")
     group.add_argument("--until", metavar="WHEN", help="started before (same forms as --since)")
     group.add_argument("--site", metavar="REF", help="site reference")
+    group.add_argument(
+        "--campaign", metavar="ID",
+        help="sessions of a campaign: its id, its name (every run), or `all`",
+    )  # fmt: skip
     group.add_argument("--mode", choices=[m.value for m in Mode], help="update mode")
     group.add_argument(
         "--limit", type=_positive, default=default_limit, metavar="N",
@@ -92,13 +98,13 @@ def register(sub: Any) -> None:
     listing = actions.add_parser(
         "list", parents=[common, _filters(LIST_LIMIT)], help="sessions, newest first"
     )
-    listing.set_defaults(handler=list_sessions)
+    listing.set_defaults(handler=list_sessions, json_command="log-list")
 
     show = actions.add_parser("show", parents=[common], help="one session and its story")
     show.add_argument("session", metavar="SESSION", help="session id or a unique prefix")
     show.add_argument("--all-events", action="store_true", help="do not fold progress events")
     show.add_argument("--trace", action="store_true", help="also print the raw frames")
-    show.set_defaults(handler=show_session)
+    show.set_defaults(handler=show_session, json_command="log-show")
 
     export = actions.add_parser(
         "export", parents=[common, _filters(None)], help="sessions or events as CSV or JSON"
@@ -112,11 +118,11 @@ def register(sub: Any) -> None:
     )
     export.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
     export.add_argument("--force", action="store_true", help="replace FILE if it exists")
-    export.set_defaults(handler=export_log)
+    export.set_defaults(handler=export_log, json_command="log-export")
 
     merge = actions.add_parser("merge", parents=[common], help="merge other laptops' logs in")
     merge.add_argument("files", nargs="+", metavar="FILE", help="triage log files to merge")
-    merge.set_defaults(handler=merge_logs)
+    merge.set_defaults(handler=merge_logs, json_command="log-merge")
 
     bundle = actions.add_parser(
         "bundle", parents=[common, _filters(BUNDLE_LIMIT)], help="defect bundle zip for a supplier"
@@ -125,7 +131,7 @@ def register(sub: Any) -> None:
     bundle.add_argument("-o", "--output", metavar="ZIP", required=True, help="zip file to write")
     bundle.add_argument("--no-trace", action="store_true", help="leave the raw frames out")
     bundle.add_argument("--force", action="store_true", help="replace ZIP if it exists")
-    bundle.set_defaults(handler=bundle_sessions)
+    bundle.set_defaults(handler=bundle_sessions, json_command="log-bundle")
 
     stats = actions.add_parser(
         "stats", parents=[common, _filters(None)], help="failure rates by version, model, ..."
@@ -135,13 +141,13 @@ def register(sub: Any) -> None:
         help=f"group by ({', '.join(GROUPS)}); repeat for more (default: "
         f"{', '.join(DEFAULT_GROUPS)})",
     )  # fmt: skip
-    stats.set_defaults(handler=show_stats)
+    stats.set_defaults(handler=show_stats, json_command="log-stats")
 
     note = actions.add_parser("note", parents=[common], help="add a note to a session")
     note.add_argument("session", metavar="SESSION", help="session id or a unique prefix")
     note.add_argument("text", metavar="TEXT", help="the note")
     note.add_argument("--author", help="who writes it (default: the user name)")
-    note.set_defaults(handler=add_note)
+    note.set_defaults(handler=add_note, json_command="log-note")
 
 
 @contextmanager
@@ -167,6 +173,18 @@ def _opened(
         yield store
 
 
+def session_json(record: SessionRecord) -> dict[str, Any]:
+    """A session for `--json`: its versions also as engineers write them (1.3.0)."""
+    return {
+        **record.to_dict(),
+        **version_values(
+            version_before=record.version_before,
+            version_after=record.version_after,
+            image_version=record.image_version,
+        ),
+    }
+
+
 def _filter_from(args: argparse.Namespace) -> SessionFilter:
     return SessionFilter(
         device=args.device,
@@ -176,6 +194,7 @@ def _filter_from(args: argparse.Namespace) -> SessionFilter:
         until=parse_when(args.until) if args.until else None,
         site=args.site,
         mode=args.mode,
+        campaign=args.campaign,
     )
 
 
@@ -185,7 +204,8 @@ def list_sessions(args: argparse.Namespace) -> int:
         records = store.query_sessions(filters, limit=args.limit)
         total = store.count_sessions(filters)
         if args.json:
-            print_json({"total": total, "sessions": [r.to_dict() for r in records]})
+            sessions = [session_json(r) for r in records]
+            print_json(document("log-list", {"total": total, "sessions": sessions}))
             return 0
         if not records:
             print("No sessions match.")
@@ -215,15 +235,14 @@ def show_session(args: argparse.Namespace) -> int:
         frames = store.session_frames(record.id) if args.trace else []
     if args.json:
         payload: dict[str, Any] = {
-            "session": record.to_dict(),
+            "session": session_json(record),
             "device": device,
             "image": image,
             "events": [e.to_dict() for e in events],
             "notes": [n.to_dict() for n in notes],
         }
-        if args.trace:
-            payload["frames"] = [f.to_dict() for f in frames]
-        print_json(payload)
+        payload["frames"] = [f.to_dict() for f in frames] if args.trace else None
+        print_json(document("log-show", payload))
         return 0
     print(f"Session {terminal_safe(record.id)}")
     for label, text in log_format.session_detail(record, device, image):
@@ -264,7 +283,9 @@ def export_log(args: argparse.Namespace) -> int:
     _warn_unreadable(problems)
     if args.output:
         if args.json:
-            print_json({"file": args.output, "format": args.format, what: count})
+            print_json(
+                document("log-export", {"file": args.output, "format": args.format, what: count})
+            )
         else:
             print(f"Wrote {count:,} {what} to {args.output}.")
     return 0
@@ -286,7 +307,7 @@ def merge_logs(args: argparse.Namespace) -> int:
     with _opened(args, writes=True, create=True) as store:
         reports = [store.merge(path) for path in args.files]
     if args.json:
-        print_json({"merged": [r.to_dict() for r in reports]})
+        print_json(document("log-merge", {"merged": [r.to_dict() for r in reports]}))
         return 0
     headers = ("FILE", *(t.upper() for t in MERGE_TABLES), "UPDATED")
     rows = [
@@ -337,7 +358,7 @@ def bundle_sessions(args: argparse.Namespace) -> int:
                 guards=triage_log(store.path),
             )
     if args.json:
-        print_json(report.to_dict())
+        print_json(document("log-bundle", report.to_dict()))
     else:
         print(f"Wrote {report.path} with {len(ids)} session(s), {len(report.files)} files.")
     return 0
@@ -348,7 +369,7 @@ def show_stats(args: argparse.Namespace) -> int:
     with _opened(args) as store:
         report = store.stats(_filter_from(args), by=groups)
     if args.json:
-        print_json(report.to_dict())
+        print_json(document("log-stats", report.to_dict()))
     else:
         print(log_format.stats_text(report))
     return 0
@@ -359,7 +380,7 @@ def add_note(args: argparse.Namespace) -> int:
         session_id = store.resolve_session_id(args.session)
         note_id = store.add_note(session_id, args.text, author=args.author)
     if args.json:
-        print_json({"note": note_id, "session": session_id})
+        print_json(document("log-note", {"note": note_id, "session": session_id}))
     else:
         print(f"Added note {note_id} to session {session_id}.")
     return 0

@@ -14,6 +14,7 @@ from bridgelab.cli.output import format_table
 from bridgelab.data import EventRecord, FailureClass, NoteRecord, SessionRecord, StatsReport
 from bridgelab.data.clock import parse_iso
 from bridgelab.data.stats import FAILURE_GROUPS, StatsRow
+from bridgelab.drivers.versions import display_version
 from bridgelab.text_safety import terminal_safe
 
 LIST_HEADERS = ("ID", "STARTED (UTC)", "MODE", "DEVICE", "MODEL", "FROM", "TARGET", "RESULT",
@@ -21,7 +22,8 @@ LIST_HEADERS = ("ID", "STARTED (UTC)", "MODE", "DEVICE", "MODEL", "FROM", "TARGE
 
 
 def version_text(value: int | None) -> str | None:
-    return None if value is None else f"0x{value:08X}"
+    """A version as engineers write it ("1.3.0"), as `update` and the GUI show it."""
+    return None if value is None else display_version(value)
 
 
 def time_text(stamp: str | None) -> str | None:
@@ -178,10 +180,13 @@ def session_detail(
 
 
 def _data_text(data: dict[str, Any]) -> str:
-    return " ".join(
-        f"{key}={value if isinstance(value, (int, float, str)) else json.dumps(value)}"
-        for key, value in data.items()
-    )
+    return " ".join(f"{key}={_value_text(key, value)}" for key, value in data.items())
+
+
+def _value_text(key: str, value: Any) -> str:
+    if key.endswith("version") and isinstance(value, int) and not isinstance(value, bool):
+        return display_version(value)  # firmware_version=1.3.0, as `update` says it
+    return str(value) if isinstance(value, (int, float, str)) else json.dumps(value)
 
 
 def events_table(events: Sequence[EventRecord], started_at: str, *, all_events: bool) -> str:
@@ -217,7 +222,7 @@ def _key_text(group: str, key: str | int | None) -> str:
     if key is None:
         return "(not recorded)"
     if isinstance(key, int) and group in ("firmware", "from-version"):
-        return f"0x{key:08X}"
+        return f"{display_version(key)} (0x{key:08X})"
     if isinstance(key, int) and group == "hardware":
         return f"0x{key:04X}"
     return str(key)

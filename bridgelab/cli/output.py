@@ -38,9 +38,16 @@ def print_json(obj: Any) -> None:
     sys.stdout.write("\n")
 
 
-def report_error(error: BridgeLabError, json_mode: bool) -> None:
+def report_error(error: BridgeLabError, json_mode: bool, command: str | None = None) -> None:
+    """The error on stderr, or with `--json` as the command's document (its schema's keys,
+    null, and the error): a script reads the same keys whether the command failed or not."""
     if json_mode:
-        print_json({"error": error.to_dict()})
+        from bridgelab.cli.schemas import SCHEMAS, error_object, failure_document
+
+        if command in SCHEMAS:
+            print_json(failure_document(command, error))
+        else:
+            print_json({"error": error_object(error)})
     else:
         # Messages quote paths, ids and device answers: nothing in them may drive the terminal.
         print(f"error [{error.code}]: {terminal_safe(str(error))}", file=sys.stderr)
@@ -53,10 +60,11 @@ def run_handler(handler: Handler, args: argparse.Namespace) -> int:
     the traceback to attach to a report, never a raw traceback on the terminal.
     """
     json_mode = bool(getattr(args, "json", False))
+    command = getattr(args, "json_command", None)  # names its schema (bridgelab.cli.schemas)
     try:
         return handler(args)
     except BridgeLabError as error:
-        report_error(error, json_mode)
+        report_error(error, json_mode, command)
         return EXIT_FAILED
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -68,7 +76,7 @@ def run_handler(handler: Handler, args: argparse.Namespace) -> int:
         return EXIT_OK
     except Exception as exc:  # last-resort boundary of the CLI
         where = f"bridgelab {getattr(args, 'command', '') or ''}".strip()
-        report_error(internal_error(exc, where=where), json_mode)
+        report_error(internal_error(exc, where=where), json_mode, command)
         return EXIT_INTERNAL
 
 

@@ -27,6 +27,13 @@ def register(sub: Any) -> None:
         "--baud", type=numbers.baud_rate, default=115200, help="baud rate (115200)"
     )
     recover.add_argument(
+        "--line-rate",
+        type=numbers.baud_rate,
+        metavar="BAUD",
+        help="the line's baud rate where the link cannot tell (socket://, a pty): line "
+        "efficiency is reported only where the rate is known",
+    )
+    recover.add_argument(
         "--driver", metavar="NAME", help="driver to open the port with (default: probing)"
     )
     recover.add_argument(
@@ -36,11 +43,11 @@ def register(sub: Any) -> None:
     recover.add_argument("--operator", help="engineer's name for the log")
     recover.add_argument("--site", dest="site_ref", help="site reference for the log")
     recover.add_argument("--json", action="store_true", help="print the result as JSON")
-    recover.set_defaults(handler=cmd_recover)
+    recover.set_defaults(handler=cmd_recover, json_command="recover")
 
 
 def cmd_recover(args: argparse.Namespace) -> int:
-    from bridgelab.cli.update import ProgressPrinter, _close_store, _open_store
+    from bridgelab.cli.update import ProgressPrinter, _close_store, _open_store, result_document
     from bridgelab.drivers.versions import format_version
     from bridgelab.updates.recovery import RecoveryEngine, RecoveryRequest
 
@@ -48,6 +55,7 @@ def cmd_recover(args: argparse.Namespace) -> int:
         port_url=args.port,
         image_path=Path(args.image),
         baudrate=args.baud,
+        line_baud=args.line_rate,
         driver=args.driver,
         trust_key=Path(args.trust_key) if args.trust_key else None,
         operator=args.operator,
@@ -70,7 +78,7 @@ def cmd_recover(args: argparse.Namespace) -> int:
             f"warning: the triage log could not record all of it ({log_problem}).", file=sys.stderr
         )
     if args.json:
-        print_json(result.to_dict())
+        print_json(result_document(result, "recover"))
     elif result.ok:
         rate = (
             f", {result.throughput_bps / 1024:.1f} KiB/s"

@@ -50,8 +50,18 @@ def register(sub: Any) -> None:
         action="store_true",
         help="refuse an image with bytes after its total size or not exactly one upgrade image",
     )
+    update.add_argument(
+        "--driver", metavar="NAME", help="driver to open the port with (default: probing)"
+    )
     update.add_argument("--json", action="store_true", help="print the result as JSON")
-    update.set_defaults(handler=cmd_update)
+    update.add_argument(
+        "--line-rate",
+        type=numbers.baud_rate,
+        metavar="BAUD",
+        help="the line's baud rate where the link cannot tell (socket://, a pty): line "
+        "efficiency is reported only where the rate is known",
+    )
+    update.set_defaults(handler=cmd_update, json_command="update")
 
     campaign = sub.add_parser(
         "campaign",
@@ -62,7 +72,7 @@ def register(sub: Any) -> None:
     campaign.add_argument("plan", metavar="PLAN.toml")
     campaign.add_argument("--db", metavar="FILE", help="triage log")
     campaign.add_argument("--json", action="store_true", help="print the summary as JSON")
-    campaign.set_defaults(handler=cmd_campaign)
+    campaign.set_defaults(handler=cmd_campaign, json_command="campaign")
 
 
 class ProgressPrinter:
@@ -114,13 +124,30 @@ def progress_line(event: Any) -> str:
 
 
 def describe_result(result: Any) -> str:
+    """The verdict in a few lines: what happened, once, then the next step (if any)."""
     from bridgelab.updates.verdict import update_verdict
 
+    verdict = update_verdict(result)
     if result.ok:
-        verdict = update_verdict(result)
-        return verdict.headline + " (" + ", ".join(verdict.details) + ")."
-    error = result.error or {}
-    return f"FAILED at {result.failure_stage} [{result.result}]: {error.get('message', '')}"
+        text = verdict.headline + " (" + ", ".join(verdict.details) + ")."
+    else:
+        error = result.error or {}
+        text = f"FAILED at {result.failure_stage} [{result.result}]: {error.get('message') or ''}"
+    if verdict.next_step:
+        text += f"\nNext: {verdict.next_step}"
+    return text
+
+
+def result_document(result: Any, command: str = "update") -> dict[str, Any]:
+    """`update --json` (and `recover --json`, the same shape): the result in its schema,
+    with the verdict's next step."""
+    from bridgelab.cli.schemas import document
+    from bridgelab.updates.verdict import update_verdict
+
+    payload = result.to_dict()
+    error = payload.pop("error")
+    payload["next_step"] = update_verdict(result).next_step or None
+    return document(command, payload, error)
 
 
 def _open_store(db: str | None) -> Any:
@@ -178,8 +205,10 @@ def cmd_update(args: argparse.Namespace) -> int:
         operator=args.operator,
         site_ref=args.site_ref,
         policy=policy,
+        line_baud=args.line_rate,
         image_form=None if args.form == "auto" else args.form,
         strict_image=args.strict,
+        driver=args.driver,
     )
     store = _open_store(args.db)
     printer = ProgressPrinter(sys.stderr)
@@ -200,7 +229,7 @@ def cmd_update(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     if args.json:
-        print_json(result.to_dict())
+        print_json(result_document(result))
     else:
         print(describe_result(result))
         if result.session_id and not log_problem:
@@ -220,7 +249,9 @@ def cmd_campaign(args: argparse.Namespace) -> int:
     if problem:
         print(f"warning: the triage log could not record everything ({problem})", file=sys.stderr)
     if args.json:
-        print_json(summary.to_dict())
+        from bridgelab.cli.schemas import document
+
+        print_json(document("campaign", summary.to_dict()))
     else:
         print(summary.describe())
     return 0 if summary.all_passed else 1

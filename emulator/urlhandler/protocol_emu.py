@@ -37,6 +37,22 @@ _instances: dict[str, Endpoint] = {}
 _instances_lock = threading.Lock()
 
 
+def power_cycle(url: str) -> bool:
+    """Switch the in-process emulated bridge that `url` names off and on (its `id` picks
+    the instance). False when no such bridge is running (or the URL has no id)."""
+    try:
+        options = parse_emu_url(url)
+    except BridgeLabError:
+        return False
+    key = options.instance_id
+    with _instances_lock:
+        endpoint = _instances.get(key) if key else None
+    if endpoint is None:
+        return False
+    endpoint.request_power_cycle()
+    return True
+
+
 class Serial(SerialBase):
     """The host side of an in-process emulated bridge, with pyserial's semantics."""
 

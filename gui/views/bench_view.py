@@ -224,14 +224,21 @@ class BenchView(QWidget):
         details = [
             f"Job {job.job.index + 1} ({job.job.label or job.job.port}): "
             f"{job.last.result if job.last else job.state}"
+            + (f" \u2192 {job.next_step}" if job.next_step else "")
             for job in failed
         ]
-        self.summary.show_message(
-            tone,
-            summary_words(summary),
-            details,
-            "Retry the failed lanes, or open them in the Triage view." if failed else "",
-        )
+        retryable = [job for job in failed if job.retryable]
+        if retryable:
+            count = len(retryable)
+            next_step = (
+                f"Retry the {count} lane{'s' if count != 1 else ''} a retry can fix, or open "
+                "them in the Triage view."
+            )
+        elif failed:
+            next_step = "A retry would fail the same way: follow each lane's next step above."
+        else:
+            next_step = ""
+        self.summary.show_message(tone, summary_words(summary), details, next_step)
         self._refresh_buttons()
 
     def _on_failed(self, error: BridgeLabError) -> None:
@@ -269,7 +276,7 @@ class BenchView(QWidget):
     def _refresh_buttons(self, *_: object) -> None:
         controller = self.controller
         running = controller.running
-        has_failed = any(s.state in ("failed", "cancelled") for s in controller.jobs.values())
+        has_failed = bool(controller.retryable_jobs())
         self.open_button.setEnabled(not running)
         self.demo_button.setEnabled(not running)
         self.start_button.setEnabled(controller.can_start)

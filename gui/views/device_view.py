@@ -24,7 +24,7 @@ from bridgelab.drivers import protocol as p
 from bridgelab.drivers.join_state import MEANINGS
 from bridgelab.errors import BridgeLabError
 from bridgelab.gui import device_facts as facts
-from bridgelab.gui.bridge_session import BridgeSnapshot, ConnectionState
+from bridgelab.gui.bridge_session import BridgeSnapshot, ConnectionState, is_emulated
 from bridgelab.gui.theme import JOIN_TONES, SEVERITY_TONES, Tone
 from bridgelab.gui.widgets.banner import Banner
 from bridgelab.gui.widgets.fact_group import FactGroup
@@ -47,6 +47,7 @@ class DeviceView(QWidget):
     tryUpdateRequested = Signal()
     retryRequested = Signal()
     recoverRequested = Signal()
+    powerCycleRequested = Signal()  # switch the connected emulated bridge off and on
     hintDismissed = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -69,6 +70,11 @@ class DeviceView(QWidget):
         )
         self.problem_recover.clicked.connect(self.recoverRequested)
         self.problem_recover.setVisible(False)
+        self.problem_power_cycle = self.problem.add_button(
+            "&Power-cycle", "Power-cycle the emulated bridge"
+        )
+        self.problem_power_cycle.clicked.connect(self.powerCycleRequested)
+        self.problem_power_cycle.setVisible(False)
         self.problem.setVisible(False)
 
         self.join_badge = StatusBadge(scale=1.6)
@@ -122,6 +128,7 @@ class DeviceView(QWidget):
         layout.addWidget(self.problem)
         layout.addWidget(self.placeholder)
         layout.addWidget(self.details, 1)
+        layout.addStretch(0)  # the spare height while the details are hidden (a problem)
         self.details.setVisible(False)
 
     # -- what the session says --------------------------------------------------------------
@@ -157,11 +164,21 @@ class DeviceView(QWidget):
                 "Next: Recover through the bootloader with the bridge's .gbl file.",
             )
             return
+        # An emulated bridge that stopped answering (a stall fault, a hang) has a way out
+        # a real one has too: switch it off and on.
+        hung = is_emulated(url) and error.code not in ("port-not-found", "unknown-url-scheme")
+        self.problem_power_cycle.setVisible(hung)
+        action = error.action
+        if hung:
+            action = (
+                f"{action} An emulated bridge that hangs answers again after a power-cycle "
+                "(Power-cycle below, or Bridge \u2192 Power-cycle)."
+            ).strip()
         self.problem.show_message(
             Tone.BAD,
             error.message,
             f"Port: {url}   (error code {error.code})",
-            error.action,
+            action,
         )
 
     def show_recovering(self, url: str, image_name: str) -> None:
@@ -189,9 +206,13 @@ class DeviceView(QWidget):
         self.han.set_facts(facts.han_facts(join))
         self.p2p.set_facts(facts.p2p_facts(snapshot.p2p))
         self.findings.clear()
-        for finding in snapshot.findings:
+        # The banner above says the top finding: the list holds the others, once each.
+        others = [finding for finding in snapshot.findings if finding is not top]
+        for finding in others:
             symbol = SEVERITY_TONES[finding.severity].symbol
             self.findings.addItem(f"{symbol} {finding.severity.upper()}: {finding.message}")
+        if not others:
+            self.findings.addItem("Nothing else to report.")
 
     def show_log(self, entries: list[p.LogEntry]) -> None:
         self.device_log.clear()

@@ -8,6 +8,7 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
+    QDialogButtonBox,
     QDoubleSpinBox,
     QFormLayout,
     QHBoxLayout,
@@ -31,8 +32,12 @@ PROFILE_WORDS = {
 BAUDS = (None, 115200, 230400, 460800, 921600)
 
 
+MAX_WIDTH = 720  # fits a 1366-pixel screen beside the window's own edge
+
+
 class EmulatorPanel(QDialog):
     connectRequested = Signal(str)  # an emu:// URL for the app's port picker
+    powerCycleRequested = Signal()  # switch the connected emulated bridge off and on
 
     def __init__(self, server: EmulatorServer, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -72,7 +77,10 @@ class EmulatorPanel(QDialog):
         form = QFormLayout()
         form.addRow("&Profile:", self.profile)
         form.addRow("&Faults:", self.faults)
-        form.addRow(QLabel(""), QLabel("Valid faults: " + ", ".join(VALID_FAULTS)))
+        # The fault names wrap: one unwrapped line made the dialog 1,300 pixels wide.
+        self.fault_names = QLabel("Valid faults: " + ", ".join(VALID_FAULTS))
+        self.fault_names.setWordWrap(True)
+        form.addRow(QLabel(""), self.fault_names)
         form.addRow("&Line:", self.baud)
         form.addRow("Adapter &latency:", self.latency)
         form.addRow("&Instance id:", self.instance)
@@ -89,11 +97,22 @@ class EmulatorPanel(QDialog):
         buttons = QHBoxLayout()
         buttons.addWidget(self.connect_button)
         buttons.addWidget(self.serve_button)
+        self.power_cycle_button = QPushButton("&Power-cycle the connected bridge")
+        self.power_cycle_button.setToolTip(
+            "Switch the connected emulated bridge off and on: a bridge that hangs (a stall "
+            "fault) answers again, keeping what its flash holds."
+        )
+        self.power_cycle_button.clicked.connect(self.powerCycleRequested)
+        close = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        close.rejected.connect(self.reject)
+        close.addButton(self.power_cycle_button, QDialogButtonBox.ButtonRole.ActionRole)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.problem)
         layout.addLayout(buttons)
         layout.addWidget(self.serving)
+        layout.addWidget(close)
+        self.setMaximumWidth(MAX_WIDTH)
 
         for signal in (self.faults.textChanged, self.instance.textChanged):
             signal.connect(self._rebuild)

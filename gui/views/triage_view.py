@@ -31,7 +31,7 @@ from bridgelab.data.records import SessionFilter
 from bridgelab.data.store import TriageStore
 from bridgelab.errors import BridgeLabError
 from bridgelab.gui.dialogs import Dialogs
-from bridgelab.gui.session_model import COLUMNS, SessionTableModel
+from bridgelab.gui.session_model import COLUMNS, FAILURE_COLUMN, MODEL_COLUMN, SessionTableModel
 from bridgelab.gui.tasks import TaskRunner
 from bridgelab.gui.triage_jobs import EXPORT_FORMATS, bundle_sessions, export_sessions
 from bridgelab.gui.views.session_detail import SessionDetail
@@ -41,12 +41,16 @@ TIME_RANGES = (("Any time", ""), ("Last hour", "1h"), ("Last 24 hours", "24h"),
                ("Last 7 days", "7d"), ("Last 30 days", "30d"))  # fmt: skip
 FILTER_DELAY_MS = 300
 # A sample of each column's widest usual text: the width is measured in the font in use.
-COLUMN_SAMPLES = ("2025-05-31 23:45", "interrupted", "00:12:4B:00:01:B1:D6:01", "P2P-A1 xxx",
-                  "campaign", "1.2.0 \u2192 1.3.0.17", "transfer: Activation failed", "SITE-000",
+COLUMN_SAMPLES = ("2025-05-31 23:45", "interrupted", "transfer: Activation failed", "P2P-A1 xxx",
+                  "1.2.0 \u2192 1.3.0.17", "00:12:4B:00:01:B1:D6:01", "local", "SITE-000",
                   "/dev/ttyUSB0")  # fmt: skip
+MODEL_WIDTH_MAX = 380  # pixels: a long model name is elided, the rest of the row still fits
 
 
 class TriageView(QWidget):
+    # The columns sized to what the sessions hold (the others keep their sample width).
+    FITTED_COLUMNS = (FAILURE_COLUMN, MODEL_COLUMN)
+
     message = Signal(str)  # one line for the status bar
 
     def __init__(self, runner: TaskRunner, dialogs: Dialogs, parent: QWidget | None = None) -> None:
@@ -141,6 +145,7 @@ class TriageView(QWidget):
 
         self.model.countChanged.connect(self._update_status)
         self.model.pageLoaded.connect(self._update_status)
+        self.model.pageLoaded.connect(self._fit_columns)
         self.model.failed.connect(self._on_query_failed)
         self._enable(False)
 
@@ -177,6 +182,22 @@ class TriageView(QWidget):
     def apply_filters(self) -> None:
         self.detail.clear()
         self.model.set_filter(self.current_filter(), str(self.order.currentData()))
+
+    def _fit_columns(self, *_: object) -> None:
+        """Widen Failure and Model to what the loaded sessions say, Model up to a cap, so
+        neither is clipped at 1366x768 beside the session's story."""
+        metrics = self.table.fontMetrics()
+        for column in self.FITTED_COLUMNS:
+            texts = [
+                str(self.model.data(self.model.index(row, column)) or "")
+                for row in range(min(self.model.rowCount(), 200))
+            ]
+            widest = max((metrics.horizontalAdvance(text) for text in texts), default=0) + 16
+            sample = metrics.horizontalAdvance(COLUMN_SAMPLES[column]) + 16
+            width = max(sample, widest)
+            if column == MODEL_COLUMN:
+                width = min(width, MODEL_WIDTH_MAX)
+            self.table.setColumnWidth(column, width)
 
     def _update_status(self, *_: object) -> None:
         total = self.model.total

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QRadioButton,
+    QSizePolicy,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -30,6 +31,7 @@ from PySide6.QtWidgets import (
 
 from bridgelab.data.failures import Stage
 from bridgelab.errors import BridgeLabError
+from bridgelab.gui.bridge_session import is_emulated
 from bridgelab.gui.formatting import ARROW, format_eta, format_rate, percent
 from bridgelab.gui.theme import VERDICT_TONES, Tone
 from bridgelab.gui.update_controller import UpdateController
@@ -46,6 +48,8 @@ from bridgelab.updates.preflight import Preflight
 from bridgelab.updates.verdict import update_verdict
 
 IMAGE_SUFFIXES = (".ota", ".zigbee", ".bin", ".img")
+# Failures after which a bridge may be hung: stopped mid-stage, or not answering at all.
+HANG_CLASSES = frozenset({"stalled", "no-response", "unhealthy"})
 
 
 def progress_words(event: ev.Progress) -> str:
@@ -147,6 +151,10 @@ class UpdateView(QWidget):
         self.verdict.setVisible(False)
         self.show_session_button = self.verdict.add_button("Open in &Triage")
         self.show_session_button.clicked.connect(self._show_session)
+        # Room for a verdict (headline, a line of facts, the next step, the button) from
+        # the start of an update, so the chart below keeps its height when it arrives.
+        self.verdict.show_message(Tone.BUSY, "Sample", "facts", "next step")
+        self.verdict.setMinimumHeight(self.verdict.sizeHint().height())
         self.progress = QProgressBar()
         self.progress.setAccessibleName("Transfer progress")
         self.progress.setRange(0, 1000)
@@ -161,10 +169,14 @@ class UpdateView(QWidget):
         self.notices.setWordWrap(True)
         stage_box = QGroupBox("Stages")
         QVBoxLayout(stage_box).addWidget(self.stages)
+        # The stages keep one size from start to verdict (their words change, the box
+        # does not); the chart above takes what height is left.
+        stage_box.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+        self.stage_box = stage_box
         notice_box = QGroupBox("Notices and retries")
         QVBoxLayout(notice_box).addWidget(self.notices)
         lower = QHBoxLayout()
-        lower.addWidget(stage_box)
+        lower.addWidget(stage_box, 0, Qt.AlignmentFlag.AlignTop)
         lower.addWidget(notice_box, 1)
 
         right = QWidget()
@@ -240,7 +252,8 @@ class UpdateView(QWidget):
             return ""
         verdict = assessment.verdict("ota")
         if verdict.mode_refusal is not None:
-            return f"Not available for this bridge: {verdict.mode_refusal.message}"
+            message = verdict.mode_refusal.message
+            return f"Not available for this bridge: {message[:1].lower()}{message[1:]}"
         if not verdict.allowed:
             return ""
         return (
@@ -251,14 +264,17 @@ class UpdateView(QWidget):
 
     def _on_running(self) -> None:
         if self.controller.running:
-            self.verdict.setVisible(False)
+            # The banner the verdict will take: shown from the start, so the chart does
+            # not shrink when the verdict arrives.
+            self.verdict.show_message(Tone.BUSY, f"Updating ({self._mode_words()})\u2026")
+            self.show_session_button.setVisible(False)
             self.stages.reset()
             self.chart.clear()
             self.notices.clear()
             self.progress.setValue(0)
             self.progress_text.setText("Waiting for the bridge\u2026")
             request = self.controller.engine.request if self.controller.engine else None
-            self.chart.set_line_rate(request.line_rate_bps if request else None)
+            self.chart.set_line_rate(request.known_line_rate_bps if request else None)
             self._transfer_started_at = None
         self._refresh_buttons()
 
@@ -288,8 +304,14 @@ class UpdateView(QWidget):
 
     def _on_finished(self, result: UpdateResult) -> None:
         verdict = update_verdict(result, arrow=ARROW)
+        next_step = verdict.next_step
+        if result.result in HANG_CLASSES and is_emulated(self.controller.session.url):
+            next_step = (
+                f"{next_step} An emulated bridge that hangs answers again after a power-cycle "
+                "(Bridge \u2192 Power-cycle the emulated bridge)."
+            ).strip()
         self.verdict.show_message(
-            VERDICT_TONES[verdict.tone], verdict.headline, list(verdict.details), verdict.next_step
+            VERDICT_TONES[verdict.tone], verdict.headline, list(verdict.details), next_step
         )
         self.stages.session_ended(result.ok, result.failure_stage)
         if result.ok:
@@ -313,6 +335,9 @@ class UpdateView(QWidget):
             self.showSessionRequested.emit(result.session_id)
 
     # -- actions ----------------------------------------------------------------------------
+
+    def _mode_words(self) -> str:
+        return "simulated OTA" if self.mode() == "ota" else "local update"
 
     def mode(self) -> str:
         return "ota" if self.ota_mode.isChecked() else "local"

@@ -10,11 +10,23 @@ from __future__ import annotations
 
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QFont, QPainter, QPaintEvent, QPen
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from bridgelab.gui.theme import Tone, tone_colors
 
 BAR_WIDTH = 6
+
+
+def _plain(text: str) -> str:
+    return text.strip().rstrip(".").casefold()
 
 
 class Banner(QFrame):
@@ -40,10 +52,13 @@ class Banner(QFrame):
         text.addWidget(self.headline)
         text.addWidget(self.details)
         text.addWidget(self.next_step)
+        text.addStretch(1)  # room kept for a longer message stays below the text
         text.addLayout(self._buttons)
         outer = QHBoxLayout(self)
         outer.setContentsMargins(BAR_WIDTH + 10, 8, 10, 8)
         outer.addLayout(text)
+        # As tall as its text, never stretched: spare height stays below the banners.
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
 
     @property
     def tone(self) -> Tone:
@@ -65,7 +80,9 @@ class Banner(QFrame):
         self._tone = tone
         self.headline.setText(f"{tone.symbol}  {headline}")
         lines = [details] if isinstance(details, str) else list(details)
-        body = "\n".join(line for line in lines if line)
+        # Each thing once: no detail line that repeats the headline or the next step.
+        said = {_plain(headline), _plain(next_step)}
+        body = "\n".join(line for line in lines if line and _plain(line) not in said)
         self.details.setText(body)
         self.details.setVisible(bool(body))
         self.next_step.setText(f"Next step: {next_step}" if next_step else "")

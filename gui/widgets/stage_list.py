@@ -8,7 +8,8 @@ stopped.
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QGridLayout, QLabel, QWidget
+from PySide6.QtGui import QFontMetrics
+from PySide6.QtWidgets import QGridLayout, QLabel, QSizePolicy, QWidget
 
 from bridgelab.data.failures import Stage
 from bridgelab.gui.theme import Tone, tone_text_color
@@ -22,6 +23,9 @@ _TONES = {
     FAILED: Tone.BAD,
     SKIPPED: Tone.NEUTRAL,
 }
+# The widest an outcome gets: the column is this wide from the start, so the panel (and
+# the chart beside it) keep their size while an update runs.
+WIDEST_OUTCOME = f"{SKIPPED} \u2013 59 min 59 s"
 
 
 class StageList(QWidget):
@@ -33,21 +37,27 @@ class StageList(QWidget):
         self._state: dict[Stage, str] = {}
         self._symbols: dict[Stage, QLabel] = {}
         self._outcomes: dict[Stage, QLabel] = {}
+        self._durations: dict[Stage, str] = {}
+        outcome_width = QFontMetrics(self.font()).horizontalAdvance(WIDEST_OUTCOME) + 8
         for row, stage in enumerate(Stage):
             symbol = QLabel()
+            symbol.setFixedWidth(QFontMetrics(self.font()).horizontalAdvance("\u2716") * 2)
             name = QLabel(stage.value.capitalize())
             name.setToolTip(stage.description)
             outcome = QLabel()
+            outcome.setMinimumWidth(outcome_width)
             grid.addWidget(symbol, row, 0)
             grid.addWidget(name, row, 1)
             grid.addWidget(outcome, row, 2)
             self._symbols[stage] = symbol
             self._outcomes[stage] = outcome
         grid.setColumnStretch(2, 1)
+        self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Preferred)
         self.setAccessibleName("Update stages")
         self.reset()
 
     def reset(self) -> None:
+        self._durations.clear()
         for stage in Stage:
             self._set(stage, WAITING)
 
@@ -55,10 +65,17 @@ class StageList(QWidget):
         return self._state[stage]
 
     def started(self, stage: Stage, detail: str = "") -> None:
-        self._set(stage, RUNNING, detail)
+        # The detail (a port, a file) goes in the tooltip: the row keeps its width.
+        self._set(stage, RUNNING)
+        self._outcomes[stage].setToolTip(detail)
 
     def finished(self, stage: Stage, ok: bool, duration_s: float) -> None:
-        self._set(stage, DONE if ok else FAILED, format_duration(duration_s))
+        self._durations[stage] = format_duration(duration_s)
+        self._set(stage, DONE if ok else FAILED)
+
+    def outcome(self, stage: Stage) -> str:
+        """What the row says ("done \u2013 1.2 s")."""
+        return self._outcomes[stage].text()
 
     def session_ended(self, ok: bool, failed_stage: str | None = None) -> None:
         """Mark the stage the session failed in, and the ones it never reached."""
@@ -66,13 +83,14 @@ class StageList(QWidget):
         for stage in Stage:
             current = self._state[stage]
             if stage.value == failed_stage and current != DONE:
-                self._set(stage, FAILED, self._outcomes[stage].text())
+                self._set(stage, FAILED)  # with its duration, if it had one, said once
                 reached_failure = True
             elif current in (WAITING, RUNNING) and (reached_failure or not ok):
                 self._set(stage, SKIPPED if current == WAITING else FAILED)
 
-    def _set(self, stage: Stage, state: str, detail: str = "") -> None:
+    def _set(self, stage: Stage, state: str) -> None:
         self._state[stage] = state
+        detail = self._durations.get(stage, "") if state in (DONE, FAILED) else ""
         tone = _TONES[state]
         symbol = self._symbols[stage]
         symbol.setText(tone.symbol if state != WAITING else "\u25cb")  # white circle

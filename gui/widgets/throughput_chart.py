@@ -95,6 +95,18 @@ class ThroughputChart(QWidget):
     def sizeHint(self) -> QSize:
         return QSize(360, 150)
 
+    def has_scale(self) -> bool:
+        """Something to measure against: samples, or the line rate. Without either the
+        chart draws no axis labels (an idle "1 B/s, 0 B/s, 0 B/s" scale says nothing)."""
+        return any(rate > 0 for _, rate in self._samples) or bool(self._line_rate)
+
+    def axis_labels(self) -> list[str]:
+        """The rate axis' labels, bottom to top (empty while there is no scale)."""
+        if not self.has_scale():
+            return []
+        y_max = self.y_max()
+        return [format_rate(y_max * fraction) for fraction in (0.0, 0.5, 1.0)]
+
     def y_max(self) -> float:
         peak = max((rate for _, rate in self._samples), default=0.0)
         return nice_ceiling(max(peak, self._line_rate or 0.0) * 1.05)
@@ -106,7 +118,10 @@ class ThroughputChart(QWidget):
         painter.fillRect(self.rect(), palette.color(QPalette.ColorRole.Base))
         metrics = QFontMetrics(self.font())
         y_max = self.y_max()
-        left = metrics.horizontalAdvance(format_rate(y_max)) + 8
+        labels = self.axis_labels()
+        # A fixed label column (the widest a rate label gets), so the plot does not shift
+        # sideways as the scale grows during a transfer.
+        left = metrics.horizontalAdvance("9999.9 KiB/s") + 8
         bottom_margin = metrics.height() + 4
         area = QRectF(left, metrics.height() / 2 + 2, self.width() - left - 8, 0)
         area.setBottom(self.height() - bottom_margin)
@@ -115,28 +130,30 @@ class ThroughputChart(QWidget):
             return
         text_pen = QPen(palette.color(QPalette.ColorRole.Text))
         grid_pen = QPen(palette.color(QPalette.ColorRole.Mid), 1, Qt.PenStyle.DotLine)
-        for fraction in (0.0, 0.5, 1.0):
+        for index, fraction in enumerate((0.0, 0.5, 1.0)):
             y = area.bottom() - area.height() * fraction
             painter.setPen(grid_pen)
             painter.drawLine(QPointF(area.left(), y), QPointF(area.right(), y))
-            painter.setPen(text_pen)
-            label = format_rate(y_max * fraction)
-            painter.drawText(
-                QRectF(0, y - metrics.height() / 2, left - 4, metrics.height()),
-                Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
-                label,
-            )
+            if labels:
+                painter.setPen(text_pen)
+                painter.drawText(
+                    QRectF(0, y - metrics.height() / 2, left - 4, metrics.height()),
+                    Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                    labels[index],
+                )
         x_max, x_label = time_axis(max((t for t, _ in self._samples), default=0.0))
-        painter.drawText(
-            QRectF(area.left(), area.bottom() + 2, area.width(), metrics.height()),
-            Qt.AlignmentFlag.AlignRight,
-            x_label,
-        )
-        painter.drawText(
-            QRectF(area.left(), area.bottom() + 2, area.width(), metrics.height()),
-            Qt.AlignmentFlag.AlignLeft,
-            "0 s",
-        )
+        if self._samples:
+            painter.setPen(text_pen)
+            painter.drawText(
+                QRectF(area.left(), area.bottom() + 2, area.width(), metrics.height()),
+                Qt.AlignmentFlag.AlignRight,
+                x_label,
+            )
+            painter.drawText(
+                QRectF(area.left(), area.bottom() + 2, area.width(), metrics.height()),
+                Qt.AlignmentFlag.AlignLeft,
+                "0 s",
+            )
         if self._line_rate:
             y = area.bottom() - area.height() * min(self._line_rate / y_max, 1.0)
             painter.setPen(QPen(palette.color(QPalette.ColorRole.Text), 1, Qt.PenStyle.DashLine))

@@ -77,10 +77,11 @@ def test_keys_generate_prints_paths_and_id_never_the_key(tmp_path: Path, capsys:
 
 
 def test_inspect_dcc_sample_as_json(dcc_dir: Path, capsys: Capture) -> None:
-    code, shown = run_json(
+    code, document = run_json(
         capsys, "image", "inspect", str(dcc_dir / "sr11.1-esme-update-firmware.ota")
     )
     assert code == 0
+    shown = document["image"]
     expected = {
         "manufacturer_code": 0x121D,
         "image_type": 0,
@@ -120,13 +121,15 @@ def test_inspect_dcc_sample_with_a_store_reports_signer_unknown(
     dcc_dir: Path, trust: Path, capsys: Capture
 ) -> None:
     sample = str(dcc_dir / "sr11.1-esme-update-firmware.ota")
-    code, shown = run_json(capsys, "image", "inspect", sample, "--trust", str(trust))
+    code, document = run_json(capsys, "image", "inspect", sample, "--trust", str(trust))
+    shown = document["image"]
     assert code == 0
     # The store holds a 121D key, but not the DCC's: the signature cannot be matched.
     assert shown["signature"]["status"] == "signature-invalid"
     empty = trust.parent / "empty-store"
     empty.mkdir()
-    code, shown = run_json(capsys, "image", "inspect", sample, "--trust", str(empty))
+    code, document = run_json(capsys, "image", "inspect", sample, "--trust", str(empty))
+    shown = document["image"]
     assert shown["signature"]["status"] == "signer-unknown"
 
 
@@ -240,7 +243,8 @@ def test_build_zigbee_form_with_every_option(
     ) == 0  # fmt: skip
     built = json.loads(capsys.readouterr().out)
     assert built["body_form"] == "zigbee" and built["signer_key_id"] == keys["key_id"]
-    code, shown = run_json(capsys, "image", "inspect", str(out), "--trust", str(trust))
+    code, document = run_json(capsys, "image", "inspect", str(out), "--trust", str(trust))
+    shown = document["image"]
     assert code == 0
     assert shown["field_control"] == 7 and shown["header_length"] == 69
     assert shown["destination_eui64"] == 0x00124B0001020304
@@ -299,8 +303,9 @@ def test_inspect_shows_how_a_vendor_file_was_read(ota_real_dir: Path, capsys: Ca
     from bridgelab.firmware.verify import describe_image, reading_facts
 
     path = ota_real_dir / "SDevices__152F_SBDV-00205_thermostat_r_7_7bd95d88_07000000.ota.zigbee"
-    code, shown = run_json(capsys, "image", "inspect", str(path))
+    code, document = run_json(capsys, "image", "inspect", str(path))
     assert code == 0
+    shown = document["image"]
     assert shown["file_size"] == 265604 and shown["ota_file_size"] == 265600
     assert shown["trailing"]["kind"] == "crc32-jamcrc" and shown["trailing"]["length"] == 4
     assert shown["form_evidence"].startswith("the body walks as 3 sub-elements")
@@ -334,12 +339,13 @@ def test_form_decides_an_ambiguous_file_and_strict_refuses_extra_bytes(
     path.write_bytes(header + body)
     assert main(["image", "inspect", str(path), "--json"]) == 1
     assert json.loads(capsys.readouterr().out)["error"]["code"] == "ambiguous-form"
-    code, shown = run_json(capsys, "image", "inspect", str(path), "--form", "gbcs")
+    code, document = run_json(capsys, "image", "inspect", str(path), "--form", "gbcs")
+    shown = document["image"]
     assert code == 0 and shown["body_form"] == "gbcs" and shown["form_given"] is True
     padded = tmp_path / "padded.ota"
     padded.write_bytes(header + body + b"\xff" * 8)
-    code, shown = run_json(capsys, "image", "inspect", str(padded), "--form", "gbcs")
-    assert code == 0 and shown["trailing"]["kind"] == "padding"
+    code, document = run_json(capsys, "image", "inspect", str(padded), "--form", "gbcs")
+    assert code == 0 and document["image"]["trailing"]["kind"] == "padding"
     assert main(["image", "inspect", str(padded), "--form", "gbcs", "--strict", "--json"]) == 1
     assert json.loads(capsys.readouterr().out)["error"]["code"] == "trailing-data"
 

@@ -43,6 +43,8 @@ def test_dead_application_recovered_end_to_end_by_the_cli(
                 str(gbl_file),
                 "--db",
                 str(db),
+                "--line-rate",  # a pty does not tell its rate: the emulator's is 115200
+                "115200",
                 "--json",
             ],
             capture_output=True,

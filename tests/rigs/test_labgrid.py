@@ -209,7 +209,8 @@ def test_an_unreachable_coordinator_is_a_coded_error_before_anything_runs(
     assert result.returncode == 1, result.stdout + result.stderr
     error = json.loads(result.stdout)["error"]
     assert error["code"] == "labgrid-unreachable"
-    assert address in error["message"] and "Nothing was run" in error["message"]
+    said = f"{error['message']} {error['action'] or ''}"  # what happened, then what to do
+    assert address in error["message"] and "Nothing was run" in said
     assert sessions(db) == []
     with pytest.raises(CoordinatorUnreachable):
         Coordinator(address)

@@ -113,7 +113,7 @@ def test_without_a_trust_store_only_the_demo_bridge_trusts_the_demo_key(
         and result.error
         and result.error["code"] == "no-trust-store"
     )
-    assert "--trust" in result.error["message"]
+    assert "--trust" in str(result.error["action"]), "the next step names the option"
 
 
 def test_a_bridge_whose_version_does_not_change_fails_as_such(

@@ -63,9 +63,11 @@ def test_bridges_that_cannot_take_ota_are_refused_with_the_next_step(
     result, seen = ota(url)
     assert (result.result, result.failure_stage) == (cls, "validate")
     assert not any(isinstance(e, ev.StageStarted) and e.stage.value == "transfer" for e in seen)
-    assert result.error and (
-        "locally" in result.error["message"] or "join" in result.error["message"].lower()
-    )
+    # What happened, then (once) what to do: update locally, or get it joined.
+    assert result.error and result.error["action"]
+    action = str(result.error["action"])
+    assert "locally" in action or "join" in action.lower()
+    assert action not in str(result.error["message"])
 
 
 def test_wait_for_data_enforces_a_minimum_block_period(bridge_url: URL) -> None:
