@@ -372,7 +372,7 @@ class MainWindow(QMainWindow):
     def power_cycle_bridge(self) -> None:
         """Switch the connected emulated bridge off and on, then read it again: the way
         out of a hang (a stall fault), as pulling the plug is for a real one."""
-        from bridgelab.emulator.urlhandler.protocol_emu import power_cycle
+        from bridgelab.updates.emulated import power_cycle
 
         url = self.session.url
         if not is_emulated(url) or self.updates.running:

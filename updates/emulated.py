@@ -1,6 +1,7 @@
 """The emulated bridge as the app offers it, so that the GUI needs nothing from inside
 `bridgelab.emulator`: the Demo bridge's material (signed images, their folder), the
-shipped profiles and fault names, and serving a bridge on a pty or a TCP port.
+shipped profiles and fault names, serving a bridge on a pty or a TCP port, and power-
+cycling an in-process one.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from bridgelab.emulator.factory import EmulatorOptions, parse_emu_url
 from bridgelab.emulator.faults import VALID_FAULTS
 from bridgelab.emulator.profiles import SHIPPED
 from bridgelab.emulator.serve import serve_pty, serve_tcp
+from bridgelab.emulator.urlhandler.protocol_emu import power_cycle
 
 __all__ = [
     "DEMO_DIR",
@@ -18,6 +20,7 @@ __all__ = [
     "VALID_FAULTS",
     "EmulatorOptions",
     "parse_emu_url",
+    "power_cycle",
     "serve_pty",
     "serve_tcp",
 ]
