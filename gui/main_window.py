@@ -306,14 +306,18 @@ class MainWindow(QMainWindow):
         url = self.session.url
         request = RecoveryRequest(url, path, baudrate=self.session.baud)
         store = self.store.store
-        self.device_view.show_recovering(url, path.name)
-        self.statusBar().showMessage(f"Recovering {url} through the bootloader\u2026")
-        self.runner.submit(
-            lambda: RecoveryEngine(request, store=store).run(),
-            self._on_recovered,
-            self._on_problem,
-            long=True,
-        )
+
+        def start() -> None:  # once the session has let go of the port
+            self.device_view.show_recovering(url, path.name)
+            self.statusBar().showMessage(f"Recovering {url} through the bootloader\u2026")
+            self.runner.submit(
+                lambda: RecoveryEngine(request, store=store).run(),
+                self._on_recovered,
+                self._on_problem,
+                long=True,
+            )
+
+        self.session.release(start)
 
     def _on_recovered(self, result: ev.UpdateResult) -> None:
         if result.ok:

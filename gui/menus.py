@@ -1,7 +1,7 @@
 """The window's menus: every action with its shortcut, in one place.
 
 File (open image, merge another log, export, quit), Bridge (connect, refresh, disconnect,
-power-cycle an emulated bridge),
+recover through the radio's bootloader, power-cycle an emulated bridge),
 Update (start, cancel), View (the four views, Ctrl+1..4), Tools (emulator, trust store,
 operator, raw trace), Help (the Demo bridge hint, About).
 """
@@ -46,6 +46,7 @@ def build_menus(window: MainWindow) -> None:
            "Ctrl+K")  # fmt: skip
     action(bridge_menu, "&Refresh", window.session.refresh, "F5")
     action(bridge_menu, "&Disconnect", window.session.disconnect_bridge)
+    action(bridge_menu, "Recover through the &bootloader\u2026", window.recover_through_bootloader)
     bridge_menu.addSeparator()
     power_cycle = action(
         bridge_menu, "&Power-cycle the emulated bridge", window.power_cycle_bridge, "Ctrl+Shift+P"

@@ -193,3 +193,19 @@ def test_no_direct_bridgeclient_connect_outside_the_driver_package() -> None:
                     offenders.append(f"{path.relative_to(PROJECT_ROOT)}:{number}: {line.strip()}")
     assert offenders == []
     assert pattern.search("client = BridgeClient.connect(url)")  # the pattern does match
+
+
+def test_update_with_a_named_driver(tmp_path: Path) -> None:
+    from bridgelab.emulator.demo_material import DEMO_DIR
+
+    image = str(DEMO_DIR / "bridge-demo-1.3.0.ota")
+    base = [sys.executable, "-m", "bridgelab", "update", "--port", "emu://demo", image]
+    base += ["--db", str(tmp_path / "t.db"), "--json", "--healthy-s", "0.1"]
+    wrong = subprocess.run(
+        [*base, "--driver", "gecko-bootloader"], capture_output=True, text=True, timeout=60
+    )
+    assert wrong.returncode == 1 and json.loads(wrong.stdout)["failure_stage"] == "identify"
+    right = subprocess.run(
+        [*base, "--driver", "bridgelab-service"], capture_output=True, text=True, timeout=60
+    )
+    assert right.returncode == 0, right.stdout + right.stderr

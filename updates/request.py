@@ -27,6 +27,7 @@ class UpdateRequest:
     operator: str | None = None
     site_ref: str | None = None
     campaign_id: str | None = None
+    driver: str | None = None  # None: found by probing (drivers.factory.connect)
     policy: UpdatePolicy = field(default_factory=UpdatePolicy)
     line_baud: int | None = None  # the line's rate, set by the user where the link cannot tell
     # How to read the image (bridgelab.firmware.image): None detects the body form; a

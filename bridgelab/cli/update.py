@@ -50,6 +50,9 @@ def register(sub: Any) -> None:
         action="store_true",
         help="refuse an image with bytes after its total size or not exactly one upgrade image",
     )
+    update.add_argument(
+        "--driver", metavar="NAME", help="driver to open the port with (default: probing)"
+    )
     update.add_argument("--json", action="store_true", help="print the result as JSON")
     update.add_argument(
         "--line-rate",
@@ -205,6 +208,7 @@ def cmd_update(args: argparse.Namespace) -> int:
         line_baud=args.line_rate,
         image_form=None if args.form == "auto" else args.form,
         strict_image=args.strict,
+        driver=args.driver,
     )
     store = _open_store(args.db)
     printer = ProgressPrinter(sys.stderr)

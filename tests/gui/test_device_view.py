@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from PySide6.QtWidgets import QMenu
 from pytestqt.qtbot import QtBot
 
 from bridgelab.drivers.ports import scan_ports
@@ -143,3 +144,29 @@ def test_a_bootloader_only_bridge_is_shown_as_such_and_recovered(
     qtbot.waitUntil(lambda: view.details.isVisible(), timeout=WAIT_MS)
     assert view.firmware.value("Running").startswith("1.3.0 ")
     assert not view.problem_recover.isVisible()
+
+
+def test_recover_from_the_bridge_menu_on_a_running_bridge(
+    qtbot: QtBot, make_window: WindowFactory, tmp_path: Path
+) -> None:
+    from tests.gbl_files import application_bytes, build_gbl
+    from tests.gui.helpers import scripted
+
+    gbl = tmp_path / "bridge-1.3.0.gbl"
+    gbl.write_bytes(build_gbl(application_bytes(6000), version=0x01030000))
+    window = connected(qtbot, make_window, "emu://demo?id=gui-menu-recovery")
+    view = window.device_view
+    assert view.firmware.value("Running").startswith("1.2.0 ")
+    scripted(window).open_paths.append(gbl)
+    recover = next(
+        a
+        for menu in window.menuBar().findChildren(QMenu)
+        for a in menu.actions()
+        if a.text().replace("&", "").startswith("Recover through the bootloader")
+    )
+    recover.trigger()  # the session lets go; the bridge is asked into its bootloader
+    qtbot.waitUntil(
+        lambda: view.details.isVisible() and view.firmware.value("Running").startswith("1.3.0 "),
+        timeout=WAIT_MS,
+    )
+    assert "Recovered" in window.statusBar().currentMessage()
