@@ -520,7 +520,9 @@ class UpdateEngine:
                 self.rejoined = True
                 self.log.event("rejoined", {})
                 return
-            self.clock.sleep(HEALTH_POLL_S)
+            # The bridge reports a join change at once (JOIN_CHANGED): ask again then,
+            # or after the poll period if that event was lost.
+            self.link.wait_event(p.JoinChanged, HEALTH_POLL_S, keep_others=True)
         self.rejoined = False
         raise UpdateFailed(
             Stage.CONFIRM,
@@ -627,6 +629,7 @@ class UpdateEngine:
             rejoined=self.rejoined,
             notices=tuple(self.context.notices),
             join_state=last_join.label if last_join is not None else None,
+            stage_s=dict(self.context.stage_seconds),
         )
         if self.log.problem is not None:
             problem = self.log.problem

@@ -11,6 +11,7 @@ from bridgelab.drivers.errors import NoAnswer
 from bridgelab.updates import events as ev
 from bridgelab.updates.errors import UpdateFailed
 from bridgelab.updates.progress import ProgressMeter
+from bridgelab.updates.selective_repeat import SelectiveRepeatTransfer
 from bridgelab.updates.session import SessionContext
 from bridgelab.updates.strategy import PreparedImage, TransferOutcome
 from bridgelab.updates.transfer import Cancelled, WindowedTransfer
@@ -52,7 +53,14 @@ class LocalTransfer:
             context.retry(Stage.TRANSFER, reason, offset)
 
         with context.stage(Stage.TRANSFER):
-            transfer = WindowedTransfer(
+            session = context.link.current.session
+            selective = (
+                context.policy.selective_repeat
+                and session is not None
+                and session.protocol_version >= p.SELECTIVE_REPEAT_VERSION
+            )
+            kind = SelectiveRepeatTransfer if selective else WindowedTransfer
+            transfer = kind(
                 context.link,
                 image_bytes,
                 context.policy,
@@ -76,6 +84,8 @@ class LocalTransfer:
                     "window": result.window,
                     "block_size": result.block_size,
                     "sent_bytes": result.sent_bytes,
+                    "resent_segments": result.resent_segments,
+                    "protocol_version": session.protocol_version if session else None,
                     "seconds": round(result.seconds, 3),
                 },
             )

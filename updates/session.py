@@ -71,6 +71,7 @@ class SessionContext:
         self.retries = 0
         self.notices: list[str] = []
         self.current_stage = Stage.IDENTIFY  # set by stage(); names the stage a failure is in
+        self.stage_seconds: dict[str, float] = {}  # the cost of each stage, made visible
 
     # ----------------------------------------------------------------- events
 
@@ -101,7 +102,9 @@ class SessionContext:
             ok = True
         finally:
             now = self.clock.monotonic()
-            self.emit(ev.StageFinished(now, stage, ok, "", now - started))
+            seconds = now - started
+            self.stage_seconds[stage.value] = self.stage_seconds.get(stage.value, 0.0) + seconds
+            self.emit(ev.StageFinished(now, stage, ok, "", seconds))
 
     def check_cancel(self) -> None:
         self.cancel.check()

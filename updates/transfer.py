@@ -48,6 +48,7 @@ class TransferResult:
     retries: int
     window: int
     block_size: int
+    resent_segments: int = 0  # selective repeat: segments sent again because one was lost
 
 
 class Cancelled(Exception):
@@ -82,6 +83,7 @@ class WindowedTransfer:
         self.on_retry = on_retry
         self.retries = 0
         self.retries_in_a_row = 0
+        self.last_begin: p.UpdateBeginResponse | None = None
 
     # ----------------------------------------------------------------- set-up
 
@@ -102,6 +104,7 @@ class WindowedTransfer:
             backoff=2.0,
             on_retry=lambda _: self.on_retry("no answer to UPDATE_BEGIN", None),
         )
+        self.last_begin = answer
         return answer.resume_offset, answer.max_write
 
     def _window_for(self, client: BridgeClient, block: int) -> int:
