@@ -1,22 +1,8 @@
-"""How firmware versions are shown: a u32 file version as four dotted bytes."""
+"""How firmware versions are shown (the rule lives in `bridgelab.versions`, shared by
+every layer: the firmware layer's messages say versions the same way)."""
 
 from __future__ import annotations
 
-NO_VERSION = 0xFFFFFFFF
+from bridgelab.versions import NO_VERSION, display_version, format_version, version_text
 
-
-def format_version(version: int | None) -> str:
-    """`0x01020300` -> `"1.2.3.0"`; an empty slot (0xFFFFFFFF or None) -> `"none"`."""
-    if version is None or version == NO_VERSION:
-        return "none"
-    return ".".join(str(b) for b in version.to_bytes(4, "big"))
-
-
-def display_version(version: int | None) -> str:
-    """A version as engineers say it: `0x01020000` -> "1.2.0"; the fourth (build) byte
-    shows only when set (`0x01020007` -> "1.2.0.7"); an empty slot is "none"."""
-    if version is None or version == NO_VERSION:
-        return "none"
-    if version & 0xFF == 0:
-        return ".".join(str(b) for b in (version >> 8).to_bytes(3, "big"))
-    return format_version(version)
+__all__ = ["NO_VERSION", "display_version", "format_version", "version_text"]

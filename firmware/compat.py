@@ -39,6 +39,7 @@ from bridgelab.firmware.image import (
     BodyForm,
     OtaImage,
 )
+from bridgelab.versions import version_text
 
 # ZigBee OTA image types above the manufacturer range (0x0000-0xFFBF).
 NON_FIRMWARE_TYPES = {0xFFC0: "security credential", 0xFFC1: "configuration", 0xFFC2: "log"}
@@ -203,15 +204,15 @@ def _version_problems(
     if image_version == device_version:
         return [
             CompatibilityError(
-                f"The device already runs file version {hex_id(device_version, 8)}.",
+                f"The device already runs file version {version_text(device_version)}.",
                 code="same-version",
             )
         ]
     if image_version > device_version:
         return []
     older = (
-        f"The image's file version {hex_id(image_version, 8)} is older than the device's "
-        f"{hex_id(device_version, 8)}"
+        f"The image's file version {version_text(image_version)} is older than the device's "
+        f"{version_text(device_version)}"
     )
     if override is None:
         return [CompatibilityError(older + ".", code="downgrade")]

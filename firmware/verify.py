@@ -26,6 +26,7 @@ from bridgelab.firmware.errors import FirmwareError, GblFormatError, SignatureEr
 from bridgelab.firmware.image import OtaImage, load_image
 from bridgelab.firmware.signing import SIGNATURE_ALGORITHM
 from bridgelab.firmware.trust import SignatureReport, TrustStore, verify_signature
+from bridgelab.versions import version_text
 
 
 class Severity(StrEnum):
@@ -327,8 +328,8 @@ def _compatibility_notes(report: CompatibilityReport) -> list[Finding]:
             Finding.note(
                 "downgrade-allowed",
                 Severity.WARNING,
-                f"Downgrade from {hex_id(report.device.file_version, 8)} to "
-                f"{hex_id(report.image_file_version, 8)} allowed: {report.downgrade_reason}",
+                f"Downgrade from {version_text(report.device.file_version)} to "
+                f"{version_text(report.image_file_version)} allowed: {report.downgrade_reason}",
             )
         )
     if report.wildcard_image_type:

@@ -87,9 +87,15 @@ def failure_explained(record: SessionRecord) -> tuple[str, str, str] | None:
     except ValueError:
         return (record.failure_class, record.failure_message or "", "")
     where = f" at {record.failure_stage}" if record.failure_stage else ""
-    message = record.failure_message or ""
-    explanation = f"{cls.explanation} {message}".strip() if message else cls.explanation
-    return (f"{cls.title}{where} ({record.failure_code or cls.value})", explanation, cls.action)
+    title = f"{cls.title}{where} ({record.failure_code or cls.value})"
+    message = (record.failure_message or "").strip()
+    if not message:
+        return title, cls.explanation, cls.action
+    # Each thing once: the stored message says what happened and, where the failure had
+    # its own, what to do ("Update it locally ..."); the class's general words only fill in.
+    if message.endswith(cls.action):
+        return title, message[: -len(cls.action)].strip(), cls.action
+    return title, message, ""
 
 
 def load_story(store: TriageStore, session_id: str) -> SessionStory:

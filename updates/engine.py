@@ -444,20 +444,30 @@ class UpdateEngine:
         image_bytes = bytes(self.image.raw)
         meter = ProgressMeter(len(image_bytes), self.request.known_line_rate_bps)
 
-        def on_progress(done: int, total: int, resumed_from: int) -> None:
-            if meter.update(done):
-                self.log.progress(done, total, rate_bps=round(meter.rate_bps, 1))
-                self.emit(
-                    ev.Progress(
-                        time.monotonic(),
-                        done,
-                        total,
-                        meter.rate_bps,
-                        meter.eta_s,
-                        meter.efficiency,
-                        resumed_from,
-                    )
+        # The offset the bridge last acknowledged, kept even when a report is throttled:
+        # the failure message, the log record's last offset and the progress bar all come
+        # from the transfer's own count, so they name the same byte.
+        last = {"done": 0, "resumed_from": 0, "reported": -1}
+
+        def report(done: int, total: int, resumed_from: int) -> None:
+            last["reported"] = done
+            self.log.progress(done, total, rate_bps=round(meter.rate_bps, 1))
+            self.emit(
+                ev.Progress(
+                    time.monotonic(),
+                    done,
+                    total,
+                    meter.rate_bps,
+                    meter.eta_s,
+                    meter.efficiency,
+                    resumed_from,
                 )
+            )
+
+        def on_progress(done: int, total: int, resumed_from: int) -> None:
+            last["done"], last["resumed_from"] = done, resumed_from
+            if meter.update(done):
+                report(done, total, resumed_from)
 
         def on_retry(reason: str, offset: int | None) -> None:
             self.retry(Stage.TRANSFER, reason, offset)
@@ -473,7 +483,12 @@ class UpdateEngine:
                 on_retry=on_retry,
                 file_sha256=self.file_sha256,
             )
-            result = transfer.run()
+            try:
+                result = transfer.run()
+            except (UpdateFailed, Cancelled):
+                if last["done"] != last["reported"]:  # a throttled report: make it now
+                    report(last["done"], len(image_bytes), last["resumed_from"])
+                raise
             self.resumed_from = result.resumed_from
             self.transferred = result.payload_bytes
             self.transfer_seconds = result.seconds

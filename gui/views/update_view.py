@@ -176,7 +176,7 @@ class UpdateView(QWidget):
         notice_box = QGroupBox("Notices and retries")
         QVBoxLayout(notice_box).addWidget(self.notices)
         lower = QHBoxLayout()
-        lower.addWidget(stage_box)
+        lower.addWidget(stage_box, 0, Qt.AlignmentFlag.AlignTop)
         lower.addWidget(notice_box, 1)
 
         right = QWidget()

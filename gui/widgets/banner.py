@@ -52,6 +52,7 @@ class Banner(QFrame):
         text.addWidget(self.headline)
         text.addWidget(self.details)
         text.addWidget(self.next_step)
+        text.addStretch(1)  # room kept for a longer message stays below the text
         text.addLayout(self._buttons)
         outer = QHBoxLayout(self)
         outer.setContentsMargins(BAR_WIDTH + 10, 8, 10, 8)
