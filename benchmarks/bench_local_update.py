@@ -41,7 +41,7 @@ def _run(
     url: str, image: Path, baud: int, policy: UpdatePolicy, store: TriageStore | None
 ) -> float:
     result = UpdateEngine(
-        UpdateRequest(url, image, baudrate=baud, policy=policy), store=store
+        UpdateRequest(url, image, baudrate=baud, line_baud=baud, policy=policy), store=store
     ).run()
     if not result.ok or result.line_efficiency is None:
         raise RuntimeError(f"update failed: {result.error}")

@@ -135,6 +135,9 @@ class BridgeClient:
         self._closed = threading.Event()
         self._broken: DriverError | None = None
         self._last_event: Frame | None = None
+        # The shortest request-to-answer time seen: the line's round trip with no queue
+        # ahead, known without extra pings once the handshake and identify have run.
+        self.min_round_trip_s: float | None = None
         self._reader = threading.Thread(target=self._read_loop, name="bridge-reader", daemon=True)
         self._reader.start()
 
@@ -326,6 +329,9 @@ class BridgeClient:
             if pending is None or frame.command != pending.request.COMMAND:
                 return  # a late answer to a request we gave up on
             del self._pending[frame.seq]
+        round_trip = time.monotonic() - pending.sent_at
+        if self.min_round_trip_s is None or round_trip < self.min_round_trip_s:
+            self.min_round_trip_s = round_trip
         try:
             pending.response = p.decode_response(type(pending.request), frame)
         except DriverError as error:

@@ -1,4 +1,4 @@
-"""The bridge service protocol, version 1: commands, responses and events as typed records.
+"""The bridge service protocol, versions 1 and 2: commands, responses and events as records.
 
 Each record encodes to, and decodes from, a frame payload (see `framing` for the frame
 itself); its fields are declared once, with their wire forms, for `bridgelab.codec`,
@@ -6,6 +6,11 @@ which derives the encoder, the decoder and the range checks. A response payload 
 with a status byte; the body follows only for OK. A non-OK response carries a UTF-8
 explanation, except WRONG_OFFSET, which carries the offset the device expects.
 `docs/protocol.md` lists every message with hex examples.
+
+Version 2 adds selective repeat for the local update (UPDATE_SEGMENT: writes at any offset
+inside the bridge's reassembly window, each answered with what the bridge holds) and the
+reassembly window in UPDATE_BEGIN's answer. HELLO agrees the version (the lower of both
+offers), and a host speaks version 1 to a bridge that answers 1.
 """
 
 from __future__ import annotations
@@ -21,7 +26,8 @@ from bridgelab.drivers.framing import Frame, FrameKind
 from bridgelab.drivers.join_state import JoinState
 from bridgelab.eui64 import format_eui64
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2  # the newest this host speaks; HELLO agrees the lower of both
+SELECTIVE_REPEAT_VERSION = 2  # UPDATE_SEGMENT and the reassembly window
 NO_VERSION = 0xFFFFFFFF  # an empty firmware slot
 NO_FAILURE = 0xFF
 
@@ -43,6 +49,7 @@ class Command(enum.IntEnum):
     UPDATE_CONFIRM = 0x24
     UPDATE_ROLLBACK = 0x25
     UPDATE_STATUS = 0x26
+    UPDATE_SEGMENT = 0x27
     OTA_TUNNEL = 0x30
     OTA_STATUS = 0x31
 
@@ -328,9 +335,14 @@ class EnterBootloader(Request[Empty]):
 
 @dataclass(frozen=True)
 class UpdateBeginResponse(Message):
+    """Where to resume and the largest write. In a version-2 session the bridge adds how
+    many bytes past the resume offset it accepts out of order (its reassembly window);
+    a version-1 bridge sends no such field."""
+
     COMMAND: ClassVar[int] = Command.UPDATE_BEGIN
     resume_offset: U32
     max_write: U16
+    reassembly_bytes: Annotated[int | None, codec.u32, codec.IfRemaining()] = None
 
 
 @dataclass(frozen=True)
@@ -422,6 +434,52 @@ class UpdateStatusResponse(Message):
 class GetUpdateStatus(Request[UpdateStatusResponse]):
     COMMAND: ClassVar[int] = Command.UPDATE_STATUS
     RESPONSE: ClassVar[type[Message]] = UpdateStatusResponse
+
+
+@dataclass(frozen=True)
+class HeldRange(codec.Record):
+    """Bytes the bridge holds beyond its contiguous offset (received out of order)."""
+
+    offset: U32
+    length: U32
+
+    @property
+    def end(self) -> int:
+        return self.offset + self.length
+
+    @classmethod
+    def _codec_error(cls, error: codec.DecodeError) -> Exception:
+        return ProtocolError(error.message, code="bad-payload", details=error.details)
+
+
+MAX_HELD_RANGES = 8  # a report lists at most this many ranges, lowest first
+
+
+@dataclass(frozen=True)
+class UpdateSegmentResponse(Message):
+    """What the bridge holds after this segment: every byte below `next_offset` (written
+    to flash), the ranges above it held out of order (lowest first, at most
+    MAX_HELD_RANGES), and `window_end`, the offset it accepts segments below."""
+
+    COMMAND: ClassVar[int] = Command.UPDATE_SEGMENT
+    next_offset: U32
+    window_end: U32
+    held: Annotated[tuple[HeldRange, ...], codec.Array(HeldRange, count=codec.u8)] = field(
+        default_factory=tuple
+    )
+
+
+@dataclass(frozen=True)
+class UpdateSegment(Request[UpdateSegmentResponse]):
+    """Version 2: `data` at `offset`, anywhere from the bridge's contiguous offset up to its
+    window end. Segments may arrive in any order and more than once; the bridge keeps
+    each byte once and answers every segment with what it holds, so a host sees a gap (a
+    lost segment) in the answer to the next segment and resends only that."""
+
+    COMMAND: ClassVar[int] = Command.UPDATE_SEGMENT
+    RESPONSE: ClassVar[type[Message]] = UpdateSegmentResponse
+    offset: U32
+    data: REST
 
 
 # ---------------------------------------------------------------------------------------
@@ -527,6 +585,7 @@ REQUESTS: dict[int, type[Request[Any]]] = {
         UpdateConfirm,
         UpdateRollback,
         GetUpdateStatus,
+        UpdateSegment,
         OtaTunnel,
         GetOtaStatus,
     )

@@ -77,9 +77,10 @@ def _builtin() -> None:
         DriverInfo(
             DEFAULT_DRIVER,
             BridgeClient.connect,
-            "Bridge Lab service protocol v1 (the emulated bridge and compatible devices)",
+            "Bridge Lab service protocol v1/v2 (the emulated bridge and compatible devices)",
             # FTDI FT232R and Silicon Labs CP210x: the USB-serial chips of service cables.
             usb_ids=((0x0403, 0x6001), (0x10C4, 0xEA60)),
+            protocol_versions=(1, 2),
             capabilities=BridgeClient.capabilities,
             probe=probe_service,
             attach=attach_service,

@@ -112,6 +112,12 @@ class EmulatedBridge:
             on_run=self._run_from_bootloader,
         )
         self._enter_bootloader_pending = False
+        # The service protocol version agreed at the last HELLO (RAM: a reboot forgets it),
+        # the segments held out of order in a version-2 transfer (RAM too), and what the
+        # current transfer received, for tests that count frames on the bridge's side.
+        self.session_version = 1
+        self._pieces: dict[int, bytes] = {}
+        self.received_writes: list[tuple[str, int, int]] = []  # (command, offset, length)
         if not profile.app_valid:
             self.bootloader.enter(clock())
             self._note(0x0003, "power on: no valid application, the bootloader runs")
@@ -254,6 +260,8 @@ class EmulatedBridge:
         self._boot_reason = reason
         self._activate_at = None
         self._rejoin_at = None
+        self.session_version = 1
+        self._pieces.clear()
 
     def power_cycle(self) -> None:
         """Power lost and back: like a reboot, and RAM-only state goes too (a deferred
@@ -309,12 +317,13 @@ class EmulatedBridge:
         assert isinstance(request, p.Hello)
         pr = self.profile
         body = p.HelloResponse(
-            protocol_version=min(request.protocol_version, p.PROTOCOL_VERSION),
+            protocol_version=min(request.protocol_version, pr.protocol_version),
             max_payload=min(request.max_payload, pr.max_payload),
             window=min(request.window, pr.window),
             baud_rates=pr.baud_rates,
             model=pr.model,
         )
+        self.session_version = body.protocol_version
         return self._ok(request, seq, body)
 
     def _ping(self, request: p.AnyRequest, seq: int) -> Reply:
@@ -369,26 +378,47 @@ class EmulatedBridge:
         max_write = self.profile.max_payload - 8
         if request.image_size > 16 * 1024 * 1024:
             return self._refuse(request, seq, p.Status.TOO_LARGE, "image larger than the slot")
+        # Out-of-order segments are dropped on every (re)open: the host resends from the
+        # resume offset, which is what reached flash.
+        self._pieces.clear()
+        window = (
+            self.profile.reassembly_bytes
+            if self.session_version >= p.SELECTIVE_REPEAT_VERSION
+            and self.profile.protocol_version >= p.SELECTIVE_REPEAT_VERSION
+            else None
+        )
         if download and download.file_sha256 == digest and download.size == request.image_size:
             self._note(0x0020, f"update resumed at {self.flash.offset}")
-            body = p.UpdateBeginResponse(self.flash.offset, max_write)
+            body = p.UpdateBeginResponse(self.flash.offset, max_write, window)
             return self._ok(request, seq, body)
         self.flash.begin(Download(request.image_size, digest, request.header.hex()))
+        self.received_writes.clear()
         self._note(0x0020, f"update begin, {request.image_size} bytes")
         erase_s = self.profile.erase_ms_per_kib * request.image_size / 1024 / 1000
-        return self._ok(request, seq, p.UpdateBeginResponse(0, max_write), busy_s=erase_s)
+        body = p.UpdateBeginResponse(0, max_write, window)
+        return self._ok(request, seq, body, busy_s=erase_s)
 
     def _update_write(self, request: p.AnyRequest, seq: int) -> Reply:
         assert isinstance(request, p.UpdateWrite)
         download = self.flash.state.download
         if download is None or download.verified:
             return self._refuse(request, seq, p.Status.NOT_ALLOWED, "no transfer open")
+        self.received_writes.append(("write", request.offset, len(request.data)))
         expected = self.flash.offset
         if request.offset != expected:
             return Reply(p.encode_wrong_offset(request.COMMAND, seq, expected))
         end = request.offset + len(request.data)
         if end > download.size:
             return self._refuse(request, seq, p.Status.TOO_LARGE, "write past the image size")
+        silent = self._write_to_flash([request.data], end)
+        if silent is not None:
+            return silent
+        busy = self.profile.write_ms_per_kib * len(request.data) / 1024 / 1000
+        return self._ok(request, seq, p.UpdateWriteResponse(end), busy_s=busy)
+
+    def _write_to_flash(self, chunks: list[bytes], end: int) -> Reply | None:
+        """Append `chunks` (ending at image offset `end`) to flash, through the transfer
+        faults; a Reply (no answer) when a fault silenced the bridge."""
         faults = self.faults
         if faults.stall_at is not None and end > faults.stall_at:
             faults.stall_at = None
@@ -398,7 +428,8 @@ class EmulatedBridge:
             faults.power_loss_at = None  # the block in flight never reaches flash
             self.reboot(p.RebootReason.POWER_ON)
             return Reply(None)
-        self.flash.write(request.data)
+        for chunk in chunks:
+            self.flash.write(chunk)
         if faults.unplug_at is not None and end > faults.unplug_at:
             faults.unplug_at = None  # the block reached flash; its answer is lost with the cable
             self.unplug_pending = True
@@ -407,8 +438,65 @@ class EmulatedBridge:
             faults.reboot_at = None
             self.reboot(p.RebootReason.WATCHDOG)
             return Reply(None)
-        busy = self.profile.write_ms_per_kib * len(request.data) / 1024 / 1000
-        return self._ok(request, seq, p.UpdateWriteResponse(end), busy_s=busy)
+        return None
+
+    def _update_segment(self, request: p.AnyRequest, seq: int) -> Reply:
+        """Version 2: keep the segment (out of order if need be), write what became
+        contiguous, and answer with what is held."""
+        assert isinstance(request, p.UpdateSegment)
+        if self.profile.protocol_version < p.SELECTIVE_REPEAT_VERSION:
+            return self._refuse(request, seq, p.Status.UNKNOWN_COMMAND, "command not supported")
+        download = self.flash.state.download
+        if download is None or download.verified:
+            return self._refuse(request, seq, p.Status.NOT_ALLOWED, "no transfer open")
+        start, data = request.offset, request.data
+        if start + len(data) > download.size:
+            return self._refuse(request, seq, p.Status.TOO_LARGE, "write past the image size")
+        self.received_writes.append(("segment", start, len(data)))
+        contiguous = self.flash.offset
+        window_end = contiguous + self.profile.reassembly_bytes
+        low, high = max(start, contiguous), min(start + len(data), window_end)
+        if low < high and len(self._pieces.get(low, b"")) < high - low:
+            self._pieces[low] = data[low - start : high - start]
+        chunks, end = self._contiguous_chunks(contiguous)
+        busy = 0.0
+        if chunks:
+            silent = self._write_to_flash(chunks, end)
+            if silent is not None:
+                return silent
+            busy = self.profile.write_ms_per_kib * (end - contiguous) / 1024 / 1000
+        return self._ok(request, seq, self._segment_report(), busy_s=busy)
+
+    def _contiguous_chunks(self, offset: int) -> tuple[list[bytes], int]:
+        """Take the held pieces that continue the flash from `offset`, in order."""
+        chunks: list[bytes] = []
+        progressed = True
+        while progressed:
+            progressed = False
+            for start in sorted(self._pieces):
+                piece = self._pieces[start]
+                if start + len(piece) <= offset:
+                    del self._pieces[start]  # already held
+                elif start <= offset:
+                    del self._pieces[start]
+                    chunks.append(piece[offset - start :])
+                    offset = start + len(piece)
+                    progressed = True
+                else:
+                    break
+        return chunks, offset
+
+    def _segment_report(self) -> p.UpdateSegmentResponse:
+        ranges: list[list[int]] = []
+        for start in sorted(self._pieces):
+            end = start + len(self._pieces[start])
+            if ranges and start <= ranges[-1][1]:
+                ranges[-1][1] = max(ranges[-1][1], end)
+            else:
+                ranges.append([start, end])
+        held = tuple(p.HeldRange(s, e - s) for s, e in ranges[: p.MAX_HELD_RANGES])
+        contiguous = self.flash.offset
+        return p.UpdateSegmentResponse(contiguous, contiguous + self.profile.reassembly_bytes, held)
 
     def _update_finish(self, request: p.AnyRequest, seq: int) -> Reply:
         download = self.flash.state.download
@@ -596,6 +684,7 @@ _HANDLERS: dict[type[p.AnyRequest], Callable[[EmulatedBridge, p.AnyRequest, int]
     p.UpdateConfirm: EmulatedBridge._update_confirm,
     p.UpdateRollback: EmulatedBridge._update_rollback,
     p.GetUpdateStatus: EmulatedBridge._update_status,
+    p.UpdateSegment: EmulatedBridge._update_segment,
     p.OtaTunnel: EmulatedBridge._ota_tunnel,
     p.GetOtaStatus: EmulatedBridge._ota_status,
 }

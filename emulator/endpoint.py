@@ -43,6 +43,13 @@ HOLD_S = 0.05  # how long a reordered frame waits for a successor to overtake it
 class LinkModel:
     baud: int | None = None  # None: unpaced
     latency_s: float = 0.0
+    # Flash erase/write/verify times, which a paced line always applies; with an unpaced
+    # link they apply only when asked (an external line model paces the bytes instead).
+    flash_timing: bool = False
+
+    @property
+    def device_timed(self) -> bool:
+        return self.baud is not None or self.flash_timing
 
     def byte_time(self, count: int) -> float:
         return 0.0 if self.baud is None else count * BITS_PER_BYTE / self.baud
@@ -56,6 +63,7 @@ class LineStats:
     tx_frames: int = 0
     corrupted_bytes: int = 0
     dropped_frames: int = 0
+    dropped_requests: dict[int, int] = field(default_factory=dict)  # command -> frames lost
     bad_frames: int = 0
 
 
@@ -194,8 +202,10 @@ class Endpoint:
     def _receive(self, frame: Frame, ready_at: float) -> None:
         """Line faults on the way in: a frame lost, duplicated or overtaken by the next."""
         faults = self.device.faults
-        if self._chance(faults.drop_rate):
+        if self._chance(faults.drop_rate) or self._chance(faults.drop_in_rate):
             self.stats.dropped_frames += 1
+            dropped = self.stats.dropped_requests
+            dropped[frame.command] = dropped.get(frame.command, 0) + 1
             return
         copies = 2 if self._chance(faults.dup_rate) else 1
         if self._held_in is not None:
@@ -268,7 +278,7 @@ class Endpoint:
             self.device.unplug()
             self.unplugged = True  # the run loop closes the channel
             return
-        if self.link.baud is not None:
+        if self.link.device_timed:
             self._busy_until = start + reply.busy_s
         faults, boundary = self.device.faults, self.device.requests_handled
         if reply.frame is not None and faults.lose_reply != boundary:
@@ -347,12 +357,14 @@ class Endpoint:
             return
         self._baud_before = self.link.baud
         # The response goes out at the old rate; the new rate applies after it.
-        self.link = LinkModel(baud, self.link.latency_s)
+        self.link = LinkModel(baud, self.link.latency_s, self.link.flash_timing)
         self._baud_probation_until = self._tx_cursor + BAUD_FALLBACK_S
 
     def _check_baud_probation(self, now: float) -> None:
         if self._baud_probation_until is not None and now > self._baud_probation_until:
             self._baud_probation_until = None
             if self._baud_before is not None:
-                self.link = LinkModel(self._baud_before, self.link.latency_s)
+                self.link = LinkModel(
+                    self._baud_before, self.link.latency_s, self.link.flash_timing
+                )
             self._baud_before = None

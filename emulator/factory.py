@@ -21,6 +21,7 @@ class EmulatorOptions:
     profile: str = "demo"
     baud: int | None = None
     latency_ms: float = 0.0
+    flash_timing: bool = False  # flash times even when unpaced (an external line paces)
     faults: Faults = field(default_factory=Faults)
     seed: int = 0
     state: Path | None = None
@@ -100,7 +101,7 @@ def build_endpoint(
     options: EmulatorOptions, sock: socket.socket, device: EmulatedBridge | None = None
 ) -> Endpoint:
     """An endpoint serving `device` (or a new one from `options`) on a connected socket."""
-    link = LinkModel(options.baud, options.latency_ms / 1000.0)
+    link = LinkModel(options.baud, options.latency_ms / 1000.0, options.flash_timing)
     return Endpoint(
         device if device is not None else build_device(options),
         SocketChannel(sock),

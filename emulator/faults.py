@@ -50,6 +50,7 @@ class Faults:
 
     corrupt_rate: float = 0.0  # per byte, both directions: one bit flipped
     drop_rate: float = 0.0  # per frame, both directions
+    drop_in_rate: float = 0.0  # per frame, host to bridge only (answers all arrive)
     stall_at: int | None = None  # stop answering once the transfer reaches this offset
     reboot_at: int | None = None  # reboot (watchdog) once the transfer reaches this offset
     power_loss_at: int | None = None  # lose power at this offset: the block in flight is lost
@@ -81,6 +82,7 @@ class Faults:
 _PARSERS: dict[str, Callable[[str], Any]] = {
     "corrupt-rate": _rate,
     "drop-rate": _rate,
+    "drop-in-rate": _rate,
     "stall-at": _offset,
     "reboot-at": _offset,
     "power-loss-at": _offset,

@@ -2,10 +2,12 @@
 
 Shipped profiles, by name: `demo` (a current bridge, joined, OTA capable), `legacy` (no
 OTA client: installed before the CH/DCC changes), `orphaned` (after a trust-centre
-swap-out), `not-in-log` (not yet in the Comms Hub device log), `dead-app` (its
-application is lost: only the radio's Gecko Bootloader answers, until a `.gbl` is uploaded
-and run). A profile can also be a TOML file with any of the fields below (unknown keys are
-refused); it starts from `demo`, or from the profile named by its `base` key.
+swap-out), `not-in-log` (not yet in the Comms Hub device log), `protocol-v1` (firmware that
+speaks only version 1 of the service protocol: windowed writes, no selective repeat),
+`dead-app` (its application is lost: only the radio's Gecko Bootloader answers, until a
+`.gbl` is uploaded and run). A profile can also be a TOML file with any of the fields below
+(unknown keys are refused); it starts from `demo`, or from the profile named by its `base`
+key.
 """
 
 from __future__ import annotations
@@ -64,6 +66,10 @@ class Profile:
     baud_rates: tuple[int, ...] = (115200, 230400, 460800, 921600)
     max_payload: int = 4096
     window: int = 16
+    # The newest service protocol the firmware speaks (2: selective repeat), and how many
+    # bytes past its contiguous offset it buffers out of order in a version-2 transfer.
+    protocol_version: int = 2
+    reassembly_bytes: int = 64 * 1024
     boot_s: float = 0.3
     rejoin_s: float = 0.3
     erase_ms_per_kib: float = 0.5
@@ -113,6 +119,15 @@ SHIPPED: dict[str, Profile] = {
         rssi=-128,
         device_type=0xFF,
         partner_eui64=0x00124B0001B1D632,
+    ),
+    # Firmware from before protocol version 2: no UPDATE_SEGMENT, windowed writes only.
+    "protocol-v1": Profile(
+        name="protocol-v1",
+        model="Bridge Lab demo P2P bridge, service protocol version 1 only",
+        eui64=0x00124B0001B1D651,
+        serial_number="BLD-V001",
+        partner_eui64=0x00124B0001B1D652,
+        protocol_version=1,
     ),
     "dead-app": Profile(
         name="dead-app",

@@ -64,7 +64,7 @@ def serve_pty(
     master, slave = os.openpty()
     tty.setraw(slave)  # no echo, no line editing: the line carries binary frames
     device = build_device(options)
-    link = LinkModel(options.baud, options.latency_ms / 1000.0)
+    link = LinkModel(options.baud, options.latency_ms / 1000.0, options.flash_timing)
     endpoint = Endpoint(device, PtyChannel(master, slave), link, seed=options.seed).start()
     _announce(out, os.ttyname(slave), options, on_listening)
     try:
@@ -96,7 +96,7 @@ def serve_tcp(
                 connection.close()  # the cable is still out
                 continue
             connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            link = LinkModel(options.baud, options.latency_ms / 1000.0)
+            link = LinkModel(options.baud, options.latency_ms / 1000.0, options.flash_timing)
             endpoint = Endpoint(device, SocketChannel(connection), link, seed=options.seed)
             endpoint.start()
             while not stop.is_set() and not endpoint.peer_gone.wait(0.1):

@@ -5,6 +5,10 @@ Listing ports touches the OS (sysfs, the registry), so every scan runs on a work
 `choose_start_port` is the first-run rule: the port asked for, else the last port if it
 is still there, else a plugged-in USB serial adapter (one a registered driver claims
 first), else the Demo bridge.
+
+With a labgrid coordinator configured (LG_COORDINATOR), the list also shows the lab's
+places (`updates.labgrid_places.PlaceScanner`): the ones this user holds as RFC 2217 URLs
+to connect to, the others with who holds them.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from bridgelab.drivers.ports import DEMO_URL, PortChanges, PortInfo, PortWatcher
 from bridgelab.drivers.registry import available_drivers
 from bridgelab.errors import BridgeLabError
 from bridgelab.gui.tasks import TaskRunner
+from bridgelab.updates.labgrid_places import PlaceScanner, is_place_entry
 
 RESCAN_INTERVAL_MS = 2000
 
@@ -62,6 +67,7 @@ class PortList(QObject):
         runner: TaskRunner,
         *,
         scan: Callable[[], list[PortInfo]] = scan_ports,
+        places: PlaceScanner | None = None,
         interval_ms: int = RESCAN_INTERVAL_MS,
         parent: QObject | None = None,
     ) -> None:
@@ -69,7 +75,8 @@ class PortList(QObject):
         self.runner = runner
         self.ports: list[PortInfo] = []
         self.claimed: set[tuple[int, int]] = set()  # VID:PIDs a driver speaks (worker-read)
-        self._scan = scan
+        self._places = places if places is not None else PlaceScanner()
+        self._scan = lambda: [*scan(), *self._places()]  # places: [] unless configured
         self._watcher: PortWatcher | None = None
         self._scanning = False
         self._timer = QTimer(self)
@@ -99,6 +106,11 @@ class PortList(QObject):
 
     def stop(self) -> None:
         self._timer.stop()
+        if self._places.enabled:
+            try:
+                self.runner.submit(self._places.close)  # its session's thread, off the GUI
+            except RuntimeError:
+                self._places.close()  # the runner is already shut down
 
     @Slot()
     def rescan(self) -> None:
@@ -114,7 +126,7 @@ class PortList(QObject):
             return
         self._publish(self._watcher.ports)
         for port in changes.added:
-            if not port.emulated:
+            if not port.emulated and not is_place_entry(port):
                 self.plugged.emit(port)
 
     def _on_failed(self, error: BridgeLabError) -> None:

@@ -284,7 +284,7 @@ class CampaignSummary:
         for row in data["jobs"]:
             attempts = row["attempts"]
             lines.append(
-                f"  {row['job']:>3} {row['state']:<9} {row['port']:<28} "
+                f"  {row['job']:>3} {row['state']:<9} {row['place'] or row['port']:<28} "
                 f"{row['result'] or '-':<18} {row['version_before_text'] or '-'} -> "
                 f"{row['version_after_text'] or '-'} "
                 f"({attempts} attempt{'s' if attempts != 1 else ''})"
@@ -494,7 +494,8 @@ def run_campaign(
         if progress is not None and isinstance(event, ev.SessionFinished):
             result = event.result
             print(
-                f"job {state.job.index + 1} ({state.job.port}) attempt {state.attempts}: "
+                f"job {state.job.index + 1} ({state.job.place or state.job.port}) "
+                f"attempt {state.attempts}: "
                 f"{result.result}",
                 file=progress,
                 flush=True,

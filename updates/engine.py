@@ -50,6 +50,7 @@ from bridgelab.updates.link import BridgeLink
 from bridgelab.updates.progress import ProgressMeter
 from bridgelab.updates.recorder import SessionLog
 from bridgelab.updates.request import UpdateRequest
+from bridgelab.updates.selective_repeat import SelectiveRepeatTransfer
 from bridgelab.updates.transfer import Cancelled, WindowedTransfer
 
 HEALTH_POLL_S = 0.25
@@ -99,6 +100,7 @@ class UpdateEngine:
         self.rejoined: bool | None = None
         self.predicted_ota_s: float | None = None
         self.simulated_s: float | None = None
+        self.stage_seconds: dict[str, float] = {}  # the cost of each stage, made visible
         self.notices: list[str] = []
         self.current_stage = Stage.IDENTIFY  # set by stage(); names the stage a failure is in
 
@@ -145,7 +147,9 @@ class UpdateEngine:
             yield
             ok = True
         finally:
-            self.emit(ev.StageFinished(time.monotonic(), stage, ok, "", time.monotonic() - started))
+            seconds = time.monotonic() - started
+            self.stage_seconds[stage.value] = self.stage_seconds.get(stage.value, 0.0) + seconds
+            self.emit(ev.StageFinished(time.monotonic(), stage, ok, "", seconds))
 
     def check_cancel(self) -> None:
         if self._cancel.is_set():
@@ -473,7 +477,14 @@ class UpdateEngine:
             self.retry(Stage.TRANSFER, reason, offset)
 
         with self.stage(Stage.TRANSFER):
-            transfer = WindowedTransfer(
+            session = self.link.current.session
+            selective = (
+                self.policy.selective_repeat
+                and session is not None
+                and session.protocol_version >= p.SELECTIVE_REPEAT_VERSION
+            )
+            strategy = SelectiveRepeatTransfer if selective else WindowedTransfer
+            transfer = strategy(
                 self.link,
                 image_bytes,
                 self.policy,
@@ -499,6 +510,8 @@ class UpdateEngine:
                     "window": result.window,
                     "block_size": result.block_size,
                     "sent_bytes": result.sent_bytes,
+                    "resent_segments": result.resent_segments,
+                    "protocol_version": session.protocol_version if session else None,
                     "seconds": round(result.seconds, 3),
                 },
             )
@@ -726,7 +739,9 @@ class UpdateEngine:
                 self.rejoined = True
                 self.log.event("rejoined", {})
                 return
-            time.sleep(HEALTH_POLL_S)
+            # The bridge reports a join change at once (JOIN_CHANGED): ask again then,
+            # or after the poll period if that event was lost.
+            self.link.wait_event(p.JoinChanged, HEALTH_POLL_S, keep_others=True)
         self.rejoined = False
         raise UpdateFailed(
             Stage.CONFIRM,
@@ -832,6 +847,7 @@ class UpdateEngine:
             rejoined=self.rejoined,
             notices=tuple(self.notices),
             join_state=last_join.label if last_join is not None else None,
+            stage_s=dict(self.stage_seconds),
         )
         if self.log.problem is not None:
             problem = self.log.problem

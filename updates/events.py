@@ -111,6 +111,8 @@ class UpdateResult:
     notices: tuple[str, ...] = field(default_factory=tuple)
     join_state: str | None = None  # the HAN join state last seen (JoinState label)
     line_rate_bps: float | None = None  # the line's payload rate, when known (8N1)
+    # Seconds spent in each stage (identify, validate, transfer, verify, activate, confirm)
+    stage_s: dict[str, float] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -154,6 +156,7 @@ class UpdateResult:
             "failure_stage": self.failure_stage,
             "failure_class": None if self.ok else self.result,
             "notices": list(self.notices),
+            "stage_s": {name: round(seconds, 3) for name, seconds in self.stage_s.items()},
             "error": self.error,
         }
 

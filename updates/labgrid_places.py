@@ -27,6 +27,7 @@ from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from bridgelab.drivers.ports import PortInfo
 from bridgelab.errors import BridgeLabError
 
 DEFAULT_COORDINATOR = "127.0.0.1:20408"
@@ -326,7 +327,7 @@ class Coordinator:
         if problem is not None:
             self._cancel_reservation(place)
             holder = self.holder(place)
-            if holder is not None and holder != self.identity:
+            if holder is not None:  # taken meanwhile (perhaps by another session of ours)
                 raise self._busy(place, holder)
             raise PlaceNotServed(f"labgrid could not acquire {place}: {problem}.")
 
@@ -459,6 +460,76 @@ class Coordinator:
         return None
 
 
+PLACE_MAKER = "labgrid place"  # PortInfo.manufacturer of a place in the port list
+PLACE_SCHEME = "labgrid:"  # the picker's entry for a place this user does not hold
+
+
+def is_place_entry(port: PortInfo) -> bool:
+    return port.manufacturer == PLACE_MAKER
+
+
+class PlaceScanner:
+    """The labgrid places as port-list entries (the GUI's picker calls it on a worker).
+
+    Enabled when a coordinator is configured (`address`, else LG_COORDINATOR). A place
+    this user holds and its exporter serves is an `rfc2217://` entry to connect to; any
+    other place is listed with its holder (or as free) under `labgrid:NAME`, saying how to
+    acquire it. A coordinator that cannot be reached lists no places and keeps the error
+    in `problem`; the next scan tries again. The session is kept between scans.
+    """
+
+    def __init__(self, address: str | None = None) -> None:
+        self.address = address
+        self.problem: RigError | None = None
+        self._coordinator: Coordinator | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.address or os.environ.get("LG_COORDINATOR"))
+
+    def __call__(self) -> list[PortInfo]:
+        if not self.enabled:
+            return []
+        try:
+            if self._coordinator is None or not self._coordinator.connected:
+                self.close()
+                self._coordinator = Coordinator(self.address, timeout_s=3.0)
+            entries = self._entries(self._coordinator)
+        except RigError as error:
+            self.problem = error
+            self.close()
+            return []
+        self.problem = None
+        return entries
+
+    @staticmethod
+    def _entries(coordinator: Coordinator) -> list[PortInfo]:
+        out = []
+        for info in coordinator.places():
+            name = info.name
+            if info.acquired_by == coordinator.identity:
+                try:
+                    served = coordinator.endpoint(name, timeout_s=0.0)
+                except PlaceNotServed:
+                    pass
+                else:
+                    words = f"labgrid place {name}, yours (exporter {served.exporter})"
+                    out.append(PortInfo(served.url, words, manufacturer=PLACE_MAKER))
+                    continue
+            holder = f"held by {info.acquired_by}" if info.acquired_by else "free"
+            words = (
+                f"labgrid place {name}, {holder}: acquire it to connect "
+                f"(labgrid-client -p {name} acquire)"
+            )
+            out.append(PortInfo(f"{PLACE_SCHEME}{name}", words, manufacturer=PLACE_MAKER))
+        return out
+
+    def close(self) -> None:
+        if self._coordinator is not None:
+            coordinator, self._coordinator = self._coordinator, None
+            coordinator.close()
+
+
 __all__ = [
     "DEFAULT_COORDINATOR",
     "Coordinator",
@@ -467,9 +538,11 @@ __all__ = [
     "PlaceBusy",
     "PlaceInfo",
     "PlaceNotServed",
+    "PlaceScanner",
     "PlaceUnknown",
     "RigError",
     "SerialEndpoint",
     "coordinator_address",
+    "is_place_entry",
     "rfc2217_url",
 ]

@@ -70,19 +70,29 @@ class BridgeLink:
             except queue.Empty:
                 return out
 
-    def wait_event(self, kind: type[p.Event], timeout_s: float) -> p.Event | None:
-        """The next event of `kind` within `timeout_s` (others are dropped)."""
+    def wait_event(
+        self, kind: type[p.Event], timeout_s: float, *, keep_others: bool = False
+    ) -> p.Event | None:
+        """The next event of `kind` within `timeout_s`; others are dropped, or with
+        `keep_others` queued again for whoever drains the events next."""
         deadline = time.monotonic() + timeout_s
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return None
-            try:
-                event = self.events.get(timeout=remaining)
-            except queue.Empty:
-                return None
-            if isinstance(event, kind):
-                return event
+        others: list[p.Event] = []
+        try:
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+                try:
+                    event = self.events.get(timeout=remaining)
+                except queue.Empty:
+                    return None
+                if isinstance(event, kind):
+                    return event
+                others.append(event)
+        finally:
+            if keep_others:
+                for event in others:
+                    self.events.put(event)
 
     def healthy(self) -> bool:
         return self.client is not None and self.client.is_open

@@ -34,6 +34,10 @@ class UpdatePolicy:
     max_window: int | None = None  # cap on writes in flight (None: from the handshake)
     block_size: int | None = None  # bytes per write (None: as large as the bridge allows)
     request_timeout_s: float = 1.0  # one request's answer, before a retry
+    # Protocol version 2 (selective repeat): off, a version-2 bridge gets windowed writes.
+    selective_repeat: bool = True
+    min_segment_size: int = 64  # the shortest segment a noisy line is given
+    retry_min_s: float = 0.05  # the least a segment's answer may be late before a resend
     # Simulated OTA
     ota_block_size: int = 63  # Silicon Labs clients accept at most 63 bytes
     ota_round_trip_s: float = 0.55  # expected radio round trip per block, for the prediction

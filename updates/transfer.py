@@ -47,6 +47,7 @@ class TransferResult:
     retries: int
     window: int
     block_size: int
+    resent_segments: int = 0  # selective repeat: segments sent again because one was lost
 
 
 class Cancelled(Exception):
@@ -79,6 +80,7 @@ class WindowedTransfer:
         self.on_retry = on_retry
         self.retries = 0
         self.retries_in_a_row = 0
+        self.last_begin: p.UpdateBeginResponse | None = None
 
     # ----------------------------------------------------------------- set-up
 
@@ -97,6 +99,7 @@ class WindowedTransfer:
             remaining = deadline - time.monotonic()
             try:
                 answer = client.call(request, min(wait_s, max(remaining, 0.05)))
+                self.last_begin = answer
                 return answer.resume_offset, answer.max_write
             except NoAnswer:
                 if time.monotonic() >= deadline:

@@ -63,6 +63,11 @@ def register(sub: Any) -> None:
     emulate.add_argument(
         "--faults", default="", metavar="SPEC", help="name=value,... (see docs/emulator.md)"
     )
+    emulate.add_argument(
+        "--flash-timing",
+        action="store_true",
+        help="keep flash erase/write/verify times with --baud 0 (a separate line paces)",
+    )
     emulate.add_argument("--state", metavar="FILE", help="keep the flash in FILE across runs")
     emulate.add_argument("--trust", metavar="DIR", help="extra trusted manufacturer keys")
     emulate.add_argument(
@@ -295,6 +300,7 @@ def cmd_emulate(args: argparse.Namespace) -> int:
         profile=args.profile,
         baud=args.baud or None,
         latency_ms=args.adapter_latency_ms,
+        flash_timing=args.flash_timing,
         faults=parse_faults(args.faults),
         seed=args.seed,
         state=Path(args.state) if args.state else None,

@@ -180,6 +180,7 @@ SCHEMAS: dict[str, tuple[int, Schema]] = {
                 "failure_class": STR_N,
                 "next_step": STR_N,
                 "notices": list_of(STR),
+                "stage_s": OBJ_N,  # seconds per stage: identify, validate, transfer, ...
             }
         ),
     ),

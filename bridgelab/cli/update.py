@@ -138,6 +138,11 @@ def describe_result(result: Any) -> str:
     return text
 
 
+def stage_times(stage_s: dict[str, float]) -> str:
+    """One line with the time each stage took, so the cost of the command is visible."""
+    return "Time per stage: " + ", ".join(f"{name} {s:.2f} s" for name, s in stage_s.items())
+
+
 def result_document(result: Any, command: str = "update") -> dict[str, Any]:
     """`update --json` (and `recover --json`, the same shape): the result in its schema,
     with the verdict's next step."""
@@ -232,6 +237,8 @@ def cmd_update(args: argparse.Namespace) -> int:
         print_json(result_document(result))
     else:
         print(describe_result(result))
+        if result.stage_s:
+            print(stage_times(result.stage_s))
         if result.session_id and not log_problem:
             print(f"Logged as session {result.session_id}.")
     return 0 if result.ok else 1

@@ -51,6 +51,17 @@ def power_cycle(url: str) -> bool:
     return True
 
 
+def instance(url: str) -> Endpoint | None:
+    """The in-process emulated bridge that `url` names by its `id` (its device model and
+    line statistics), for tests that count what reached the bridge; None if none runs."""
+    try:
+        options = parse_emu_url(url)
+    except BridgeLabError:
+        return None
+    with _instances_lock:
+        return _instances.get(options.instance_id) if options.instance_id else None
+
+
 class Serial(SerialBase):
     """The host side of an in-process emulated bridge, with pyserial's semantics."""
 

@@ -100,13 +100,17 @@ def test_a_second_campaign_on_held_places_is_refused_or_queued(
     for folder in (first_dir, refused_dir, queued_dir):
         folder.mkdir()
     first = load_plan(write_plan(first_dir, rack.address, places_job("rack3-*"), lanes=2))
-    held = threading.Event()
+    held, proceed = threading.Event(), threading.Event()
 
     def on_job(state: JobState, event: ev.UpdateEvent | None) -> None:
-        if isinstance(event, ev.Progress):
+        # The first campaign pauses mid-transfer, holding its places, until the others
+        # have tried: no race with it finishing first.
+        if isinstance(event, ev.Progress) and not held.is_set():
             held.set()
+            proceed.wait(120)
 
-    runner = threading.Thread(target=lambda: Campaign(first, on_job=on_job).run())
+    summaries = []
+    runner = threading.Thread(target=lambda: summaries.append(Campaign(first, on_job=on_job).run()))
     runner.start()
     try:
         assert held.wait(60), "the first campaign never started sending"
@@ -130,12 +134,14 @@ def test_a_second_campaign_on_held_places_is_refused_or_queued(
         refused = bridgelab("campaign", str(plan), "--db", str(db), "--json")
         assert refused.returncode == 1, refused.stdout + refused.stderr
         error = json.loads(refused.stdout)["error"]
-        assert error["code"] == "place-busy"
+        assert error["code"] == "place-busy", error
         assert owner in error["message"] and "after waiting 1 s" in error["message"]
         assert sessions(db) == []
         assert queued.poll() is None, "the queued campaign did not wait"
     finally:
+        proceed.set()
         runner.join(timeout=120)
+    assert summaries and summaries[0].all_passed, summaries and summaries[0].describe()
     out, err = queued.communicate(timeout=300)
     assert queued.returncode == 0, out + err
     assert json.loads(out)["passed"] == 2
@@ -296,3 +302,77 @@ def test_the_documented_exporter_config_is_the_one_served(lab: Callable[..., Lab
     config = (rack.folder / "exporter-rig-a.yaml").read_text()
     assert "RawSerialPort:" in config and rack.ptys["rack3-1"] in config
     assert "speed: 115200" in config
+
+
+def test_the_gui_port_picker_shows_the_places(lab: Callable[..., Lab], qtbot) -> None:  # type: ignore[no-untyped-def]
+    from bridgelab.gui.port_list import PortList
+    from bridgelab.gui.tasks import TaskRunner
+    from bridgelab.gui.widgets.connection_bar import ConnectionBar
+    from bridgelab.updates.labgrid_places import PlaceScanner
+
+    rack = lab({"rig-a": ["rack3-1", "rack3-2"]})
+    rack.client("-p", "rack3-2", "acquire", user="alice")
+    runner = TaskRunner()
+    scanner = PlaceScanner(rack.address)
+    ports = PortList(runner, scan=list, places=scanner, interval_ms=50)
+    bar = ConnectionBar()
+    qtbot.addWidget(bar)
+    ports.portsChanged.connect(bar.set_ports)
+    mine = Coordinator(rack.address)
+    try:
+        with qtbot.waitSignal(ports.portsChanged, timeout=30_000):
+            ports.start()
+        labels = [bar.ports.itemText(n) for n in range(bar.ports.count())]
+        assert any("rack3-1" in label and "free" in label for label in labels), labels
+        assert any("rack3-2" in label and "/alice" in label for label in labels), labels
+        # Once this user holds a place, its entry is the URL its exporter serves.
+        mine.acquire("rack3-1")
+        url = mine.endpoint("rack3-1").url
+        qtbot.waitUntil(lambda: bar.ports.findData(url) >= 0, timeout=30_000)
+        assert "yours" in bar.ports.itemText(bar.ports.findData(url))
+    finally:
+        mine.release("rack3-1")
+        mine.close()
+        ports.stop()
+        runner.shutdown()
+        scanner.close()
+        rack.client("-p", "rack3-2", "release", user="alice")
+
+
+def test_labgrid_is_imported_only_by_its_adapter_and_only_when_used() -> None:
+    """labgrid is LGPL-2.1: one module imports it, lazily; without it, a coded error."""
+    root = Path(__file__).resolve().parents[2]
+    importers = sorted(
+        str(path.relative_to(root))
+        for folder in (
+            "bridgelab",
+            "drivers",
+            "zigbee",
+            "emulator",
+            "firmware",
+            "updates",
+            "data",
+            "gui",
+        )
+        if (root / folder).is_dir()
+        for path in (root / folder).rglob("*.py")
+        if "import labgrid" in path.read_text() or "from labgrid" in path.read_text()
+    )
+    assert importers == ["updates/labgrid_places.py"]
+    probe = (
+        "import sys\n"
+        "import bridgelab.gui.port_list, bridgelab.updates.campaign_places, bridgelab.cli\n"
+        "assert not any(m.split('.')[0] in ('labgrid', 'grpc') for m in sys.modules), 'eager'\n"
+        "sys.modules['labgrid'] = None  # as if the extra were not installed\n"
+        "from bridgelab.updates.labgrid_places import Coordinator, LabgridMissing\n"
+        "try:\n"
+        "    Coordinator('127.0.0.1:1')\n"
+        "except LabgridMissing as error:\n"
+        "    print(error.code, '|', error.action)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("labgrid-not-installed |")
+    assert "bridgelab[labgrid]" in result.stdout
