@@ -199,8 +199,9 @@ class TriageStore(AbstractContextManager["TriageStore"]):
         """Open (or create) the log at `path`; None means `default_db_path()`.
 
         Raises, leaving the file untouched: `StoreNotFound` (absent and `create=False`),
-        `NotATriageDb`, `DbCorrupt`, `DbNewerSchema`; and `StoreWriteFailed` when the
-        folder cannot be written. Batched items are committed at least every
+        `NotATriageDb`, `DbCorrupt`, `DbNewerSchema`; `StoreReadOnly` when the file
+        exists but cannot be written; and `StoreWriteFailed` when the folder cannot be
+        written. Batched items are committed at least every
         `batch_interval_s` seconds or `batch_max` items. A write (or read) that finds the
         file locked by another program waits for it, retrying, up to `busy_timeout_s` in
         all, then raises `StoreBusy` saying how long it waited.
@@ -230,6 +231,12 @@ class TriageStore(AbstractContextManager["TriageStore"]):
             and (integrity_check or state.needs_migration or will_recover)
         ):
             check_integrity(resolved)  # before the migration or recovery writes
+        if state.exists and not os.access(resolved, os.W_OK):
+            # SQLite would open it read-only anyway and fail only at the first write,
+            # leaving its -wal and -shm files beside a log the user made read-only.
+            raise StoreReadOnly(
+                f"The triage log {resolved} is a read-only file, so it cannot be written."
+            )
         warnings = [w for w in [network_share_warning(resolved)] if w is not None]
         try:
             resolved.parent.mkdir(parents=True, exist_ok=True)

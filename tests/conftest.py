@@ -1,11 +1,15 @@
-"""Shared fixtures: the project's paths and the DCC sample images beside the project."""
+"""Shared fixtures: the project's paths, the DCC sample images beside the project, and a
+place where file permissions bind even as root."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.unprivileged import Unprivileged, unprivileged_place
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -36,3 +40,11 @@ def ota_real_dir() -> Path:
     if not (folder / "MANIFEST.tsv").is_file():
         pytest.skip(f"Real vendor OTA files not found in {folder} (fixtures/ota-real absent)")
     return folder
+
+
+@pytest.fixture
+def unprivileged() -> Iterator[Unprivileged]:
+    """A world-readable folder and a way to run the CLI there that permissions bind, also
+    as root (see tests/unprivileged.py)."""
+    with unprivileged_place() as place:
+        yield place

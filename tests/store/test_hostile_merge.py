@@ -28,6 +28,7 @@ from bridgelab.data import (
 from bridgelab.data.merge import MergeLimits
 from bridgelab.data.schema import APPLICATION_ID
 from tests.store.field_logs import SESSIONS, build_field_log
+from tests.unprivileged import Unprivileged
 
 VICTIM = 1  # the session each row-level case spoils (the others must merge)
 
@@ -557,18 +558,35 @@ def test_a_read_only_log_can_be_read_and_refuses_writes_with_a_code(tmp_path: Pa
     assert sorted(p.name for p in path.parent.iterdir()) == ["lab.db", "lab.db-owners"]
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root can write a read-only folder")
-def test_the_cli_lists_a_log_in_a_read_only_folder_with_a_note(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize("locked", ["folder", "file"])
+def test_the_cli_opens_an_unwritable_log_read_only_with_a_note(
+    unprivileged: Unprivileged, locked: str
 ) -> None:
-    path = tmp_path / "ro" / "lab.db"
+    """A log the user cannot write (its file, or its folder for the files SQLite keeps
+    beside it) is still listed, read only with a warning; a note is refused with a code.
+    Runs as a user the permissions bind (nobody, when the tests run as root)."""
+    path = unprivileged.home / "ro" / "lab.db"
     path.parent.mkdir()
-    build_field_log(path)
-    path.parent.chmod(0o555)
-    try:
-        assert main(["log", "list", "--db", str(path)]) == 0
-        captured = capsys.readouterr()
-        assert "db-read-only" in captured.err
-        assert main(["log", "note", "x", "y", "--db", str(path), "--json"]) == 1
-    finally:
-        path.parent.chmod(0o755)
+    ids = build_field_log(path)
+    # The log is the user's own; only the named part is locked.
+    unprivileged.give(path.parent)
+    before = path.read_bytes()
+    files = sorted(p.name for p in path.parent.iterdir())
+    with unprivileged.locked(path.parent if locked == "folder" else path):
+        listed = unprivileged.run("log", "list", "--db", str(path))
+        as_json = unprivileged.run("log", "list", "--db", str(path), "--json")
+        note = unprivileged.run("log", "note", ids[0], "no", "--db", str(path), "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert "warning [db-read-only]" in listed.stderr
+    shown = [line.split()[0] for line in listed.stdout.splitlines()[1:] if line[:1].isalnum()]
+    shown = [prefix for prefix in shown if any(sid.startswith(prefix) for sid in ids)]
+    assert len(shown) == len(ids), listed.stdout  # every session, by its short id
+    assert as_json.returncode == 0, as_json.stderr
+    assert {s["id"] for s in json.loads(as_json.stdout)["sessions"]} == set(ids)
+    assert note.returncode == 1, note.stdout + note.stderr
+    error = json.loads(note.stdout)["error"]
+    # A read-only file is refused as such; a locked folder as a place that cannot be written.
+    assert error["code"] == {"file": "db-read-only", "folder": "store-write-failed"}[locked]
+    assert error["action"]
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in path.parent.iterdir()) == files

@@ -33,6 +33,7 @@ from bridgelab.safe_output import (
     triage_log,
     write_bytes,
 )
+from tests.unprivileged import Unprivileged
 
 Capture = pytest.CaptureFixture[str]
 
@@ -43,8 +44,12 @@ def digest(path: Path) -> str:
 
 @pytest.fixture
 def lab(tmp_path: Path) -> Path:
+    return make_lab(tmp_path)
+
+
+def make_lab(parent: Path) -> Path:
     """A closed log with three sessions (one with a note), in its own folder."""
-    folder = tmp_path / "lab"
+    folder = parent / "lab"
     folder.mkdir()
     path = folder / "triage.db"
     with TriageStore.open(path) as store:
@@ -225,19 +230,34 @@ def test_unusable_path_texts_are_refused(name: str) -> None:
         check_output(name)
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
-def test_a_read_only_folder_is_refused_before_any_byte(lab: Path, capsys: Capture) -> None:
-    folder = lab.parent / "locked"
+@pytest.mark.parametrize(
+    ("command", "existing"), [*((c, True) for c in COMMANDS), ("bundle", False)]
+)
+def test_a_read_only_folder_is_refused_before_any_byte(
+    unprivileged: Unprivileged, command: str, existing: bool
+) -> None:
+    """An output whose folder the user cannot write is refused with a code, with --force
+    too, leaving the folder (and an old file there) as it was. Runs as a user the
+    permissions bind (nobody, when the tests run as root)."""
+    path = make_lab(unprivileged.home)
+    folder = unprivileged.home / "locked"
     folder.mkdir()
-    folder.chmod(0o555)
-    try:
-        _code, out = run_json(
-            capsys, "log", "bundle", "--db", str(lab), "-o", str(folder / "x.zip"), "--json"
-        )
-    finally:
-        folder.chmod(0o755)
-    assert out["error"]["code"] == "output-not-writable"  # type: ignore[index]
-    assert list(folder.iterdir()) == []
+    target = folder / "x.out"
+    if existing:
+        target.write_bytes(b"previous report")
+    before = digest(path)
+    force = ["--force"] if existing else []
+    argv = [*COMMANDS[command], "--db", str(path), "-o", str(target), *force, "--json"]
+    with unprivileged.locked(folder):
+        done = unprivileged.run(*argv)
+    assert done.returncode == 1, done.stdout + done.stderr
+    error = json.loads(done.stdout)["error"]
+    assert error["code"] == "output-not-writable", error
+    assert str(folder) in error["message"], error
+    assert sorted(p.name for p in folder.iterdir()) == (["x.out"] if existing else [])
+    if existing:
+        assert target.read_bytes() == b"previous report"
+    assert digest(path) == before
 
 
 FULL_DISK_SCRIPT = """

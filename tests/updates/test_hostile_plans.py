@@ -4,7 +4,6 @@ file, the key or job, and the fix; none crashes, none hangs, none runs a job."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 from bridgelab.emulator.demo_material import DEMO_IMAGES
 from bridgelab.updates.campaign import load_plan
 from bridgelab.updates.plan import CAMPAIGN_KEYS, JOB_KEYS, PlanError
+from tests.unprivileged import Unprivileged
 
 NEWER = DEMO_IMAGES[0].path
 GOOD_JOB = '[[job]]\nport = "emu://demo?id=p1"\nimage = "new.ota"\n'
@@ -153,16 +153,26 @@ def test_every_problem_is_listed_at_once(tmp_path: Path) -> None:
     assert len(error.details["problems"]) == 5
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes any folder")
-def test_an_unwritable_report_folder_is_refused(tmp_path: Path) -> None:
-    locked = tmp_path / "locked"
+def test_an_unwritable_report_folder_is_refused(unprivileged: Unprivileged) -> None:
+    """A report folder under one the user cannot write is refused by the CLI before any
+    bridge is touched, naming the plan, the key and the folder; nothing is created. Runs
+    as a user the permissions bind (nobody, when the tests run as root)."""
+    home = unprivileged.home
+    locked = home / "locked"
     locked.mkdir()
-    locked.chmod(0o500)
-    try:
-        error = refused(tmp_path, "[campaign]\nreport_dir = 'locked/reports'\n" + GOOD_JOB)
-    finally:
-        locked.chmod(0o700)
-    assert "cannot be written" in error.message
+    path = plan_file(home, "[campaign]\nreport_dir = 'locked/reports'\n" + GOOD_JOB)
+    db = home / "lab.db"
+    with unprivileged.locked(locked):
+        done = unprivileged.run("campaign", str(path), "--db", str(db), "--json")
+    assert done.returncode == 1, done.stdout + done.stderr
+    error = json.loads(done.stdout)["error"]
+    assert error["code"] == "bad-campaign-plan"
+    assert str(path) in error["message"]  # names the file
+    assert "cannot be written" in error["message"]
+    assert "report_dir" in error["message"] and str(locked) in error["message"]
+    assert len(error["details"]["problems"]) == 1, error  # the folder, nothing else
+    assert list(locked.iterdir()) == []
+    assert not db.exists()  # nothing ran, so nothing was logged
 
 
 def test_plan_paths_that_are_not_plans(tmp_path: Path) -> None:
