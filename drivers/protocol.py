@@ -16,6 +16,7 @@ offers), and a host speaks version 1 to a bridge that answers 1.
 from __future__ import annotations
 
 import enum
+import typing
 from dataclasses import dataclass, field
 from typing import Annotated, Any, ClassVar, Generic, Self, TypeVar
 
@@ -106,9 +107,16 @@ EUI64 = U64  # little-endian on the wire, an int here (bridgelab.eui64 spells it
 
 
 class Message(codec.Record):
-    """A record that is one frame payload. Subclasses set COMMAND and declare their fields."""
+    """A record that is one frame payload. Subclasses name their command in the class
+    statement (`class Ping(Request[PingResponse], command=Command.PING)`) and declare
+    their fields."""
 
     COMMAND: ClassVar[int]
+
+    def __init_subclass__(cls, *, command: int | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if command is not None:
+            cls.COMMAND = command
 
     def encode(self) -> bytes:
         """The payload; raises `codec.FieldValueError` (a ValueError) for a bad value."""
@@ -128,9 +136,16 @@ R = TypeVar("R", bound=Message)
 
 
 class Request(Message, Generic[R]):
-    """A command; `RESPONSE` is the type of its OK answer (`BridgeClient.call` returns it)."""
+    """A command; `RESPONSE` is the type of its OK answer (`BridgeClient.call` returns it),
+    taken from the class statement: `class GetIdentity(Request[IdentityResponse], ...)`."""
 
     RESPONSE: ClassVar[type[Message]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for base in getattr(cls, "__orig_bases__", ()):
+            if typing.get_origin(base) is Request:
+                (cls.RESPONSE,) = typing.get_args(base)
 
 
 AnyRequest = Request[Any]
@@ -141,8 +156,8 @@ class Event(Message):
 
 
 @dataclass(frozen=True)
-class Empty(Message):
-    COMMAND: ClassVar[int] = 0
+class Empty(Message, command=0):
+    pass
 
 
 # ---------------------------------------------------------------------------------------
@@ -150,8 +165,7 @@ class Empty(Message):
 
 
 @dataclass(frozen=True)
-class HelloResponse(Message):
-    COMMAND: ClassVar[int] = Command.HELLO
+class HelloResponse(Message, command=Command.HELLO):
     protocol_version: U8
     max_payload: U16
     window: U8
@@ -160,36 +174,29 @@ class HelloResponse(Message):
 
 
 @dataclass(frozen=True)
-class Hello(Request[HelloResponse]):
+class Hello(Request[HelloResponse], command=Command.HELLO):
     """Host's offer; the device answers with what it supports (the minimum of both wins)."""
 
-    COMMAND: ClassVar[int] = Command.HELLO
-    RESPONSE: ClassVar[type[Message]] = HelloResponse
     protocol_version: U8 = PROTOCOL_VERSION
     max_payload: U16 = 4096
     window: U8 = 16
 
 
 @dataclass(frozen=True)
-class PingResponse(Message):
-    COMMAND: ClassVar[int] = Command.PING
+class PingResponse(Message, command=Command.PING):
     data: REST = b""
 
 
 @dataclass(frozen=True)
-class Ping(Request[PingResponse]):
-    COMMAND: ClassVar[int] = Command.PING
-    RESPONSE: ClassVar[type[Message]] = PingResponse
+class Ping(Request[PingResponse], command=Command.PING):
     data: REST = b""
 
 
 @dataclass(frozen=True)
-class SetBaud(Request[Empty]):
+class SetBaud(Request[Empty], command=Command.SET_BAUD):
     """The device answers at the old rate, then switches; it falls back to the old rate
     unless a valid frame arrives at the new one within a second."""
 
-    COMMAND: ClassVar[int] = Command.SET_BAUD
-    RESPONSE: ClassVar[type[Message]] = Empty
     baud: U32
 
 
@@ -198,8 +205,7 @@ class SetBaud(Request[Empty]):
 
 
 @dataclass(frozen=True)
-class IdentityResponse(Message):
-    COMMAND: ClassVar[int] = Command.IDENTITY
+class IdentityResponse(Message, command=Command.IDENTITY):
     manufacturer_code: U16
     image_type: U16
     hardware_version: U16
@@ -227,14 +233,12 @@ class IdentityResponse(Message):
 
 
 @dataclass(frozen=True)
-class GetIdentity(Request[IdentityResponse]):
-    COMMAND: ClassVar[int] = Command.IDENTITY
-    RESPONSE: ClassVar[type[Message]] = IdentityResponse
+class GetIdentity(Request[IdentityResponse], command=Command.IDENTITY):
+    pass
 
 
 @dataclass(frozen=True)
-class JoinStatusResponse(Message):
-    COMMAND: ClassVar[int] = Command.JOIN_STATUS
+class JoinStatusResponse(Message, command=Command.JOIN_STATUS):
     state: Annotated[JoinState, codec.Enum(JoinState, label="join state")]
     ch_eui64: EUI64
     channel: U8
@@ -260,14 +264,12 @@ class JoinStatusResponse(Message):
 
 
 @dataclass(frozen=True)
-class GetJoinStatus(Request[JoinStatusResponse]):
-    COMMAND: ClassVar[int] = Command.JOIN_STATUS
-    RESPONSE: ClassVar[type[Message]] = JoinStatusResponse
+class GetJoinStatus(Request[JoinStatusResponse], command=Command.JOIN_STATUS):
+    pass
 
 
 @dataclass(frozen=True)
-class P2PLinkResponse(Message):
-    COMMAND: ClassVar[int] = Command.P2P_LINK
+class P2PLinkResponse(Message, command=Command.P2P_LINK):
     state: Annotated[LinkState, codec.Enum(LinkState, label="P2P link state")]
     partner_eui64: EUI64
     lqi: U8
@@ -283,9 +285,8 @@ class P2PLinkResponse(Message):
 
 
 @dataclass(frozen=True)
-class GetP2PLink(Request[P2PLinkResponse]):
-    COMMAND: ClassVar[int] = Command.P2P_LINK
-    RESPONSE: ClassVar[type[Message]] = P2PLinkResponse
+class GetP2PLink(Request[P2PLinkResponse], command=Command.P2P_LINK):
+    pass
 
 
 @dataclass(frozen=True)
@@ -300,33 +301,26 @@ class LogEntry(codec.Record):
 
 
 @dataclass(frozen=True)
-class EventLogResponse(Message):
-    COMMAND: ClassVar[int] = Command.EVENT_LOG
+class EventLogResponse(Message, command=Command.EVENT_LOG):
     total: U16
     start: U16
     entries: Annotated[tuple[LogEntry, ...], codec.Array(LogEntry, count=codec.u8)]
 
 
 @dataclass(frozen=True)
-class ReadEventLog(Request[EventLogResponse]):
-    COMMAND: ClassVar[int] = Command.EVENT_LOG
-    RESPONSE: ClassVar[type[Message]] = EventLogResponse
+class ReadEventLog(Request[EventLogResponse], command=Command.EVENT_LOG):
     start: U16 = 0
     max_entries: U8 = 32
 
 
 @dataclass(frozen=True)
-class Reboot(Request[Empty]):
-    COMMAND: ClassVar[int] = Command.REBOOT
-    RESPONSE: ClassVar[type[Message]] = Empty
+class Reboot(Request[Empty], command=Command.REBOOT):
+    pass
 
 
 @dataclass(frozen=True)
-class EnterBootloader(Request[Empty]):
+class EnterBootloader(Request[Empty], command=Command.ENTER_BOOTLOADER):
     """Restart into the radio's bootloader (Gecko: its UART XMODEM menu) on this port."""
-
-    COMMAND: ClassVar[int] = Command.ENTER_BOOTLOADER
-    RESPONSE: ClassVar[type[Message]] = Empty
 
 
 # ---------------------------------------------------------------------------------------
@@ -334,61 +328,51 @@ class EnterBootloader(Request[Empty]):
 
 
 @dataclass(frozen=True)
-class UpdateBeginResponse(Message):
+class UpdateBeginResponse(Message, command=Command.UPDATE_BEGIN):
     """Where to resume and the largest write. In a version-2 session the bridge adds how
     many bytes past the resume offset it accepts out of order (its reassembly window);
     a version-1 bridge sends no such field."""
 
-    COMMAND: ClassVar[int] = Command.UPDATE_BEGIN
     resume_offset: U32
     max_write: U16
     reassembly_bytes: Annotated[int | None, codec.u32, codec.IfRemaining()] = None
 
 
 @dataclass(frozen=True)
-class UpdateBegin(Request[UpdateBeginResponse]):
+class UpdateBegin(Request[UpdateBeginResponse], command=Command.UPDATE_BEGIN):
     """Open (or re-open) a transfer. The device answers with the offset to resume from:
     0 for a new image, or how far it got with this same image (matched by size and hash)."""
 
-    COMMAND: ClassVar[int] = Command.UPDATE_BEGIN
-    RESPONSE: ClassVar[type[Message]] = UpdateBeginResponse
     image_size: U32
     file_sha256: SHA256
     header: Annotated[bytes, codec.Prefixed(codec.u16)]
 
 
 @dataclass(frozen=True)
-class UpdateWriteResponse(Message):
-    COMMAND: ClassVar[int] = Command.UPDATE_WRITE
+class UpdateWriteResponse(Message, command=Command.UPDATE_WRITE):
     next_offset: U32
 
 
 @dataclass(frozen=True)
-class UpdateWrite(Request[UpdateWriteResponse]):
+class UpdateWrite(Request[UpdateWriteResponse], command=Command.UPDATE_WRITE):
     """Write a block at `offset`. A write at any other offset than the one expected is
     answered WRONG_OFFSET with the expected offset, and nothing is written."""
 
-    COMMAND: ClassVar[int] = Command.UPDATE_WRITE
-    RESPONSE: ClassVar[type[Message]] = UpdateWriteResponse
     offset: U32
     data: REST
 
 
 @dataclass(frozen=True)
-class UpdateFinishResponse(Message):
-    COMMAND: ClassVar[int] = Command.UPDATE_FINISH
+class UpdateFinishResponse(Message, command=Command.UPDATE_FINISH):
     file_sha256: SHA256
     manufacturer_image_sha256: SHA256
     file_version: U32
 
 
 @dataclass(frozen=True)
-class UpdateFinish(Request[UpdateFinishResponse]):
+class UpdateFinish(Request[UpdateFinishResponse], command=Command.UPDATE_FINISH):
     """The device hashes what it holds, checks the signature and its own compatibility
     rules, and answers with its hashes (OK) or why it refuses the image."""
-
-    COMMAND: ClassVar[int] = Command.UPDATE_FINISH
-    RESPONSE: ClassVar[type[Message]] = UpdateFinishResponse
 
 
 ACTIVATE_NOW = 0
@@ -396,34 +380,27 @@ ACTIVATE_ON_NEXT_REBOOT = 0xFFFFFFFF
 
 
 @dataclass(frozen=True)
-class UpdateActivate(Request[Empty]):
+class UpdateActivate(Request[Empty], command=Command.UPDATE_ACTIVATE):
     """Switch to the verified image after `delay_s` seconds (0 now; ACTIVATE_ON_NEXT_REBOOT
     to wait for the next reboot). The expected activation hash (GBCS CS06 style: SHA-256 of
     the Manufacturer Image) must match what the device holds."""
 
-    COMMAND: ClassVar[int] = Command.UPDATE_ACTIVATE
-    RESPONSE: ClassVar[type[Message]] = Empty
     manufacturer_image_sha256: SHA256
     delay_s: U32 = ACTIVATE_NOW
 
 
 @dataclass(frozen=True)
-class UpdateConfirm(Request[Empty]):
+class UpdateConfirm(Request[Empty], command=Command.UPDATE_CONFIRM):
     """Make the running (trial) image permanent; without it the next reboot rolls back."""
 
-    COMMAND: ClassVar[int] = Command.UPDATE_CONFIRM
-    RESPONSE: ClassVar[type[Message]] = Empty
+
+@dataclass(frozen=True)
+class UpdateRollback(Request[Empty], command=Command.UPDATE_ROLLBACK):
+    pass
 
 
 @dataclass(frozen=True)
-class UpdateRollback(Request[Empty]):
-    COMMAND: ClassVar[int] = Command.UPDATE_ROLLBACK
-    RESPONSE: ClassVar[type[Message]] = Empty
-
-
-@dataclass(frozen=True)
-class UpdateStatusResponse(Message):
-    COMMAND: ClassVar[int] = Command.UPDATE_STATUS
+class UpdateStatusResponse(Message, command=Command.UPDATE_STATUS):
     state: Annotated[UpdateState, codec.Enum(UpdateState, label="update state")]
     offset: U32
     image_size: U32
@@ -431,9 +408,8 @@ class UpdateStatusResponse(Message):
 
 
 @dataclass(frozen=True)
-class GetUpdateStatus(Request[UpdateStatusResponse]):
-    COMMAND: ClassVar[int] = Command.UPDATE_STATUS
-    RESPONSE: ClassVar[type[Message]] = UpdateStatusResponse
+class GetUpdateStatus(Request[UpdateStatusResponse], command=Command.UPDATE_STATUS):
+    pass
 
 
 @dataclass(frozen=True)
@@ -487,11 +463,10 @@ class UpdateSegment(Request[UpdateSegmentResponse]):
 
 
 @dataclass(frozen=True)
-class OtaTunnelResponse(Message):
+class OtaTunnelResponse(Message, command=Command.OTA_TUNNEL):
     """The ZCL frames the device's OTA client sent in reply, and the device's virtual
     clock (milliseconds of simulated radio time; real hardware reports its uptime)."""
 
-    COMMAND: ClassVar[int] = Command.OTA_TUNNEL
     clock_ms: U64
     frames: Annotated[tuple[bytes, ...], codec.Array(codec.Prefixed(codec.u8), count=codec.u8)] = (
         field(default_factory=tuple)
@@ -499,18 +474,15 @@ class OtaTunnelResponse(Message):
 
 
 @dataclass(frozen=True)
-class OtaTunnel(Request[OtaTunnelResponse]):
+class OtaTunnel(Request[OtaTunnelResponse], command=Command.OTA_TUNNEL):
     """One ZCL OTA cluster frame from the OTA server (the workstation) to the client;
     an empty frame asks the client for anything it wants to send unprompted."""
 
-    COMMAND: ClassVar[int] = Command.OTA_TUNNEL
-    RESPONSE: ClassVar[type[Message]] = OtaTunnelResponse
     zcl_frame: REST = b""
 
 
 @dataclass(frozen=True)
-class OtaStatusResponse(Message):
-    COMMAND: ClassVar[int] = Command.OTA_STATUS
+class OtaStatusResponse(Message, command=Command.OTA_STATUS):
     upgrade_status: U8  # ZCL ImageUpgradeStatus
     file_offset: U32
     current_file_version: U32
@@ -519,9 +491,8 @@ class OtaStatusResponse(Message):
 
 
 @dataclass(frozen=True)
-class GetOtaStatus(Request[OtaStatusResponse]):
-    COMMAND: ClassVar[int] = Command.OTA_STATUS
-    RESPONSE: ClassVar[type[Message]] = OtaStatusResponse
+class GetOtaStatus(Request[OtaStatusResponse], command=Command.OTA_STATUS):
+    pass
 
 
 # ---------------------------------------------------------------------------------------
@@ -529,37 +500,32 @@ class GetOtaStatus(Request[OtaStatusResponse]):
 
 
 @dataclass(frozen=True)
-class JoinChanged(Event):
-    COMMAND: ClassVar[int] = EventCode.JOIN_CHANGED
+class JoinChanged(Event, command=EventCode.JOIN_CHANGED):
     status: JoinStatusResponse
 
 
 @dataclass(frozen=True)
-class Rebooted(Event):
-    COMMAND: ClassVar[int] = EventCode.REBOOTED
+class Rebooted(Event, command=EventCode.REBOOTED):
     reason: Annotated[RebootReason, codec.Enum(RebootReason, label="reboot reason")]
     firmware_version: U32
 
 
 @dataclass(frozen=True)
-class OtaProgress(Event):
-    COMMAND: ClassVar[int] = EventCode.OTA_PROGRESS
+class OtaProgress(Event, command=EventCode.OTA_PROGRESS):
     upgrade_status: U8
     file_offset: U32
     image_size: U32
 
 
 @dataclass(frozen=True)
-class LogEntryEvent(Event):
-    COMMAND: ClassVar[int] = EventCode.LOG_ENTRY
+class LogEntryEvent(Event, command=EventCode.LOG_ENTRY):
     entry: LogEntry
 
 
 @dataclass(frozen=True)
-class _WrongOffset(Message):
+class _WrongOffset(Message, command=0):
     """The body of a WRONG_OFFSET refusal: the offset the device expects."""
 
-    COMMAND: ClassVar[int] = 0
     expected_offset: U32
 
 

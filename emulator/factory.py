@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import socket
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
+from bridgelab.clock import shared_skipping_clock
 from bridgelab.emulator.channel import SocketChannel
 from bridgelab.emulator.device import EmulatedBridge
 from bridgelab.emulator.endpoint import Endpoint, LinkModel
@@ -28,9 +30,10 @@ class EmulatorOptions:
     trust: Path | None = None
     instance_id: str = ""
     port_index: int = 0  # which emulated USB port (with `id`: a replugged bridge moves on)
+    clock: str = ""  # a shared skipping clock's name (bridgelab.clock); "": real time
 
 
-_URL_OPTIONS = ("baud", "latency_ms", "faults", "seed", "state", "trust", "id", "port")
+_URL_OPTIONS = ("baud", "latency_ms", "faults", "seed", "state", "trust", "id", "port", "clock")
 
 
 class EmuUrlError(UsageError):
@@ -79,6 +82,8 @@ def parse_emu_url(url: str) -> EmulatorOptions:
             options.instance_id = value
         elif name == "port":
             options.port_index = int(_number(name, value))
+        elif name == "clock":
+            options.clock = value
         elif name in VALID_FAULTS:
             apply_fault(options.faults, name, value)
         else:
@@ -94,6 +99,7 @@ def build_device(options: EmulatorOptions) -> EmulatedBridge:
         image_checker=make_image_checker(options.trust),
         state_path=options.state,
         seed=options.seed,
+        clock=shared_skipping_clock(options.clock).monotonic if options.clock else time.monotonic,
     )
 
 

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bridgelab.emulator.demo_material import demo_trust_store
-from bridgelab.firmware.compat import DeviceIdentity
 from bridgelab.firmware.errors import FirmwareError
 from bridgelab.firmware.image import parse_image
 from bridgelab.firmware.trust import TrustStore
+from bridgelab.firmware.trust_source import identity_of
 from bridgelab.firmware.verify import assess_image
 
 if TYPE_CHECKING:
@@ -43,14 +43,7 @@ def make_image_checker(trust_dir: Path | None) -> ImageChecker:
             image = parse_image(data)
         except FirmwareError as error:
             return ImageCheck(False, f"{error.code}: {error.message}")
-        identity = DeviceIdentity(
-            manufacturer_code=device.profile.manufacturer_code,
-            image_type=device.profile.image_type,
-            hardware_version=device.profile.hardware_version,
-            file_version=device.firmware_version,
-            eui64=device.profile.eui64,
-        )
-        report = assess_image(image, store, identity)
+        report = assess_image(image, store, identity_of(device.identity()))
         for finding in report.errors:
             if finding.code not in WORKSTATION_RULES:
                 return ImageCheck(False, f"{finding.code}: {finding.message}")

@@ -17,7 +17,6 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal, Slot
 
 from bridgelab.drivers.versions import display_version
-from bridgelab.emulator.demo_material import DEMO_DIR
 from bridgelab.errors import BridgeLabError
 from bridgelab.gui.formatting import ARROW
 from bridgelab.gui.store_holder import StoreHolder
@@ -31,6 +30,7 @@ from bridgelab.updates.campaign import (
     PlannedJob,
     load_plan,
 )
+from bridgelab.updates.emulated import DEMO_DIR
 from bridgelab.updates.policy import UpdatePolicy
 
 DEMO_IMAGE = DEMO_DIR / "bridge-demo-1.3.0.ota"

@@ -30,6 +30,7 @@ from bridgelab.drivers.link import DEFAULT_BAUD
 from bridgelab.drivers.trial import confirmed_version, read_update_status
 from bridgelab.errors import BridgeLabError
 from bridgelab.firmware.compat import DeviceIdentity
+from bridgelab.firmware.trust_source import identity_of
 from bridgelab.gui.tasks import TaskRunner
 
 POLL_INTERVAL_MS = 3000
@@ -72,13 +73,8 @@ class BridgeSnapshot:
     def device_identity(self) -> DeviceIdentity:
         """The identity the firmware layer checks an image against: on a trial bridge its
         confirmed version (so the same image again is the confirming re-run it should be)."""
-        identity = self.identity
-        return DeviceIdentity(
-            manufacturer_code=identity.manufacturer_code,
-            image_type=identity.image_type,
-            hardware_version=identity.hardware_version,
-            file_version=confirmed_version(identity, self.update),
-            eui64=identity.eui64,
+        return identity_of(
+            self.identity, file_version=confirmed_version(self.identity, self.update)
         )
 
     def with_join(self, join: p.JoinStatusResponse) -> BridgeSnapshot:

@@ -9,63 +9,23 @@ writes the traceback to a file in the crash folder and shows one dialog that nam
 
 from __future__ import annotations
 
-import platform
 import sys
-import tempfile
 import threading
-import time
-import traceback
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from bridgelab import __version__
+from bridgelab import crash
 from bridgelab.errors import BridgeLabError
 
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
 
 
-def crash_folder() -> Path:
-    return Path(tempfile.gettempdir()) / "bridgelab-crashes"
-
-
-def write_crash_report(
-    exc_type: type[BaseException],
-    exc: BaseException,
-    tb: TracebackType | None,
-    *,
-    where: str = "",
-    folder: Path | None = None,
-) -> Path:
-    """Write the traceback and the versions to a new file; returns its path."""
-    target = folder if folder is not None else crash_folder()
-    target.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    with tempfile.NamedTemporaryFile(
-        "w", dir=target, prefix=f"crash-{stamp}-", suffix=".txt", delete=False, encoding="utf-8"
-    ) as out:
-        out.write(f"Bridge Lab {__version__}, Python {platform.python_version()}, ")
-        out.write(f"{platform.platform()}\n")
-        if where:
-            out.write(f"Where: {where}\n")
-        out.write("\n")
-        out.write("".join(traceback.format_exception(exc_type, exc, tb)))
-    return Path(out.name)
-
-
 def internal_error(error: BaseException, *, folder: Path | None = None) -> BridgeLabError:
     """A bug in a worker task as an error the window can show (with its crash file)."""
-    path = write_crash_report(
-        type(error), error, error.__traceback__, where="worker task", folder=folder
-    )
-    return BridgeLabError(
-        f"Internal error ({type(error).__name__}: {error}).",
-        code="internal-error",
-        action=f"This is a Bridge Lab bug: attach {path} to the report.",
-        details={"crash_file": str(path)},
-    )
+    return crash.internal_error(error, where="worker task", folder=folder)
 
 
 Notifier = Callable[[str, Path], None]
@@ -104,7 +64,7 @@ class CrashHandler(QObject):
         where: str = "GUI thread",
     ) -> Path:
         """Record one uncaught exception and ask the GUI thread to tell the user."""
-        path = write_crash_report(exc_type, exc, tb, where=where, folder=self._folder)
+        path = crash.write_crash_report(exc.with_traceback(tb), where=where, folder=self._folder)
         self.reports.append(path)
         self.crashed.emit(f"{exc_type.__name__}: {exc}", path)
         return path

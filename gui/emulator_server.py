@@ -16,10 +16,9 @@ from urllib.parse import urlencode
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from bridgelab.emulator.factory import EmulatorOptions, parse_emu_url
-from bridgelab.emulator.serve import serve_pty, serve_tcp
 from bridgelab.errors import BridgeLabError
 from bridgelab.gui.tasks import TaskRunner
+from bridgelab.updates.emulated import EmulatorOptions, parse_emu_url, serve_pty, serve_tcp
 
 
 def emulator_url(

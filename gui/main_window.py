@@ -25,7 +25,6 @@ from PySide6.QtWidgets import (
 
 from bridgelab.drivers.ports import PortInfo
 from bridgelab.drivers.versions import format_version
-from bridgelab.emulator.demo_material import DEMO_DIR, DEMO_IMAGES
 from bridgelab.errors import BridgeLabError
 from bridgelab.gui.bench_controller import BenchController
 from bridgelab.gui.bridge_session import (
@@ -52,6 +51,7 @@ from bridgelab.gui.views.update_view import UpdateView
 from bridgelab.gui.widgets.connection_bar import ConnectionBar
 from bridgelab.gui.widgets.panes import scrollable
 from bridgelab.updates import events as ev
+from bridgelab.updates.emulated import DEMO_DIR, DEMO_IMAGES
 from bridgelab.updates.policy import UpdatePolicy
 
 IMAGE_FILTER = "Firmware images (*.ota *.zigbee *.bin *.img);;All files (*)"
@@ -372,7 +372,7 @@ class MainWindow(QMainWindow):
     def power_cycle_bridge(self) -> None:
         """Switch the connected emulated bridge off and on, then read it again: the way
         out of a hang (a stall fault), as pulling the plug is for a real one."""
-        from bridgelab.emulator.urlhandler.protocol_emu import power_cycle
+        from bridgelab.updates.emulated import power_cycle
 
         url = self.session.url
         if not is_emulated(url) or self.updates.running:

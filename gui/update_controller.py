@@ -14,6 +14,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal, Slot
 
+from bridgelab.data.records import Mode
 from bridgelab.errors import BridgeLabError
 from bridgelab.firmware.compat import DowngradeOverride
 from bridgelab.gui.bridge_session import BridgeSession, BridgeSnapshot, ConnectionState
@@ -196,7 +197,7 @@ class UpdateController(QObject):
         request = UpdateRequest(
             port_url=self.session.url,
             image_path=assessment.path,
-            mode=mode,
+            mode=Mode(mode),
             trust_dir=Path(self.settings.trust_dir) if self.settings.trust_dir else None,
             allow_downgrade=self.override is not None,
             downgrade_reason=self.override.reason if self.override else None,

@@ -157,6 +157,24 @@ def test_imports_point_down() -> None:
     assert upward_imports(PROJECT_ROOT) == []
 
 
+def reaching_past(root: Path, layer: str, internals: tuple[str, ...]) -> list[str]:
+    """Imports from `layer` into the packages named in `internals`."""
+    known = modules(root, _layers_of_setup(root))
+    return [
+        f"{module} -> {target}"
+        for module, path in known.items()
+        if layer_of(module) == layer
+        for target, _ in imports(path, known)
+        if target.startswith(internals)
+    ]
+
+
+def test_the_gui_reaches_bridges_through_updates_and_the_driver_factory() -> None:
+    # The emulated bridge is offered to the app by `updates.emulated`; ZigBee internals
+    # belong to the OTA strategy.
+    assert reaching_past(PROJECT_ROOT, "gui", ("bridgelab.emulator", "bridgelab.zigbee")) == []
+
+
 def test_no_import_cycles() -> None:
     assert import_cycles(PROJECT_ROOT) == []
 
@@ -189,6 +207,9 @@ def test_an_upward_import_inside_a_function_is_found(tmp_path: Path) -> None:
         "bridgelab.drivers.link -> bridgelab.updates.engine (drivers -> updates)"
     ]
     assert import_cycles(root) == []  # lazy: it breaks no import
+    assert reaching_past(root, "drivers", ("bridgelab.updates",)) == [
+        "bridgelab.drivers.link -> bridgelab.updates.engine"
+    ]
 
 
 def test_a_cycle_at_import_time_is_found_and_a_type_checking_one_is_not(tmp_path: Path) -> None:

@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from bridgelab.data.failures import FailureClass
+from bridgelab.data.records import Mode
 from bridgelab.data.store import TriageStore
 from bridgelab.drivers.errors import DriverError
 from bridgelab.drivers.factory import connect_bridge
@@ -444,7 +445,7 @@ class Campaign:
             request = UpdateRequest(
                 port_url=state.job.port,
                 image_path=state.job.image,
-                mode=state.job.mode,
+                mode=Mode(state.job.mode),
                 trust_dir=self.plan.trust,
                 campaign_id=self.campaign_id,
                 policy=self.plan.policy,

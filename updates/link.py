@@ -9,14 +9,15 @@ different bridge.
 from __future__ import annotations
 
 import queue
-import time
 from collections.abc import Callable
 
+from bridgelab.clock import SYSTEM_CLOCK, Clock
 from bridgelab.drivers import protocol as p
 from bridgelab.drivers.client import BridgeClient, TraceListener
 from bridgelab.drivers.errors import DriverError, LinkError, NoAnswer
 from bridgelab.drivers.factory import connect_bridge
 from bridgelab.drivers.ports import reconnect_candidates
+from bridgelab.updates.retry import retry
 
 RECONNECT_PAUSE_S = 0.2
 
@@ -31,8 +32,10 @@ class BridgeLink:
         baudrate: int,
         connect: Callable[..., BridgeClient] = connect_bridge,
         trace: TraceListener | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.url = url
+        self.clock = clock
         self.baudrate = baudrate
         self._connect = connect
         self._trace = trace
@@ -75,11 +78,11 @@ class BridgeLink:
     ) -> p.Event | None:
         """The next event of `kind` within `timeout_s`; others are dropped, or with
         `keep_others` queued again for whoever drains the events next."""
-        deadline = time.monotonic() + timeout_s
+        deadline = self.clock.monotonic() + timeout_s
         others: list[p.Event] = []
         try:
             while True:
-                remaining = deadline - time.monotonic()
+                remaining = deadline - self.clock.monotonic()
                 if remaining <= 0:
                     return None
                 try:
@@ -104,33 +107,44 @@ class BridgeLink:
         back as another port). A bridge that answers with another EUI-64 is not used.
         """
         self.close()
+        if should_stop():
+            raise NoAnswer(f"{self.url}: the bridge did not come back.")
+        return retry(
+            lambda _: self._find_again(),
+            total_s=max(deadline - self.clock.monotonic(), 0.0),
+            clock=self.clock,
+            retry_on=(DriverError,),
+            pause_s=RECONNECT_PAUSE_S,
+            give_up=should_stop,
+        )
+
+    def _find_again(self) -> BridgeClient:
+        """One pass over the candidate ports; raises the last port's DriverError."""
         last: DriverError = NoAnswer(f"{self.url}: the bridge did not come back.")
-        while time.monotonic() < deadline and not should_stop():
-            for url in self._candidates():
-                try:
-                    client = self._connect(url, baudrate=self.baudrate)
-                except DriverError as error:
-                    last = error
-                    continue
-                try:
-                    eui64 = client.identity().eui64
-                except DriverError as error:
-                    client.close()
-                    last = error
-                    continue
-                if self.eui64 is not None and eui64 != self.eui64:
-                    client.close()
-                    last = LinkError(
-                        f"{url} answers as another bridge.",
-                        code="wrong-device",
-                        action="Connect the bridge this update started with.",
-                    )
-                    continue
-                self.url = url
-                self.reconnects += 1
-                self._attach(client)
-                return client
-            time.sleep(RECONNECT_PAUSE_S)
+        for url in self._candidates():
+            try:
+                client = self._connect(url, baudrate=self.baudrate)
+            except DriverError as error:
+                last = error
+                continue
+            try:
+                eui64 = client.identity().eui64
+            except DriverError as error:
+                client.close()
+                last = error
+                continue
+            if self.eui64 is not None and eui64 != self.eui64:
+                client.close()
+                last = LinkError(
+                    f"{url} answers as another bridge.",
+                    code="wrong-device",
+                    action="Connect the bridge this update started with.",
+                )
+                continue
+            self.url = url
+            self.reconnects += 1
+            self._attach(client)
+            return client
         raise last
 
     def _candidates(self) -> list[str]:

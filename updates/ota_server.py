@@ -12,7 +12,6 @@ predicts that duration from the image size, block size, round trip and block per
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING
 
 from bridgelab.data.failures import FailureClass, Stage
@@ -21,6 +20,8 @@ from bridgelab.drivers.errors import LinkLost, NoAnswer
 from bridgelab.updates import events as ev
 from bridgelab.updates.errors import UpdateFailed
 from bridgelab.updates.progress import ProgressMeter
+from bridgelab.updates.retry import retry
+from bridgelab.updates.strategy import PreparedImage, TransferOutcome
 from bridgelab.updates.transfer import Cancelled
 from bridgelab.zigbee.ota_timing import DEFAULT_VERIFY_TIME_S, predict_ota_duration
 from bridgelab.zigbee.zcl_ota import (
@@ -41,8 +42,9 @@ from bridgelab.zigbee.zcl_ota import (
 )
 
 if TYPE_CHECKING:
-    from bridgelab.updates.engine import UpdateEngine
+    from bridgelab.firmware.image import OtaImage
     from bridgelab.updates.policy import UpdatePolicy
+    from bridgelab.updates.session import SessionContext
 
 WAIT_FOR_COMMAND = 0xFFFFFFFF
 MAX_EXCHANGES = 2_000_000
@@ -62,12 +64,11 @@ def format_duration(seconds: float) -> str:
 class OtaServerSession:
     """The server side of one simulated OTA, over a BridgeLink's tunnel."""
 
-    def __init__(self, engine: UpdateEngine) -> None:
-        assert engine.image is not None
-        self.engine = engine
-        self.policy = engine.policy
-        self.raw = bytes(engine.image.raw)
-        header = engine.image.header
+    def __init__(self, context: SessionContext, image: OtaImage) -> None:
+        self.context = context
+        self.policy = context.policy
+        self.raw = bytes(image.raw)
+        header = image.header
         self.image_id = (header.manufacturer_code, header.image_type, header.file_version)
         self.block_size = min(self.policy.ota_block_size, 255)
         self.min_period_ms = self.policy.ota_min_block_period_ms
@@ -89,36 +90,40 @@ class OtaServerSession:
 
     def tunnel(self, zcl_frame: bytes) -> list[bytes]:
         """One exchange with the bridge's OTA client; recovers from a lost frame."""
-        engine = self.engine
-        deadline = time.monotonic() + self.policy.timeouts.reconnect_s
-        while True:
-            engine.check_cancel()
-            try:
-                client = (
-                    engine.link.current
-                    if engine.link.healthy()
-                    else engine.reconnect(Stage.TRANSFER)
-                )
-                answer = client.call(p.OtaTunnel(zcl_frame), self.policy.request_timeout_s)
-                break
-            except p.DeviceStatusError as error:
-                cls = (
-                    FailureClass.NOT_OTA_CAPABLE
-                    if error.status == p.Status.NOT_SUPPORTED
-                    else FailureClass.NOT_JOINED
-                )
-                raise UpdateFailed(
-                    engine.current_stage, cls, error.message, code=error.code
-                ) from error
-            except (NoAnswer, LinkLost) as error:
-                if time.monotonic() > deadline:
-                    raise UpdateFailed(
-                        engine.current_stage,
-                        FailureClass.LINK_LOST,
-                        error.message,
-                        code=error.code,
-                    ) from error
-                engine.retry(engine.current_stage, f"tunnel: {error.code}")
+        context = self.context
+
+        def exchange(_: float) -> p.OtaTunnelResponse:
+            client = (
+                context.link.current
+                if context.link.healthy()
+                else context.reconnect(Stage.TRANSFER)
+            )
+            return client.call(p.OtaTunnel(zcl_frame), self.policy.request_timeout_s)
+
+        try:
+            answer = retry(
+                exchange,
+                total_s=self.policy.timeouts.reconnect_s,
+                clock=context.clock,
+                retry_on=(NoAnswer, LinkLost),
+                on_retry=lambda error: context.retry(
+                    context.current_stage, f"tunnel: {getattr(error, 'code', 'lost')}"
+                ),
+                check_cancel=context.check_cancel,
+            )
+        except p.DeviceStatusError as error:
+            cls = (
+                FailureClass.NOT_OTA_CAPABLE
+                if error.status == p.Status.NOT_SUPPORTED
+                else FailureClass.NOT_JOINED
+            )
+            raise UpdateFailed(
+                context.current_stage, cls, error.message, code=error.code
+            ) from error
+        except (NoAnswer, LinkLost) as error:
+            raise UpdateFailed(
+                context.current_stage, FailureClass.LINK_LOST, error.message, code=error.code
+            ) from error
         if self.clock_start_ms is None:
             self.clock_start_ms = answer.clock_ms
             self.progress_clock_ms = answer.clock_ms
@@ -149,7 +154,7 @@ class OtaServerSession:
                 request.file_version,
             ) != self.image_id:
                 return [ImageBlockAbort()]
-            if self.engine.cancelled():
+            if self.context.cancel.cancelled():
                 return [ImageBlockAbort()]
             if self.min_period_ms and self._last_block_clock_ms is not None:
                 since_ms = self.clock_ms - self._last_block_clock_ms
@@ -203,22 +208,27 @@ def predict_policy_ota_duration(image_size: int, policy: UpdatePolicy) -> float:
     )
 
 
-def run_simulated_ota(engine: UpdateEngine) -> None:
+class SimulatedOta:
+    """`TransferStrategy` for `Mode.OTA` (see `updates.strategy`)."""
+
+    def run(self, context: SessionContext, image: PreparedImage) -> TransferOutcome:
+        return run_simulated_ota(context, image)
+
+
+def run_simulated_ota(context: SessionContext, image: PreparedImage) -> TransferOutcome:
     """TRANSFER (blocks), VERIFY (the client's own check) and ACTIVATE, over the tunnel."""
-    assert engine.image is not None
-    policy = engine.policy
-    server = OtaServerSession(engine)
+    policy = context.policy
+    server = OtaServerSession(context, image.image)
     size = len(server.raw)
     predicted = predict_policy_ota_duration(size, policy)
-    engine.predicted_ota_s = predicted
-    engine.notice(
+    context.notice(
         "info",
         "ota-prediction",
         f"Predicted duration of the real OTA: {format_duration(predicted)} "
         f"({size} bytes in {-(-size // min(server.block_size, 63))} blocks).",
     )
     meter = ProgressMeter(size, None)
-    with engine.stage(Stage.TRANSFER, "simulated OTA over the tunnel"):
+    with context.stage(Stage.TRANSFER, "simulated OTA over the tunnel"):
         mfr, image_type, version = server.image_id
         notify = ImageNotify(
             query_jitter=100, manufacturer_code=mfr, image_type=image_type, file_version=version
@@ -231,8 +241,8 @@ def run_simulated_ota(engine: UpdateEngine) -> None:
                 "The bridge's OTA client did not answer the Image Notify.",
                 code="ota-no-query",
             )
-        _exchange(engine, server, outgoing, meter, predicted)
-    with engine.stage(Stage.VERIFY, "the bridge's OTA client checks the image"):
+        seconds = _exchange(context, server, outgoing, meter, predicted)
+    with context.stage(Stage.VERIFY, "the bridge's OTA client checks the image"):
         end = server.upgrade_end
         assert end is not None
         if end.status != ZclStatus.SUCCESS:
@@ -248,39 +258,38 @@ def run_simulated_ota(engine: UpdateEngine) -> None:
                 "(it found the image invalid, or gave up).",
                 code=f"ota-{end.status.name.lower().replace('_', '-')}",
             )
-    with engine.stage(Stage.ACTIVATE, "Upgrade End Response"):
-        engine.link.drain_events()
+    with context.stage(Stage.ACTIVATE, "Upgrade End Response"):
+        context.link.drain_events()
         wait = policy.ota_upgrade_delay_s < 0
         server.tunnel(server.upgrade_end_response(wait))
         if wait:
             # "Wait for a later command": the client holds the image until told to go.
-            engine.log.event("ota-upgrade-waiting", {})
+            context.log.event("ota-upgrade-waiting", {})
             server.tunnel(server.upgrade_end_response(False))
-        engine.simulated_s = server.simulated_s
-        engine.log.update(
+        context.log.update(
             details={"simulated_ota_s": server.simulated_s, "predicted_ota_s": predicted}
         )
-        engine.await_reboot(policy.timeouts.activate_s)
-    engine.transferred = size
-    engine.resumed_from = 0
+        context.await_reboot(policy.timeouts.activate_s)
+    return TransferOutcome(
+        size, seconds, resumed_from=0, predicted_s=predicted, simulated_s=server.simulated_s
+    )
 
 
 def _exchange(
-    engine: UpdateEngine,
+    context: SessionContext,
     server: OtaServerSession,
     outgoing: list[bytes],
     meter: ProgressMeter,
     predicted: float,
-) -> None:
-    """Answer the client's frames until it sends its Upgrade End Request."""
-    stall_ms = engine.policy.timeouts.ota_stall_s * 1000
+) -> float:
+    """Answer the client's frames until it sends its Upgrade End Request; the seconds."""
+    stall_ms = context.policy.timeouts.ota_stall_s * 1000
     size = len(server.raw)
-    started = time.monotonic()
+    started = context.clock.monotonic()
     for _ in range(MAX_EXCHANGES):
-        replies = _answer_all(engine, server, outgoing)
+        replies = _answer_all(context, server, outgoing)
         if server.ended():
-            engine.transfer_seconds = time.monotonic() - started
-            return
+            return context.clock.monotonic() - started
         outgoing = []
         for reply in replies or [b""]:  # nothing to say: let the client's timer run
             outgoing += server.tunnel(reply)
@@ -292,17 +301,25 @@ def _exchange(
                 simulated = server.simulated_s
                 rate = offset / simulated if simulated else 0.0
                 eta = (size - offset) / rate if rate else None
-                engine.log.progress(offset, size, simulated_s=round(simulated, 1))
-                engine.emit(
+                context.log.progress(offset, size, simulated_s=round(simulated, 1))
+                context.emit(
                     ev.Progress(
-                        time.monotonic(), offset, size, rate, eta, None, 0, simulated, predicted
+                        context.clock.monotonic(),
+                        offset,
+                        size,
+                        rate,
+                        eta,
+                        None,
+                        0,
+                        simulated,
+                        predicted,
                     )
                 )
         elif server.clock_ms - server.progress_clock_ms > stall_ms:
             raise UpdateFailed(
                 Stage.TRANSFER,
                 FailureClass.STALLED,
-                f"No OTA progress for {engine.policy.timeouts.ota_stall_s:g} simulated seconds at "
+                f"No OTA progress for {context.policy.timeouts.ota_stall_s:g} simulated seconds at "
                 f"{server.best_offset} of {size} bytes.",
                 code="ota-stalled",
             )
@@ -311,17 +328,19 @@ def _exchange(
     )
 
 
-def _answer_all(engine: UpdateEngine, server: OtaServerSession, frames: list[bytes]) -> list[bytes]:
+def _answer_all(
+    context: SessionContext, server: OtaServerSession, frames: list[bytes]
+) -> list[bytes]:
     replies: list[bytes] = []
     for frame in frames:
         try:
             header, request = decode_frame(frame)
         except ZclDecodeError as error:
-            engine.notice(
+            context.notice(
                 "warning", error.code, f"Malformed frame from the OTA client: {error.message}"
             )
             continue
-        if isinstance(request, ImageBlockRequest) and engine.cancelled():
+        if isinstance(request, ImageBlockRequest) and context.cancel.cancelled():
             server.tunnel(encode_frame(ImageBlockAbort(), header.seq))
             raise Cancelled()
         answers = server.answer(request)

@@ -5,7 +5,7 @@ refuses what it refuses), the GUI's verification report and Start button (a mode
 pre-flight refuses cannot be started, and says why), `bridgelab image verify` and
 `bridgelab update`. The rules it applies live in one place each: the image's format,
 signature and compatibility in `bridgelab.firmware` (`assess_image`, which calls
-`firmware.compat`), the trust store in `updates.trust`, what keeps a bridge from OTA in
+`firmware.compat`), the trust store in `firmware.trust_source`, what keeps a bridge from OTA in
 `drivers.diagnosis`. This module only joins them into a verdict per mode, with the reason
 and the next step, and the failure class a refusal is recorded as.
 
@@ -25,15 +25,20 @@ from bridgelab.data.failures import FailureClass
 from bridgelab.drivers import protocol as p
 from bridgelab.drivers.diagnosis import ota_blockers_for
 from bridgelab.drivers.join_state import MEANINGS, JoinState
+from bridgelab.emulator.demo_material import demo_trust_store
+from bridgelab.emulator.profiles import DEMO_MANUFACTURER_CODE
 from bridgelab.errors import BridgeLabError
 from bridgelab.firmware.compat import DeviceIdentity, DowngradeOverride
 from bridgelab.firmware.image import OtaImage, load_image
 from bridgelab.firmware.trust import TrustStore
+from bridgelab.firmware.trust_source import DemoTrust, identity_of, resolve_trust
 from bridgelab.firmware.verify import VerificationReport, assess_image
 from bridgelab.updates.ota_server import predict_policy_ota_duration
 from bridgelab.updates.policy import UpdatePolicy
 from bridgelab.updates.request import MODES
-from bridgelab.updates.trust import resolve_trust
+
+# The shipped demo key, trusted for the Demo bridge only.
+DEMO_TRUST = DemoTrust(DEMO_MANUFACTURER_CODE, demo_trust_store)
 
 DOWNGRADE_CODES = frozenset({"downgrade", "downgrade-needs-reason"})
 OFF_HAN_AFTER_LOCAL = (JoinState.ORPHANED, JoinState.NOT_IN_DEVICE_LOG)
@@ -59,13 +64,7 @@ class BridgeFacts:
     def read(cls, identity: p.IdentityResponse, join_state: JoinState) -> BridgeFacts:
         """From what a bridge answered (identity and join status)."""
         return cls(
-            DeviceIdentity(
-                manufacturer_code=identity.manufacturer_code,
-                image_type=identity.image_type,
-                hardware_version=identity.hardware_version,
-                file_version=identity.firmware_version,
-                eui64=identity.eui64,
-            ),
+            identity_of(identity),
             identity.ota_capable,
             join_state,
         )
@@ -210,7 +209,7 @@ def assess(
         source = "the given trust store"
     else:
         try:
-            trust, source = resolve_trust(trust_dir, manufacturer)
+            trust, source = resolve_trust(trust_dir, manufacturer, demo=DEMO_TRUST)
         except BridgeLabError as error:
             source = error.message
             trust_problem = Reason(

@@ -6,10 +6,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
+from bridgelab.data.records import Mode
 from bridgelab.drivers.link import DEFAULT_BAUD
 from bridgelab.updates.policy import UpdatePolicy
 
-MODES = ("local", "ota")
+# The modes one bridge's update can take (a campaign is many of these).
+MODES = (Mode.LOCAL.value, Mode.OTA.value)
 # Links whose baud rate says nothing about the line: a raw TCP socket (ser2net's raw mode,
 # or an emulator), a pseudo-terminal, the loopback.
 UNKNOWN_RATE_PREFIXES = ("socket://", "loop://", "/dev/pts/", "/dev/ptmx")
@@ -19,7 +21,9 @@ UNKNOWN_RATE_PREFIXES = ("socket://", "loop://", "/dev/pts/", "/dev/ptmx")
 class UpdateRequest:
     port_url: str
     image_path: Path
-    mode: str = "local"  # "local": the service port; "ota": the bridge's own OTA client
+    # LOCAL: the service port; OTA: the bridge's own OTA client. A string ("local", "ota")
+    # is taken as the Mode it names.
+    mode: Mode = Mode.LOCAL
     trust_dir: Path | None = None  # None: the demo key, and only for the Demo bridge
     allow_downgrade: bool = False
     downgrade_reason: str | None = None
@@ -37,6 +41,11 @@ class UpdateRequest:
     # Free-form facts for the session's triage record (a campaign's labgrid place,
     # exporter and exporter host); strings only.
     session_details: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, not {self.mode!r}")
+        object.__setattr__(self, "mode", Mode(self.mode))
 
     @property
     def line_rate_bps(self) -> float | None:

@@ -14,10 +14,10 @@ from __future__ import annotations
 import hashlib
 import math
 import queue
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bridgelab.clock import SYSTEM_CLOCK, Clock
 from bridgelab.data.failures import FailureClass, Stage
 from bridgelab.drivers import protocol as p
 from bridgelab.drivers.client import BridgeClient, Pending
@@ -26,6 +26,7 @@ from bridgelab.drivers.framing import CRC_SIZE, HEADER_SIZE
 from bridgelab.updates.errors import UpdateFailed
 from bridgelab.updates.link import BridgeLink
 from bridgelab.updates.policy import UpdatePolicy
+from bridgelab.updates.retry import retry
 
 WRITE_HEADER = 4  # offset u32 ahead of the data
 FRAME_OVERHEAD = HEADER_SIZE + CRC_SIZE + 2  # plus COBS: one byte per 254, added below
@@ -66,8 +67,10 @@ class WindowedTransfer:
         on_progress: Callable[[int, int, int], None],
         on_retry: Callable[[str, int | None], None],
         file_sha256: bytes | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.link = link
+        self.clock = clock
         self.image = image
         self.policy = policy
         self.size = len(image)
@@ -91,21 +94,18 @@ class WindowedTransfer:
         again, waiting 1, 2, 4, ... request timeouts: a slow erase is answered in the end,
         a lost frame costs a retry, not `begin_s`.
         """
-        total_s = self.policy.timeouts.begin_s if timeout_s is None else timeout_s
-        deadline = time.monotonic() + total_s
-        wait_s = self.policy.request_timeout_s
         request = p.UpdateBegin(self.size, self.digest, self.header)
-        while True:
-            remaining = deadline - time.monotonic()
-            try:
-                answer = client.call(request, min(wait_s, max(remaining, 0.05)))
-                self.last_begin = answer
-                return answer.resume_offset, answer.max_write
-            except NoAnswer:
-                if time.monotonic() >= deadline:
-                    raise
-                self.on_retry("no answer to UPDATE_BEGIN", None)
-                wait_s *= 2
+        answer = retry(
+            lambda try_s: client.call(request, try_s),
+            total_s=self.policy.timeouts.begin_s if timeout_s is None else timeout_s,
+            clock=self.clock,
+            retry_on=(NoAnswer,),
+            first_try_s=self.policy.request_timeout_s,
+            backoff=2.0,
+            on_retry=lambda _: self.on_retry("no answer to UPDATE_BEGIN", None),
+        )
+        self.last_begin = answer
+        return answer.resume_offset, answer.max_write
 
     def _window_for(self, client: BridgeClient, block: int) -> int:
         session = client.session
@@ -153,7 +153,7 @@ class WindowedTransfer:
         sent = 0
         completions: queue.Queue[Pending] = queue.Queue()
         inflight: dict[Pending, int] = {}  # pending write -> the epoch it was sent in
-        started = last_progress = time.monotonic()
+        started = last_progress = self.clock.monotonic()
         self.on_progress(acked, self.size, resumed_from)
         while acked < self.size:
             if self.should_stop():
@@ -172,7 +172,7 @@ class WindowedTransfer:
                 done = completions.get(timeout=self.policy.request_timeout_s)
             except queue.Empty:
                 done = None
-            now = time.monotonic()
+            now = self.clock.monotonic()
             if done is None or (done.error is not None and isinstance(done.error, LinkLost)):
                 # Silence or a broken link: ask the bridge (found again if need be) where
                 # it stands, and carry on from there.
@@ -218,7 +218,7 @@ class WindowedTransfer:
                 block = max(self.policy.min_block_size, block // 2)
                 good_in_a_row = 0
                 self._count_retry(f"rewind to {next_offset}", next_offset)
-        seconds = time.monotonic() - started
+        seconds = self.clock.monotonic() - started
         return TransferResult(
             resumed_from, self.size - resumed_from, sent, seconds, self.retries, window, block
         )
@@ -253,7 +253,7 @@ class WindowedTransfer:
         # that broke gets the time a cable takes to come back.
         deadline = last_progress + timeouts.stall_s
         if not self.link.healthy():
-            deadline = max(deadline, time.monotonic() + timeouts.reconnect_s)
+            deadline = max(deadline, self.clock.monotonic() + timeouts.reconnect_s)
         self._count_retry(f"no answer at offset {acked}", acked)
         while True:
             if self.should_stop():
@@ -269,9 +269,9 @@ class WindowedTransfer:
                 self.on_retry(f"resumed at {resume}", resume)
                 return client, resume
             except NoAnswer:
-                if time.monotonic() > deadline:
+                if self.clock.monotonic() > deadline:
                     raise self._stalled(acked) from None
-                time.sleep(0.1)  # rebooting: it answers again after its boot time
+                self.clock.sleep(0.1)  # rebooting: it answers again after its boot time
             except LinkLost:
                 continue
             except p.DeviceStatusError as error:

@@ -163,8 +163,23 @@ def _if_success(values: dict[str, Any]) -> bool:
 # --------------------------------------------------------------------------- records
 
 
+class _ZclRecord(codec.Record):
+    """A record of the OTA cluster: named by `NAME` in messages, failing as ZclDecodeError."""
+
+    __slots__ = ()
+    NAME: ClassVar[str]
+
+    @classmethod
+    def codec_name(cls) -> str:
+        return cls.NAME
+
+    @classmethod
+    def _codec_error(cls, error: codec.DecodeError) -> Exception:
+        return _zcl_decode_error(error)
+
+
 @dataclass(frozen=True, slots=True)
-class OtaCommandBase(codec.Record):
+class OtaCommandBase(_ZclRecord):
     """Shared behaviour of every OTA command record.
 
     Subclasses give their command id and name in the class statement
@@ -197,14 +212,6 @@ class OtaCommandBase(codec.Record):
                 error.message, details={"command": self.NAME, "field": error.field}
             ) from None
         self._validate()
-
-    @classmethod
-    def codec_name(cls) -> str:
-        return cls.NAME
-
-    @classmethod
-    def _codec_error(cls, error: codec.DecodeError) -> Exception:
-        return _zcl_decode_error(error)
 
     def _validate(self) -> None:
         """Cross-field rules of the command; raise `ZclValueError`."""
@@ -532,18 +539,11 @@ def decode_image_block_response(
 
 
 @dataclass(frozen=True, slots=True)
-class _BlockStatus(codec.Record):
+class _BlockStatus(_ZclRecord):
     """The status byte that selects an Image Block Response's shape."""
 
+    NAME: ClassVar[str] = "Image Block Response"
     status: Status
-
-    @classmethod
-    def codec_name(cls) -> str:
-        return "Image Block Response"
-
-    @classmethod
-    def _codec_error(cls, error: codec.DecodeError) -> Exception:
-        return _zcl_decode_error(error)
 
 
 def command_types() -> tuple[type[OtaCommandBase], ...]:
@@ -656,21 +656,14 @@ def _is_manufacturer_specific(values: dict[str, Any]) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
-class _HeaderWire(codec.Record):
+class _HeaderWire(_ZclRecord):
     """The ZCL header's bytes; `ZclHeader` gives the frame-control bits their meaning."""
 
+    NAME: ClassVar[str] = "ZCL header"
     frame_control: U8
     manufacturer_code: Annotated[int | None, codec.u16, codec.When(_is_manufacturer_specific)]
     seq: U8
     command_id: U8
-
-    @classmethod
-    def codec_name(cls) -> str:
-        return "ZCL header"
-
-    @classmethod
-    def _codec_error(cls, error: codec.DecodeError) -> Exception:
-        return _zcl_decode_error(error)
 
 
 def encode_frame(

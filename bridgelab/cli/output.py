@@ -7,12 +7,10 @@ import contextlib
 import json
 import os
 import sys
-import tempfile
-import traceback
 from collections.abc import Callable, Iterable, Sequence
-from pathlib import Path
 from typing import Any
 
+from bridgelab.crash import internal_error
 from bridgelab.errors import BridgeLabError
 from bridgelab.text_safety import terminal_safe
 
@@ -77,16 +75,8 @@ def run_handler(handler: Handler, args: argparse.Namespace) -> int:
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - closes at exit
         return EXIT_OK
     except Exception as exc:  # last-resort boundary of the CLI
-        with tempfile.NamedTemporaryFile(
-            "w", prefix="bridgelab-crash-", suffix=".txt", delete=False
-        ) as crash:
-            traceback.print_exc(file=crash)
-        internal = BridgeLabError(
-            f"Internal error ({type(exc).__name__}: {exc}).",
-            code="internal-error",
-            action=f"This is a Bridge Lab bug; attach {Path(crash.name)} to the report.",
-        )
-        report_error(internal, json_mode, command)
+        where = f"bridgelab {getattr(args, 'command', '') or ''}".strip()
+        report_error(internal_error(exc, where=where), json_mode, command)
         return EXIT_INTERNAL
 
 

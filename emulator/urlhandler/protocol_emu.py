@@ -13,7 +13,9 @@ latency each way, `faults` takes the same spec as `bridgelab emulate --faults` a
 fault may also be its own option, `seed` fixes the randomness, `state` keeps the flash in
 a file across runs, `trust` adds a folder of trusted manufacturer keys, and `id` names an
 instance so that re-opening the same URL reaches the same bridge (a cable pulled and
-plugged back in) instead of a fresh one.
+plugged back in) instead of a fresh one. `clock=NAME` runs the bridge's boot, rejoin and
+fault timers on the process's shared skipping clock NAME (`bridgelab.clock`): an update
+engine given the same clock then skips its waits and the bridge's timers skip with it.
 """
 
 from __future__ import annotations

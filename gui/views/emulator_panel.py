@@ -19,10 +19,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from bridgelab.emulator.faults import VALID_FAULTS
-from bridgelab.emulator.profiles import SHIPPED
 from bridgelab.errors import BridgeLabError
 from bridgelab.gui.emulator_server import EmulatorServer, emulator_url
+from bridgelab.updates.emulated import SHIPPED, VALID_FAULTS
 
 PROFILE_WORDS = {
     "demo": "current bridge: joined, OTA capable",

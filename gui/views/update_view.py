@@ -30,7 +30,6 @@ from PySide6.QtWidgets import (
 )
 
 from bridgelab.data.failures import Stage
-from bridgelab.emulator.demo_material import DEMO_IMAGES
 from bridgelab.errors import BridgeLabError
 from bridgelab.gui.bridge_session import is_emulated
 from bridgelab.gui.formatting import ARROW, format_eta, format_rate, percent
@@ -42,6 +41,7 @@ from bridgelab.gui.widgets.panes import side_by_side
 from bridgelab.gui.widgets.stage_list import StageList
 from bridgelab.gui.widgets.throughput_chart import ThroughputChart
 from bridgelab.updates import events as ev
+from bridgelab.updates.emulated import DEMO_IMAGES
 from bridgelab.updates.events import UpdateResult
 from bridgelab.updates.ota_server import format_duration
 from bridgelab.updates.preflight import Preflight

@@ -66,8 +66,13 @@ def fast_profile(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def bridge_url(fast_profile: Path) -> Iterator[object]:
     """`bridge_url("reboot-at=4096")`: a fresh fast emulated bridge with its own id."""
 
+    # The engines and bridges of one test share one skipping clock (bridgelab.clock): the
+    # health check, boots and rejoins keep their order but cost no real seconds. One per
+    # test, so that a thread another test left behind cannot move this test's time.
+    clock = f"update-test-{next(_ids)}"
+
     def make(faults: str = "", **options: str) -> str:
-        query = [f"id=test-{next(_ids)}"]
+        query = [f"id=test-{next(_ids)}", f"clock={clock}"]
         if faults:
             query.append(f"faults={faults}")
         query += [f"{key}={value}" for key, value in options.items()]

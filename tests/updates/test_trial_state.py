@@ -56,7 +56,7 @@ def test_info_says_trial_and_the_next_step(capsys: pytest.CaptureFixture[str]) -
     )
     assert main(["info", "--port", url]) == 0
     text = capsys.readouterr().out
-    assert "1.3.0.0 (on trial: not confirmed)" in text
+    assert "1.3.0 (0x01030000) (on trial: not confirmed)" in text
     assert "rolls back to 1.2.0" in text
 
 
