@@ -1,12 +1,14 @@
-"""Campaign scaling: 16 emulated bridges at 115200 baud in parallel lanes.
+"""Campaign scaling: 32 emulated bridges at 115200 baud in parallel lanes.
 
     python -m benchmarks campaign
 
 Each bridge is a separate `bridgelab emulate` process on its own pty (paced at 115200
-baud, 1 ms adapter latency). In one run: a single bridge alone, then a 16-lane campaign
-over 16 bridges, the same 64 KiB image each. Reported: the aggregate transfer throughput
-over 16 x the single bridge's (goal >= 0.9), and the tool's own CPU time (all its threads;
-the emulator processes are not the tool) over the campaign's wall time (goal < 1 core).
+baud, 1 ms adapter latency). In one run: a single bridge alone, then a 32-lane campaign
+over 32 bridges, the same 64 KiB image each. Reported: the aggregate transfer throughput
+over 32 x the single bridge's, the whole-campaign time ratio (the single bridge's campaign
+time over the 32-lane campaign's: 1.0 when 32 take no longer than one; goal >= 0.95), and
+the tool's own CPU time (all its threads; the emulator processes are not the tool) over
+the campaign's wall time (goal < 0.5 core).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from benchmarks.emulators import emulator_processes, signed_image, table
 from bridgelab.updates.campaign import CampaignPlan, PlannedJob, run_campaign
 from bridgelab.updates.policy import UpdatePolicy
 
-LANES = 16
+LANES = 32
 SIZE = 64 * 1024
 ARGS = ["--baud", "115200", "--adapter-latency-ms", "1"]
 
@@ -58,14 +60,23 @@ def main(argv: list[str]) -> int:
     throughputs = [r.throughput_bps for r in results if r is not None and r.throughput_bps]
     aggregate = sum(throughputs)
     ratio = aggregate / (LANES * single_result.throughput_bps)
+    time_ratio = single.duration_s / summary.duration_s
     rows = [
-        ("single bridge", f"{single_result.throughput_bps:,.0f} B/s", "", ""),
+        (
+            "single bridge",
+            f"{single_result.throughput_bps:,.0f} B/s",
+            "",
+            f"{single.duration_s:.2f} s",
+            "",
+        ),
         (
             f"{LANES} lanes ({passed}/{LANES} passed)",
             f"{aggregate:,.0f} B/s",
-            f"{ratio:.3f} (goal >= 0.9)",
-            f"{cpu / wall:.2f} cores (goal < 1)",
+            f"{ratio:.3f}",
+            f"{summary.duration_s:.2f} s: {time_ratio:.3f} (goal >= 0.95)",
+            f"{cpu / wall:.2f} cores (goal < 0.5)",
         ),
     ]
-    print(table(rows, ("run", "transfer throughput", "vs 16 x single", "tool CPU")))
-    return 0 if ratio >= 0.9 and cpu / wall < 1.0 and passed == LANES else 1
+    header = ("run", "transfer throughput", f"vs {LANES} x single", "campaign time", "tool CPU")
+    print(table(rows, header))
+    return 0 if time_ratio >= 0.95 and cpu / wall < 0.5 and passed == LANES else 1

@@ -32,8 +32,10 @@ CASES = ((115200, 1.0, 128 * 1024), (921600, 16.0, 512 * 1024))
 POLICY = UpdatePolicy(healthy_s=0.0)
 VARIANTS = {
     "windowed (Bridge Lab)": POLICY,
-    "stop-and-wait, same writes": replace(POLICY, max_window=1),
-    "stop-and-wait, 128 B (XMODEM-like)": replace(POLICY, max_window=1, block_size=128),
+    "stop-and-wait, same writes": replace(POLICY, max_window=1, selective_repeat=False),
+    "stop-and-wait, 128 B (XMODEM-like)": replace(
+        POLICY, max_window=1, block_size=128, selective_repeat=False
+    ),
 }
 
 

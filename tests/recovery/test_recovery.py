@@ -258,3 +258,13 @@ def test_an_update_on_a_dead_application_points_to_recover(tmp_path: Path) -> No
     assert result["failure_stage"] == "identify"
     assert result["error"]["code"] == "bootloader-only"
     assert "only as its radio's bootloader" in result["error"]["message"]
+
+
+def test_recovery_over_tcp_from_bridgelab_emulate(gbl_file: Path, store: TriageStore) -> None:
+    from tests.bridges import emulator_url
+
+    with emulator_url("tcp", "dead-app") as url:  # what `bridgelab emulate --tcp` serves
+        result = RecoveryEngine(RecoveryRequest(url, gbl_file), store=store).run()
+        assert result.ok, result.error
+        with connect_bridge(url) as client:  # the bridge persists across connections
+            assert client.identity().firmware_version == 0x01030000
