@@ -115,6 +115,12 @@ def inspect_db_file(path: Path) -> DbFileState:
             # A hostile file must not make a look at it run for ever (a recursive view).
             conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
             conn.execute("PRAGMA trusted_schema = OFF")
+            # One read transaction for every look below, so that they all see the same
+            # snapshot. Each statement on its own would read the file as it is at that
+            # moment: when another process creates the same new log at once, its first
+            # migration can commit between the application id (0) and the table list
+            # (its tables), and a brand-new log looked like another program's file.
+            conn.execute("BEGIN")
             db = Database(conn, recursive_triggers=False, execute_plugins=False)
             app_id = int(db.execute("PRAGMA application_id").fetchone()[0])
             version = int(db.execute("PRAGMA user_version").fetchone()[0])
