@@ -15,7 +15,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from bridgelab.clock import Clock, clock_for_url
-from bridgelab.crash import write_crash_report
 from bridgelab.data.errors import StoreError
 from bridgelab.data.failures import FailureClass, FinalState, Stage
 from bridgelab.data.records import DeviceInfo, ImageInfo, Mode, SessionStart
@@ -40,7 +39,7 @@ from bridgelab.firmware.errors import FirmwareError
 from bridgelab.firmware.image import BodyForm, OtaImage, load_image
 from bridgelab.firmware.verify import VerificationReport
 from bridgelab.updates import events as ev
-from bridgelab.updates.errors import UpdateFailed
+from bridgelab.updates.errors import UpdateFailed, internal_failure
 from bridgelab.updates.link import BridgeLink
 from bridgelab.updates.local import LocalTransfer
 from bridgelab.updates.ota_server import SimulatedOta
@@ -579,16 +578,7 @@ class UpdateEngine:
         return UpdateFailed.from_error(stage, cls, error)
 
     def _internal_error(self, error: Exception) -> UpdateFailed:
-        crash = write_crash_report(
-            error, where=f"update engine, {self.context.current_stage.value}"
-        )
-        return UpdateFailed(
-            self.context.current_stage,
-            FailureClass.INTERNAL_ERROR,
-            f"Internal error ({type(error).__name__}: {error}).",
-            code="internal-error",
-            action=f"This is a Bridge Lab bug: report it with {crash} and the defect bundle.",
-        )
+        return internal_failure(self.context.current_stage, error, where="update engine")
 
     def _finish(
         self, started: float, state: FinalState, failure: UpdateFailed | None
@@ -618,13 +608,7 @@ class UpdateEngine:
             predicted_ota_duration_s=outcome.predicted_s if outcome else None,
             simulated_duration_s=outcome.simulated_s if outcome else None,
             failure_stage=failure.failure.stage.value if failure else None,
-            error={
-                "code": failure.code,
-                "message": failure.message,
-                "action": failure.action or None,
-            }
-            if failure
-            else None,
+            error=failure.result_error() if failure else None,
             line_rate_bps=line,
             rejoined=self.rejoined,
             notices=tuple(self.context.notices),

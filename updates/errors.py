@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bridgelab.crash import write_crash_report
 from bridgelab.data.failures import Failure, FailureClass, Stage
 from bridgelab.errors import BridgeLabError
 
@@ -24,9 +25,26 @@ class UpdateFailed(BridgeLabError):
         )
         self.failure = Failure(stage, cls, self.code, str(self))
 
+    def result_error(self) -> dict[str, str | None]:
+        """The `error` of an `UpdateResult`: what happened and the precise next step."""
+        return {"code": self.code, "message": self.message, "action": self.action or None}
+
     @classmethod
     def from_error(
         cls, stage: Stage, failure_class: FailureClass, error: BridgeLabError
     ) -> UpdateFailed:
         """Classify another layer's error, keeping its code, message and next step."""
         return cls(stage, failure_class, error.message, code=error.code, action=error.action)
+
+
+def internal_failure(stage: Stage, error: BaseException, *, where: str) -> UpdateFailed:
+    """A bug inside a session, as the session's failure: the traceback goes to a crash
+    file (`bridgelab.crash`), never to the terminal, and the next step names that file."""
+    crash = write_crash_report(error, where=f"{where}, {stage.value}")
+    return UpdateFailed(
+        stage,
+        FailureClass.INTERNAL_ERROR,
+        f"Internal error ({type(error).__name__}: {error}).",
+        code="internal-error",
+        action=f"This is a Bridge Lab bug: report it with {crash} and the defect bundle.",
+    )

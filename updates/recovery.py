@@ -27,7 +27,6 @@ import contextlib
 import hashlib
 import threading
 import time
-import traceback
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,7 +63,7 @@ from bridgelab.firmware.gbl import BootloaderFormat, BootloaderImage, load_bootl
 from bridgelab.firmware.gbl_signature import GblSignature, check_gbl_signature
 from bridgelab.firmware.keys import load_public_key
 from bridgelab.updates import events as ev
-from bridgelab.updates.errors import UpdateFailed
+from bridgelab.updates.errors import UpdateFailed, internal_failure
 from bridgelab.updates.progress import ProgressMeter
 from bridgelab.updates.recorder import SessionLog
 
@@ -214,14 +213,7 @@ class RecoveryEngine:
                 FinalState.FAILED,
             )
         except Exception as error:  # the session must end in a record, whatever happened
-            traceback.print_exc()
-            failure = UpdateFailed(
-                self.current_stage,
-                FailureClass.INTERNAL_ERROR,
-                f"Internal error ({type(error).__name__}: {error}).",
-                code="internal-error",
-                action="This is a Bridge Lab bug: report it with the defect bundle.",
-            )
+            failure = internal_failure(self.current_stage, error, where="recovery")
             state = FinalState.FAILED
         finally:
             if self.device is not None:
@@ -546,7 +538,7 @@ class RecoveryEngine:
             retries=self.retries,
             resumed_from=None,
             failure_stage=failure.failure.stage.value if failure else None,
-            error={"code": failure.code, "message": str(failure)} if failure else None,
+            error=failure.result_error() if failure else None,
             notices=tuple(self.notices),
         )
         self.log.finish(

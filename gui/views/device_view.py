@@ -161,7 +161,7 @@ class DeviceView(QWidget):
                     "Identity, firmware versions, join status and the event log: not "
                     "available through the bootloader.",
                 ],
-                "Next: Recover through the bootloader with the bridge's .gbl file.",
+                "Recover through the bootloader with the bridge's .gbl file.",
             )
             return
         # An emulated bridge that stopped answering (a stall fault, a hang) has a way out

@@ -148,13 +148,14 @@ class UpdateView(QWidget):
 
         # -- progress
         self.verdict = Banner(headline_scale=1.35)
-        self.verdict.setVisible(False)
         self.show_session_button = self.verdict.add_button("Open in &Triage")
         self.show_session_button.clicked.connect(self._show_session)
         # Room for a verdict (headline, a line of facts, the next step, the button) from
         # the start of an update, so the chart below keeps its height when it arrives.
+        # Measured on sample words, then hidden: showing a message makes a banner visible.
         self.verdict.show_message(Tone.BUSY, "Sample", "facts", "next step")
         self.verdict.setMinimumHeight(self.verdict.sizeHint().height())
+        self.verdict.setVisible(False)
         self.progress = QProgressBar()
         self.progress.setAccessibleName("Transfer progress")
         self.progress.setRange(0, 1000)

@@ -138,6 +138,7 @@ def test_a_bootloader_only_bridge_is_shown_as_such_and_recovered(
     qtbot.waitUntil(lambda: view.problem.isVisible(), timeout=WAIT_MS)
     assert "Bootloader only" in view.problem.text()
     assert "not available through the bootloader" in view.problem.text()
+    assert view.problem.text().count("Next") == 1, "the next step is said once"
     assert view.problem_recover.isVisible()
     scripted(window).open_paths.append(gbl)
     view.problem_recover.click()

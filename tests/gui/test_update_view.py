@@ -53,7 +53,9 @@ def test_report_before_sending(
     window = connected_window(qtbot, make_window, demo_url())
     view = window.update_view
     assert not view.start_button.isEnabled(), "nothing to start before an image is checked"
+    assert view.verdict.isHidden(), "no verdict (not even the sizing sample) before an update"
     assess(qtbot, window, NEWER)
+    assert view.verdict.isHidden()
     report = view.report
     assert report.verdict.tone is Tone.GOOD
     assert "Ready to send to this bridge" in report.verdict.text()
