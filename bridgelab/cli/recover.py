@@ -47,8 +47,8 @@ def register(sub: Any) -> None:
 
 
 def cmd_recover(args: argparse.Namespace) -> int:
-    from bridgelab.cli.update import ProgressPrinter, _close_store, _open_store, result_document
-    from bridgelab.drivers.versions import format_version
+    from bridgelab.cli.update import ProgressPrinter, _open_store, result_document, run_session
+    from bridgelab.drivers.versions import display_version
     from bridgelab.updates.recovery import RecoveryEngine, RecoveryRequest
 
     request = RecoveryRequest(
@@ -64,15 +64,7 @@ def cmd_recover(args: argparse.Namespace) -> int:
     store = _open_store(args.db)
     printer = ProgressPrinter(sys.stderr)
     engine = RecoveryEngine(request, store=store, subscribers=[printer])
-    try:
-        result = engine.run()
-    except KeyboardInterrupt:
-        engine.cancel()
-        _close_store(store)
-        raise
-    log_problem = engine.log.problem or _close_store(store)
-    if printer._bar_shown:
-        sys.stderr.write("\n")
+    result, log_problem = run_session(engine, store, printer)
     if log_problem:
         print(
             f"warning: the triage log could not record all of it ({log_problem}).", file=sys.stderr
@@ -91,7 +83,7 @@ def cmd_recover(args: argparse.Namespace) -> int:
             else ""
         )
         print(
-            f"Recovered: the bridge runs {format_version(result.version_after or 0)} again "
+            f"Recovered: the bridge runs {display_version(result.version_after)} again "
             f"({result.bytes:,} bytes through the Gecko Bootloader{rate})."
         )
     else:
