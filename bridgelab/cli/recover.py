@@ -47,7 +47,14 @@ def register(sub: Any) -> None:
 
 
 def cmd_recover(args: argparse.Namespace) -> int:
-    from bridgelab.cli.update import ProgressPrinter, _open_store, result_document, run_session
+    from bridgelab.cli.update import (
+        ProgressPrinter,
+        _open_store,
+        describe_result,
+        result_document,
+        run_session,
+        stage_times,
+    )
     from bridgelab.drivers.versions import display_version
     from bridgelab.updates.recovery import RecoveryEngine, RecoveryRequest
 
@@ -71,7 +78,8 @@ def cmd_recover(args: argparse.Namespace) -> int:
         )
     if args.json:
         print_json(result_document(result, "recover"))
-    elif result.ok:
+        return 0 if result.ok else 1
+    if result.ok:
         rate = (
             f", {result.throughput_bps / 1024:.1f} KiB/s"
             + (
@@ -87,8 +95,9 @@ def cmd_recover(args: argparse.Namespace) -> int:
             f"({result.bytes:,} bytes through the Gecko Bootloader{rate})."
         )
     else:
-        error = result.error or {}
-        print(f"FAILED at {result.failure_stage} [{result.result}]: {error.get('message', '')}")
-    if result.session_id and not log_problem and not args.json:
+        print(describe_result(result))  # what happened, and the failure's next step
+    if result.stage_s:
+        print(stage_times(result.stage_s))
+    if result.session_id and not log_problem:
         print(f"Logged as session {result.session_id}.")
     return 0 if result.ok else 1
