@@ -76,6 +76,7 @@ class RecoveryRequest:
     image_path: Path
     baudrate: int = DEFAULT_BAUD
     driver: str | None = None  # None: found by probing
+    reset_sequence: str | None = None  # DTR/RTS into the bootloader first (drivers/reset_lines)
     trust_key: Path | None = None  # a PEM public key trusted for this radio's GBL files
     operator: str | None = None
     site_ref: str | None = None
@@ -239,7 +240,12 @@ class RecoveryEngine:
     def _identify(self) -> None:
         request = self.request
         try:
-            device = connect(request.port_url, request.driver, baudrate=request.baudrate)
+            device = connect(
+                request.port_url,
+                request.driver,
+                baudrate=request.baudrate,
+                reset_sequence=request.reset_sequence,
+            )
         except (PortNotFound, PortBusy, PortPermissionDenied, UnknownUrlScheme) as error:
             raise UpdateFailed.from_error(
                 Stage.IDENTIFY, FailureClass.PORT_UNAVAILABLE, error
@@ -254,7 +260,13 @@ class RecoveryEngine:
             self.bootloader_version = device.version
             self.log.event(
                 "bootloader-found",
-                {"name": device.menu.name, "version": device.version, "by": "probing"},
+                {
+                    "name": device.menu.name,
+                    "version": device.version,
+                    "by": f"reset sequence {request.reset_sequence}"
+                    if request.reset_sequence
+                    else "probing",
+                },
             )
             self.emit(
                 ev.DeviceIdentified(
