@@ -61,6 +61,7 @@ class RecoveryRequest(UpdateRequest):
     """An update request (port, image, baud, driver, operator, site, line rate) with what
     only a recovery needs. `driver` None: found by probing."""
 
+    reset_sequence: str | None = None  # DTR/RTS into the bootloader first (drivers/reset_lines)
     trust_key: Path | None = None  # a PEM public key trusted for this radio's GBL files
     enter_bootloader_s: float = 10.0  # from ENTER_BOOTLOADER to the bootloader's menu
     confirm_s: float = 30.0  # from `run` to the application answering again
@@ -99,7 +100,12 @@ class RecoveryEngine(UpdateEngine):
     def _identify(self) -> None:
         request = self.request
         try:
-            device = connect(request.port_url, request.driver, baudrate=request.baudrate)
+            device = connect(
+                request.port_url,
+                request.driver,
+                baudrate=request.baudrate,
+                reset_sequence=request.reset_sequence,
+            )
         except (PortNotFound, PortBusy, PortPermissionDenied, UnknownUrlScheme) as error:
             raise UpdateFailed.from_error(
                 Stage.IDENTIFY, FailureClass.PORT_UNAVAILABLE, error
@@ -120,9 +126,9 @@ class RecoveryEngine(UpdateEngine):
             )
         self.link.adopt(device)
         if isinstance(device, GeckoBootloader):
+            by = f"reset sequence {request.reset_sequence}" if request.reset_sequence else "probing"
             self.log.event(
-                "bootloader-found",
-                {"name": device.menu.name, "version": device.version, "by": "probing"},
+                "bootloader-found", {"name": device.menu.name, "version": device.version, "by": by}
             )
             self.context.emit(
                 ev.DeviceIdentified(

@@ -37,6 +37,14 @@ def register(sub: Any) -> None:
         "--driver", metavar="NAME", help="driver to open the port with (default: probing)"
     )
     recover.add_argument(
+        "--reset-sequence",
+        type=reset_sequence_name,
+        metavar="NAME",
+        help="first reset the radio into its bootloader with this DTR/RTS sequence "
+        "(rts-dtr: Sonoff ZBDongle-E and boards wired the same way); the link must carry "
+        "the modem lines (a USB adapter, or rfc2217:// without ?ign_set_control)",
+    )
+    recover.add_argument(
         "--trust-key", metavar="PEM", help="public key the radio's signed .gbl files verify with"
     )
     recover.add_argument("--db", metavar="FILE", help="triage log (default: $BRIDGELAB_DB or ...)")
@@ -44,6 +52,16 @@ def register(sub: Any) -> None:
     recover.add_argument("--site", dest="site_ref", help="site reference for the log")
     recover.add_argument("--json", action="store_true", help="print the result as JSON")
     recover.set_defaults(handler=cmd_recover, json_command="recover")
+
+
+def reset_sequence_name(text: str) -> str:
+    """A known sequence name (or an alias), refused at parse time with the list."""
+    from bridgelab.drivers.reset_lines import UnknownResetSequence, get_sequence
+
+    try:
+        return get_sequence(text).name
+    except UnknownResetSequence as error:
+        raise argparse.ArgumentTypeError(f"{error.message} {error.action}") from error
 
 
 def cmd_recover(args: argparse.Namespace) -> int:
@@ -64,6 +82,7 @@ def cmd_recover(args: argparse.Namespace) -> int:
         baudrate=args.baud,
         line_baud=args.line_rate,
         driver=args.driver,
+        reset_sequence=args.reset_sequence,
         trust_key=Path(args.trust_key) if args.trust_key else None,
         operator=args.operator,
         site_ref=args.site_ref,
