@@ -49,6 +49,11 @@ if TYPE_CHECKING:
 
 WAIT_FOR_COMMAND = 0xFFFFFFFF
 MAX_EXCHANGES = 2_000_000
+# Bytes around one carried-ahead Image Block Response's data (its length prefix, the ZCL
+# header, status, image id, offset, size) and of one Image Block Request coming back.
+ZCL_BLOCK_OVERHEAD = 18
+ZCL_REQUEST_BYTES = 19
+BITS_PER_BYTE = 10  # 8N1
 _Answer = TypeVar("_Answer", p.OtaTunnelResponse, p.OtaTunnelBatchResponse)
 
 
@@ -136,7 +141,7 @@ class OtaServerSession:
         offset, size = start
         mfr, image_type, version = self.image_id
         raw = self.raw
-        end = min(len(raw), offset + size * self.ahead_limit)
+        end = min(len(raw), offset + size * self._ahead_room(size))
         return tuple(
             encode_frame(
                 ImageBlockResponse(mfr, image_type, version, at, raw[at : at + size]),
@@ -144,6 +149,21 @@ class OtaServerSession:
             )
             for at in range(offset, end, size)
         )
+
+    def _ahead_room(self, size: int) -> int:
+        """How many blocks one exchange may carry ahead: the policy's limit, what the
+        bridge's payload takes, and what the line moves both ways within a quarter of the
+        request timeout (at 115200 baud and 1 s, about 28 blocks; at 921600, all 32)."""
+        client = self.context.link.current
+        block_bytes = size + ZCL_BLOCK_OVERHEAD
+        room = self.ahead_limit
+        if client.session is not None:
+            room = min(room, client.session.max_payload // block_bytes - 2)
+        baud = getattr(client.port, "baudrate", None)
+        if isinstance(baud, int) and baud > 0:
+            line_bytes = self.policy.request_timeout_s / 4 * baud / BITS_PER_BYTE
+            room = min(room, int(line_bytes // (block_bytes + ZCL_REQUEST_BYTES)) - 1)
+        return max(room, 0)
 
     def _account_ahead(
         self, answer: p.OtaTunnelBatchResponse, sent: int, first: int, size: int
