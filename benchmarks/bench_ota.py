@@ -118,9 +118,7 @@ def main(argv: list[str]) -> int:
         with emulator_processes([[*pty_args, "--seed", str(seed)] for seed in SEEDS]) as urls:
             runs = [_ota(url, image, POLICY) for url in urls]
         failures += statistics.median(run.ratio for run in runs) < SERIAL_GOAL
-        rows.append(
-            _row("pty opened at 115200, 1 ms, fastest rate", runs, f">= {SERIAL_GOAL}x")
-        )
+        rows.append(_row("pty opened at 115200, 1 ms, fastest rate", runs, f">= {SERIAL_GOAL}x"))
         with emulator_processes([[*pty_args, "--seed", "1"]]) as (url,):
             held = _ota(url, image, replace(POLICY, ota_fastest_line_rate=False))
         rows.append(_row("pty held at 115200, 1 ms (1 run)", [held], ""))
