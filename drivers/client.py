@@ -22,6 +22,7 @@ from bridgelab.drivers.capabilities import Capability
 from bridgelab.drivers.errors import DriverError, LinkLost, NoAnswer, ProtocolError
 from bridgelab.drivers.framing import DecoderStats, Frame, FrameDecoder, FrameKind, encode_frame
 from bridgelab.drivers.link import DEFAULT_BAUD, SerialPort, open_link
+from bridgelab.drivers.reset_lines import link_capabilities
 
 DEFAULT_TIMEOUT_S = 1.0
 HANDSHAKE_TRIES = 3
@@ -125,6 +126,7 @@ class BridgeClient:
     def __init__(self, port: SerialPort, url: str = "") -> None:
         self.port = port
         self.url = url or str(port.port)
+        self.capabilities = type(self).capabilities | link_capabilities(self.url, port)
         self.session: Session | None = None
         self._decoder = FrameDecoder()
         self._lock = threading.Lock()

@@ -24,6 +24,7 @@ from bridgelab.updates import events as ev
 from bridgelab.updates.errors import UpdateFailed
 from bridgelab.updates.link import BridgeLink
 from bridgelab.updates.policy import UpdatePolicy
+from bridgelab.updates.progress import ProgressMeter
 from bridgelab.updates.recorder import SessionLog
 from bridgelab.updates.request import UpdateRequest
 from bridgelab.updates.retry import retry
@@ -83,6 +84,21 @@ class SessionContext:
         self.notices.append(message)
         self.log.event("notice", {"level": level, "code": code, "message": message})
         self.emit(ev.Notice(self.clock.monotonic(), level, code, message))
+
+    def progress(self, meter: ProgressMeter, done: int, total: int, resumed_from: int = 0) -> None:
+        """Log and tell a transfer's progress as `meter` measured it (the caller throttles)."""
+        self.log.progress(done, total, rate_bps=round(meter.rate_bps, 1))
+        self.emit(
+            ev.Progress(
+                self.clock.monotonic(),
+                done,
+                total,
+                meter.rate_bps,
+                meter.eta_s,
+                meter.efficiency,
+                resumed_from,
+            )
+        )
 
     def retry(self, stage: Stage, reason: str, offset: int | None = None) -> None:
         self.retries += 1

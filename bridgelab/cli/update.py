@@ -5,11 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from bridgelab.cli import numbers
 from bridgelab.cli.output import print_json
 from bridgelab.errors import UsageError
+
+if TYPE_CHECKING:
+    from bridgelab.data.store import TriageStore
+    from bridgelab.updates.engine import UpdateEngine, UpdateResult
 
 
 def register(sub: Any) -> None:
@@ -83,6 +87,12 @@ class ProgressPrinter:
         self.tty = out.isatty()
         self._bar_shown = False
 
+    def end_bar(self) -> None:
+        """End the bar's line, if one is drawn, so that what follows starts on its own."""
+        if self._bar_shown:
+            self.out.write("\n")
+            self._bar_shown = False
+
     def __call__(self, event: object) -> None:
         from bridgelab.updates import events as ev
 
@@ -100,9 +110,7 @@ class ProgressPrinter:
         elif isinstance(event, ev.Notice):
             line = f"  {event.level}: {event.message}"
         if line is not None:
-            if self._bar_shown:
-                self.out.write("\n")
-                self._bar_shown = False
+            self.end_bar()
             print(line, file=self.out, flush=True)
 
 
@@ -186,6 +194,26 @@ def _close_store(store: Any) -> str | None:
     return None
 
 
+def run_session(
+    engine: UpdateEngine, store: TriageStore, printer: ProgressPrinter
+) -> tuple[UpdateResult, str | None]:
+    """Run an update or recovery engine to its result, then close the log and the bar.
+
+    Returns the result and what the triage log could not record (None: all of it). On
+    Ctrl-C the session is cancelled and the log closed before the interrupt goes on.
+    """
+    try:
+        result = engine.run()
+    except KeyboardInterrupt:
+        engine.cancel()
+        _close_store(store)
+        raise
+    closing = _close_store(store)
+    printer.end_bar()
+    problem = engine.log.problem
+    return result, str(problem) if problem is not None else closing
+
+
 def cmd_update(args: argparse.Namespace) -> int:
     from bridgelab.updates.engine import UpdateEngine
     from bridgelab.updates.policy import UpdatePolicy
@@ -218,15 +246,7 @@ def cmd_update(args: argparse.Namespace) -> int:
     store = _open_store(args.db)
     printer = ProgressPrinter(sys.stderr)
     engine = UpdateEngine(request, store=store, subscribers=[printer], trace=args.trace)
-    try:
-        result = engine.run()
-    except KeyboardInterrupt:
-        engine.cancel()
-        _close_store(store)
-        raise
-    log_problem = engine.log.problem or _close_store(store)
-    if printer._bar_shown:
-        sys.stderr.write("\n")
+    result, log_problem = run_session(engine, store, printer)
     if log_problem:
         print(
             f"warning: the triage log could not record all of this session ({log_problem}); "

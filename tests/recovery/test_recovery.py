@@ -268,3 +268,31 @@ def test_recovery_over_tcp_from_bridgelab_emulate(gbl_file: Path, store: TriageS
         assert result.ok, result.error
         with connect_bridge(url) as client:  # the bridge persists across connections
             assert client.identity().firmware_version == 0x01030000
+
+
+def test_the_cli_says_a_refused_recovery_once_with_its_next_step(tmp_path: Path) -> None:
+    bad = tmp_path / "bridge.gbl"
+    bad.write_bytes(b"not a gbl")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bridgelab",
+            "recover",
+            "--port",
+            "emu://dead-app",
+            str(bad),
+            "--db",
+            str(tmp_path / "t.db"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("FAILED at validate [image-rejected]: ")
+    assert lines[1].startswith("Next: ") and "GBL" in lines[1]
+    assert lines[2].startswith("Time per stage: identify ")  # the one engine timed it
+    assert lines[3].startswith("Logged as session ")
