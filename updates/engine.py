@@ -17,7 +17,7 @@ from dataclasses import replace
 from bridgelab.clock import Clock, clock_for_url
 from bridgelab.data.errors import StoreError
 from bridgelab.data.failures import FailureClass, FinalState, Stage
-from bridgelab.data.records import DeviceInfo, ImageInfo, Mode, SessionStart
+from bridgelab.data.records import ImageInfo, Mode, SessionStart
 from bridgelab.data.store import TriageStore
 from bridgelab.drivers import protocol as p
 from bridgelab.drivers.client import BridgeClient
@@ -293,20 +293,8 @@ class UpdateEngine:
             "join_state": join.state.label,
             "update_state": update.state.name.lower() if update else None,
         }
-        self.log.device(
-            DeviceInfo(
-                eui64=identity.eui64,
-                manufacturer_code=identity.manufacturer_code,
-                model=identity.model,
-                hardware_version=identity.hardware_version,
-                serial_number=identity.serial_number,
-                identity=info,
-            )
-        )
         self.log.update(version_before=identity.firmware_version, port_url=self.link.url)
-        self.context.emit(
-            ev.DeviceIdentified(self.clock.monotonic(), identity.eui64, info, join.state.label)
-        )
+        self.context.identified(identity, info, join.state.label)
 
     def _read_update_state(self, total_s: float) -> p.UpdateStatusResponse | None:
         """UPDATE_STATUS with the same bounded retry as every request; None for a bridge

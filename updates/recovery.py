@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from bridgelab.data.failures import FailureClass, Stage
-from bridgelab.data.records import DeviceInfo, ImageInfo, SessionStart
+from bridgelab.data.records import ImageInfo, SessionStart
 from bridgelab.data.store import TriageStore
 from bridgelab.drivers import xmodem as xm
 from bridgelab.drivers.client import BridgeClient, probe_service
@@ -41,7 +41,6 @@ from bridgelab.drivers.errors import (
 from bridgelab.drivers.factory import connect
 from bridgelab.drivers.gecko_bootloader import DRIVER_NAME, GeckoBootloader
 from bridgelab.drivers.link import SerialPort
-from bridgelab.drivers.protocol import IdentityResponse
 from bridgelab.drivers.versions import format_version
 from bridgelab.errors import BridgeLabError
 from bridgelab.firmware.errors import FirmwareError
@@ -139,25 +138,9 @@ class RecoveryEngine(UpdateEngine):
                 )
             )
             return
-        self.identity = self._identified(device)
-        self.log.update(version_before=self.identity.firmware_version)
-
-    def _identified(self, client: BridgeClient) -> IdentityResponse:
-        identity = client.identity()
-        self.log.device(
-            DeviceInfo(
-                eui64=identity.eui64,
-                manufacturer_code=identity.manufacturer_code,
-                model=identity.model,
-                hardware_version=identity.hardware_version,
-                serial_number=identity.serial_number,
-                identity=identity.to_dict(),
-            )
-        )
-        self.context.emit(
-            ev.DeviceIdentified(self.clock.monotonic(), identity.eui64, identity.to_dict(), "")
-        )
-        return identity
+        identity = self.identity = device.identity()
+        self.log.update(version_before=identity.firmware_version)
+        self.context.identified(identity)
 
     # ----------------------------------------------------------------- validate
 
@@ -238,9 +221,10 @@ class RecoveryEngine(UpdateEngine):
                 port.close()
             raise
         self.link.adopt(client)
-        identity = self._identified(client)
+        identity = client.identity()
         self.version_after = identity.firmware_version
         self.log.update(version_after=identity.firmware_version)
+        self.context.identified(identity)
         if self.identity is not None and identity.eui64 != self.identity.eui64:
             raise UpdateFailed(
                 Stage.CONFIRM,

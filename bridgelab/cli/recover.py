@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bridgelab.cli import numbers
 from bridgelab.cli.output import print_json
+from bridgelab.cli.update import add_session_arguments
 
 
 def register(sub: Any) -> None:
@@ -22,20 +22,7 @@ def register(sub: Any) -> None:
         "update. Exit 0 only on a confirmed recovery.",
     )
     recover.add_argument("image", metavar="IMAGE.gbl", help="Gecko Bootloader image")
-    recover.add_argument("--port", required=True, metavar="URL", help="port or URL")
-    recover.add_argument(
-        "--baud", type=numbers.baud_rate, default=115200, help="baud rate (115200)"
-    )
-    recover.add_argument(
-        "--line-rate",
-        type=numbers.baud_rate,
-        metavar="BAUD",
-        help="the line's baud rate where the link cannot tell (socket://, a pty): line "
-        "efficiency is reported only where the rate is known",
-    )
-    recover.add_argument(
-        "--driver", metavar="NAME", help="driver to open the port with (default: probing)"
-    )
+    add_session_arguments(recover)
     recover.add_argument(
         "--reset-sequence",
         type=reset_sequence_name,
@@ -47,10 +34,6 @@ def register(sub: Any) -> None:
     recover.add_argument(
         "--trust-key", metavar="PEM", help="public key the radio's signed .gbl files verify with"
     )
-    recover.add_argument("--db", metavar="FILE", help="triage log (default: $BRIDGELAB_DB or ...)")
-    recover.add_argument("--operator", help="engineer's name for the log")
-    recover.add_argument("--site", dest="site_ref", help="site reference for the log")
-    recover.add_argument("--json", action="store_true", help="print the result as JSON")
     recover.set_defaults(handler=cmd_recover, json_command="recover")
 
 
@@ -71,21 +54,17 @@ def cmd_recover(args: argparse.Namespace) -> int:
         describe_result,
         result_document,
         run_session,
+        session_fields,
         stage_times,
     )
     from bridgelab.drivers.versions import display_version
     from bridgelab.updates.recovery import RecoveryEngine, RecoveryRequest
 
     request = RecoveryRequest(
-        port_url=args.port,
         image_path=Path(args.image),
-        baudrate=args.baud,
-        line_baud=args.line_rate,
-        driver=args.driver,
         reset_sequence=args.reset_sequence,
         trust_key=Path(args.trust_key) if args.trust_key else None,
-        operator=args.operator,
-        site_ref=args.site_ref,
+        **session_fields(args),
     )
     store = _open_store(args.db)
     printer = ProgressPrinter(sys.stderr)

@@ -25,17 +25,11 @@ def register(sub: Any) -> None:
         "bridge is back on the HAN. Exit 0 only on a confirmed update.",
     )
     update.add_argument("image", metavar="IMAGE", help="OTA/GBCS upgrade file")
-    update.add_argument("--port", required=True, metavar="URL", help="port or URL (emu://demo)")
+    add_session_arguments(update)
     update.add_argument("--mode", choices=("local", "ota"), default="local")
     update.add_argument("--trust", metavar="DIR", help="folder of trusted manufacturer keys")
     update.add_argument("--allow-downgrade", action="store_true", help="permit an older image")
     update.add_argument("--reason", metavar="TEXT", help="why the downgrade (required with it)")
-    update.add_argument("--baud", type=numbers.baud_rate, default=115200, help="baud rate (115200)")
-    update.add_argument(
-        "--db", metavar="FILE", help="triage log (default: $BRIDGELAB_DB or the user data folder)"
-    )
-    update.add_argument("--operator", help="engineer's name for the log")
-    update.add_argument("--site", dest="site_ref", help="site reference for the log")
     update.add_argument("--trace", action="store_true", help="also log every frame (raw trace)")
     update.add_argument(
         "--healthy-s",
@@ -54,17 +48,6 @@ def register(sub: Any) -> None:
         action="store_true",
         help="refuse an image with bytes after its total size or not exactly one upgrade image",
     )
-    update.add_argument(
-        "--driver", metavar="NAME", help="driver to open the port with (default: probing)"
-    )
-    update.add_argument("--json", action="store_true", help="print the result as JSON")
-    update.add_argument(
-        "--line-rate",
-        type=numbers.baud_rate,
-        metavar="BAUD",
-        help="the line's baud rate where the link cannot tell (socket://, a pty): line "
-        "efficiency is reported only where the rate is known",
-    )
     update.set_defaults(handler=cmd_update, json_command="update")
 
     campaign = sub.add_parser(
@@ -77,6 +60,41 @@ def register(sub: Any) -> None:
     campaign.add_argument("--db", metavar="FILE", help="triage log")
     campaign.add_argument("--json", action="store_true", help="print the summary as JSON")
     campaign.set_defaults(handler=cmd_campaign, json_command="campaign")
+
+
+def add_session_arguments(parser: Any) -> None:
+    """The options of every engine session (`update`, `recover`): the port and its line,
+    the driver, the triage log and who is logged, JSON out (`session_fields` reads them)."""
+    parser.add_argument("--port", required=True, metavar="URL", help="port or URL (emu://demo)")
+    parser.add_argument("--baud", type=numbers.baud_rate, default=115200, help="baud rate (115200)")
+    parser.add_argument(
+        "--line-rate",
+        type=numbers.baud_rate,
+        metavar="BAUD",
+        help="the line's baud rate where the link cannot tell (socket://, a pty): line "
+        "efficiency is reported only where the rate is known",
+    )
+    parser.add_argument(
+        "--driver", metavar="NAME", help="driver to open the port with (default: probing)"
+    )
+    parser.add_argument(
+        "--db", metavar="FILE", help="triage log (default: $BRIDGELAB_DB or the user data folder)"
+    )
+    parser.add_argument("--operator", help="engineer's name for the log")
+    parser.add_argument("--site", dest="site_ref", help="site reference for the log")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def session_fields(args: argparse.Namespace) -> dict[str, Any]:
+    """The request fields `add_session_arguments` gave (an `UpdateRequest`'s keywords)."""
+    return {
+        "port_url": args.port,
+        "baudrate": args.baud,
+        "line_baud": args.line_rate,
+        "driver": args.driver,
+        "operator": args.operator,
+        "site_ref": args.site_ref,
+    }
 
 
 class ProgressPrinter:
@@ -228,20 +246,15 @@ def cmd_update(args: argparse.Namespace) -> int:
     image = Path(args.image)
     policy = UpdatePolicy() if args.healthy_s is None else UpdatePolicy(healthy_s=args.healthy_s)
     request = UpdateRequest(
-        port_url=args.port,
         image_path=image,
         mode=args.mode,
         trust_dir=Path(args.trust) if args.trust else None,
         allow_downgrade=args.allow_downgrade,
         downgrade_reason=args.reason,
-        baudrate=args.baud,
-        operator=args.operator,
-        site_ref=args.site_ref,
         policy=policy,
-        line_baud=args.line_rate,
         image_form=None if args.form == "auto" else args.form,
         strict_image=args.strict,
-        driver=args.driver,
+        **session_fields(args),
     )
     store = _open_store(args.db)
     printer = ProgressPrinter(sys.stderr)
