@@ -362,6 +362,8 @@ class EmulatedBridge:
 
     def _set_baud(self, request: p.AnyRequest, seq: int) -> Reply:
         assert isinstance(request, p.SetBaud)
+        if self.faults.refuse_baud:
+            return self._refuse(request, seq, p.Status.NOT_SUPPORTED, "rate switching is off")
         if request.baud not in self.profile.baud_rates:
             rates = ", ".join(str(b) for b in self.profile.baud_rates)
             return self._refuse(request, seq, p.Status.NOT_SUPPORTED, f"supported: {rates}")
@@ -675,6 +677,16 @@ class EmulatedBridge:
             return refusal
         return self._ok(request, seq, self.ota.exchange(request.zcl_frame, self.firmware_version))
 
+    def _ota_tunnel_batch(self, request: p.AnyRequest, seq: int) -> Reply:
+        assert isinstance(request, p.OtaTunnelBatch)
+        if not self.profile.ota_tunnel_batch:
+            return self._refuse(request, seq, p.Status.UNKNOWN_COMMAND, "command not supported")
+        refusal = self._ota_refusal(request, seq)
+        if refusal is not None:
+            return refusal
+        body = self.ota.exchange_batch(request.zcl_frame, request.ahead, self.firmware_version)
+        return self._ok(request, seq, body)
+
     def _ota_status(self, request: p.AnyRequest, seq: int) -> Reply:
         if not self.profile.ota_capable:
             return self._refuse(request, seq, p.Status.NOT_SUPPORTED, "no OTA client")
@@ -716,6 +728,7 @@ _HANDLERS: dict[type[p.AnyRequest], Callable[[EmulatedBridge, p.AnyRequest, int]
     p.GetUpdateStatus: EmulatedBridge._update_status,
     p.UpdateSegment: EmulatedBridge._update_segment,
     p.OtaTunnel: EmulatedBridge._ota_tunnel,
+    p.OtaTunnelBatch: EmulatedBridge._ota_tunnel_batch,
     p.GetOtaStatus: EmulatedBridge._ota_status,
 }
 
