@@ -503,9 +503,10 @@ class UpdateEngine:
         """UPDATE_CONFIRM, then read back that the bridge no longer runs a trial: success is
         reported only for an image that survives the next reboot.
 
-        The read-back goes out right behind the confirm (the bridge answers in order, so it
-        sees the confirm's effect): one round trip for both. If the confirm had to be sent
-        again, that early answer predates the repeat and is not used."""
+        The read-back goes out right behind the confirm: one round trip for both. Its
+        answer is taken only when it shows the trial over, which no read from before the
+        confirm can show; else (the confirm sent again, or a link that reordered the two)
+        the state is read again now."""
         client = self.link.current
         confirm, status = p.UpdateConfirm(), p.GetUpdateStatus()
         confirm_sent = client.submit(confirm)
@@ -516,7 +517,7 @@ class UpdateEngine:
         if self.context.retries != retries_before:
             client.forget(status_sent)
             early = None
-        if self._on_trial(status, early):
+        if self._on_trial(status, early) and (early is None or self._on_trial()):
             raise UpdateFailed(
                 Stage.CONFIRM,
                 FailureClass.DEVICE_ERROR,

@@ -170,6 +170,7 @@ class SelectiveRepeatTransfer(WindowedTransfer):
         self.client = client
         self.next_new = resumed_from
         self.line_free = 0.0  # when what was sent has left the host, at line rate
+        self.ahead_count = 0  # segments sent ahead of the begin's answer and adopted
         adopted = (
             resumed_from == 0
             and self.retries == retries_before  # else they reached the bridge before it began
@@ -243,6 +244,7 @@ class SelectiveRepeatTransfer(WindowedTransfer):
             self.inflight[pending] = _Flight(tx, segment, expected + self._margin(1), expected)
             self.next_new = segment.end
         self.line_free = line_free
+        self.ahead_count = len(ahead)
 
     @staticmethod
     def _forget_ahead(client: BridgeClient, ahead: list[tuple[_Segment, Pending]]) -> None:
@@ -375,6 +377,15 @@ class SelectiveRepeatTransfer(WindowedTransfer):
             self._observe(flight_done, now)
             error = done.error
             if error is not None:
+                if (
+                    isinstance(error, p.DeviceStatusError)
+                    and error.status == p.Status.NOT_ALLOWED
+                    and flight_done.tx < self.ahead_count
+                ):
+                    # Sent ahead, it reached the bridge before its UPDATE_BEGIN (a link
+                    # that reorders frames): not held, so as good as lost.
+                    self._mark_lost(flight_done.segment)
+                    continue
                 if isinstance(error, p.DeviceStatusError):
                     raise self._device_failure(error)
                 raise error

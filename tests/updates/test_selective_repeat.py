@@ -133,6 +133,19 @@ def test_the_first_segments_go_out_behind_the_begin_and_only_once(
     assert all(count == 1 for count in lengths.values())
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_segments_sent_ahead_survive_a_link_that_reorders_frames(
+    profiles: dict[str, Path], image: Path, seed: int
+) -> None:
+    """A segment that overtakes its UPDATE_BEGIN is refused ("no transfer open"): it is
+    sent again, not taken for the bridge's failure; a read-back that overtakes the
+    confirm is read again."""
+    url = _url(profiles["demo"], "reorder-rate=0.3", seed) + "&baud=921600&latency_ms=2"
+    result, _, _ = _update(url, image)
+    assert result.ok, result.error
+    assert result.version_after == 0x01030000
+
+
 def test_nothing_is_sent_ahead_of_a_resumed_download(
     profiles: dict[str, Path], image: Path, tmp_path: Path
 ) -> None:
