@@ -35,9 +35,11 @@ typecheck: $(STAMP)
 		| sed -E 's#^bridgelab/($(shell echo $(LAYERS) | tr ' ' '|'))/#\1/#'; \
 		exit $${PIPESTATUS[0]}
 
-# QT_QPA_PLATFORM=offscreen: tests open real Qt widgets with no display.
+# QT_QPA_PLATFORM=offscreen: tests open real Qt widgets with no display. The tests run in
+# one worker process per core (pytest-xdist); PYTEST_WORKERS=0 runs them in this process.
+PYTEST_WORKERS ?= auto
 pytest: $(STAMP)
-	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest $(PYTEST_ARGS)
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)

@@ -9,6 +9,7 @@ a `StoreError` subclass and is left exactly as it was.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from contextlib import closing
@@ -103,11 +104,15 @@ def inspect_db_file(path: Path) -> DbFileState:
         return DbFileState(path, exists=False, version=0)
     if not path.is_file():
         raise NotATriageDb(f"{path} is a folder, not a triage log file.")
-    file_size = path.stat().st_size
-    if file_size == 0:
-        return DbFileState(path, exists=True, version=0)
     with path.open("rb") as handle:
         header = handle.read(HEADER_SIZE)
+        # The size is taken after the header, from the same open file: a writer in
+        # another process can only grow the file between the two reads, so the size
+        # is never older than the page count the header promises (taken before, a
+        # log that another process was filling looked cut short).
+        file_size = os.fstat(handle.fileno()).st_size
+    if file_size == 0:
+        return DbFileState(path, exists=True, version=0)
     _check_header(path, header, file_size)
     deadline = time.monotonic() + INSPECT_TIME_LIMIT_S
     try:

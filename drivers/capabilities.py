@@ -3,6 +3,9 @@
 Every driver declares a set of `Capability` and implements those parts only; callers ask
 `has()` before they use one and, when it is missing, say so with `not_available()` instead
 of showing a made-up value ("join status: not available through the bootloader").
+
+`RESET_LINES` belongs to the link, not the driver: an open device has it when its port can
+drive DTR/RTS (`drivers/reset_lines.py`), so a reset-line sequence can reach the radio.
 """
 
 from __future__ import annotations
@@ -22,6 +25,11 @@ class Capability(enum.Enum):
     BOOTLOADER_UPLOAD = "bootloader upload"
     ENTER_BOOTLOADER = "enter bootloader"
     LEAVE_BOOTLOADER = "leave bootloader"
+    RESET_LINES = "reset lines (DTR/RTS)"
+
+
+# What the link, not the driver, decides.
+LINK_CAPABILITIES = frozenset({Capability.RESET_LINES})
 
 
 ALL = frozenset(Capability)
@@ -46,6 +54,8 @@ def has(device: Device, capability: Capability) -> bool:
 
 def not_available(device: Device, capability: Capability) -> str:
     """ "join status: not available through the bootloader"."""
+    if capability in LINK_CAPABILITIES:
+        return f"{capability.value}: not available on this link"
     return f"{capability.value}: not available through {device.reached_through}"
 
 

@@ -22,12 +22,14 @@ from bridgelab.drivers.capabilities import Capability
 from bridgelab.drivers.errors import DriverError, LinkLost, NoAnswer, ProtocolError
 from bridgelab.drivers.framing import DecoderStats, Frame, FrameDecoder, FrameKind, encode_frame
 from bridgelab.drivers.link import DEFAULT_BAUD, SerialPort, open_link
+from bridgelab.drivers.reset_lines import link_capabilities
 
 DEFAULT_TIMEOUT_S = 1.0
 HANDSHAKE_TRIES = 3
 HANDSHAKE_TIMEOUT_S = 0.5
 PROBE_TRIES = 3
 PROBE_TIMEOUT_S = 0.3
+BAUD_FALLBACK_S = 1.1  # the device's own fallback (1 s after SET_BAUD), and a margin
 
 EventListener = Callable[[p.Event], None]
 # (direction "tx"/"rx", frame bytes as sent or received, monotonic time)
@@ -124,6 +126,7 @@ class BridgeClient:
     def __init__(self, port: SerialPort, url: str = "") -> None:
         self.port = port
         self.url = url or str(port.port)
+        self.capabilities = type(self).capabilities | link_capabilities(self.url, port)
         self.session: Session | None = None
         self._decoder = FrameDecoder()
         self._lock = threading.Lock()
@@ -402,17 +405,29 @@ class BridgeClient:
     def set_baud(self, baud: int) -> bool:
         """Switch both ends to `baud`; fall back to the old rate if the new one fails.
 
-        Returns True when the new rate works. The device reverts by itself unless a valid
-        frame reaches it at the new rate within a second.
+        Returns True when the new rate works, False when both ends are back at the old one
+        (the new rate did not answer, the port would not take it, or the SET_BAUD answer
+        was lost). The device reverts by itself unless a valid frame reaches it at the new
+        rate within a second, so a failed switch costs that second. Raises
+        DeviceStatusError when the device refuses the rate (nothing changed), and NoAnswer
+        when the old rate does not answer after the fallback either.
         """
         old = self.port.baudrate
-        self.call_empty(p.SetBaud(baud))
-        self.port.baudrate = baud
         try:
+            self.call_empty(p.SetBaud(baud))
+        except NoAnswer:
+            self._await_baud_fallback(old)  # it may have switched: let it come back
+            return False
+        try:
+            self.port.baudrate = baud
             self.ping(timeout_s=0.5)
             return True
-        except (NoAnswer, ProtocolError):
-            self.port.baudrate = old
-            time.sleep(1.1)  # let the device's own fallback timer expire
-            self.ping(timeout_s=1.0)
+        except (NoAnswer, ProtocolError, ValueError, SerialException, OSError):
+            self._await_baud_fallback(old)
             return False
+
+    def _await_baud_fallback(self, old: int) -> None:
+        with contextlib.suppress(ValueError, SerialException, OSError):
+            self.port.baudrate = old
+        time.sleep(BAUD_FALLBACK_S)  # let the device's own fallback timer expire
+        self.ping(timeout_s=1.0)

@@ -7,6 +7,10 @@ question on it, cheapest first (drivers that claim the port's USB VID:PID go bef
 others at equal cost), and the first that is answered takes the open port. A port that
 answers nothing raises NoAnswer naming what was tried.
 
+With `reset_sequence` (a name from `drivers/reset_lines.py`), the port's DTR/RTS play that
+sequence first and the radio's Gecko Bootloader is taken as the device (no probing): the
+way into a radio whose application cannot be asked.
+
 `connect_bridge()` is the same for callers that need the service protocol itself (the
 update engine, campaigns): a radio that answers only as its bootloader is refused with
 `BootloaderOnly`, whose action is the recovery command.
@@ -59,11 +63,21 @@ def probe_order(url: str, drivers: dict[str, DriverInfo] | None = None) -> list[
     return sorted(probing, key=lambda d: (d.probe_cost, usb is None or usb not in d.usb_ids))
 
 
-def connect(url: str, driver: str | None = None, *, baudrate: int = DEFAULT_BAUD) -> Device:
-    """Open `url` with the named driver, the URL's own driver, or the first that answers.
+def connect(
+    url: str,
+    driver: str | None = None,
+    *,
+    baudrate: int = DEFAULT_BAUD,
+    reset_sequence: str | None = None,
+) -> Device:
+    """Open `url` with the named driver, the URL's own driver, or the first that answers;
+    or, with `reset_sequence`, reset the radio into its bootloader and take that.
 
-    Raises the link errors of `open_link`, UnknownDriver for a bad name, or NoAnswer.
+    Raises the link errors of `open_link`, UnknownDriver for a bad name, NoAnswer, and
+    for a reset sequence UnknownResetSequence or ModemLinesUnavailable.
     """
+    if reset_sequence:
+        return _reset_into_bootloader(url, driver, reset_sequence, baudrate)
     drivers = available_drivers()
     if driver:
         opened: Device = get_driver(driver).connect(url, baudrate=baudrate)
@@ -82,6 +96,21 @@ def connect(url: str, driver: str | None = None, *, baudrate: int = DEFAULT_BAUD
         with contextlib.suppress(SerialException, OSError):
             port.close()
         raise
+
+
+def _reset_into_bootloader(url: str, driver: str | None, name: str, baudrate: int) -> Device:
+    from bridgelab.drivers.gecko_bootloader import DRIVER_NAME, GeckoBootloader
+    from bridgelab.drivers.reset_lines import get_sequence
+
+    sequence = get_sequence(name)
+    if driver and driver != DRIVER_NAME:
+        raise DriverError(
+            f"A reset sequence starts the radio's bootloader, which the {driver} driver "
+            "does not speak.",
+            code="wrong-driver",
+            action=f"Leave --driver out (or use --driver {DRIVER_NAME}) with --reset-sequence.",
+        )
+    return GeckoBootloader.reset_into(url, sequence, baudrate=baudrate)
 
 
 def attach_first(port: SerialPort, url: str, order: list[DriverInfo]) -> Device:

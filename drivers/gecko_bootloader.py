@@ -25,8 +25,15 @@ from serial.serialutil import SerialException
 
 from bridgelab.drivers import xmodem as xm
 from bridgelab.drivers.capabilities import Capability
-from bridgelab.drivers.errors import DeviceRefused, DriverError, LinkLost, NoAnswer
+from bridgelab.drivers.errors import DeviceRefused, DriverError, LinkError, LinkLost, NoAnswer
 from bridgelab.drivers.link import DEFAULT_BAUD, SerialPort, open_link
+from bridgelab.drivers.reset_lines import (
+    ModemLinesUnavailable,
+    ResetSequence,
+    link_capabilities,
+    modem_line_problem,
+    play,
+)
 
 DRIVER_NAME = "gecko-bootloader"
 PROMPT = b"BL > "
@@ -126,6 +133,7 @@ class GeckoBootloader:
         self.port = port
         self.url = url
         self.menu = menu
+        self.capabilities = type(self).capabilities | link_capabilities(url, port)
         self._open = True
 
     @classmethod
@@ -133,6 +141,50 @@ class GeckoBootloader:
         port = open_link(url, baudrate=baudrate)
         try:
             return cls.attach(port, url)
+        except BaseException:
+            with contextlib.suppress(SerialException, OSError):
+                port.close()
+            raise
+
+    @classmethod
+    def reset_into(
+        cls, url: str, sequence: ResetSequence, *, baudrate: int = DEFAULT_BAUD
+    ) -> GeckoBootloader:
+        """Open `url`, play `sequence` on its DTR/RTS and take the bootloader the radio
+        restarts into. Raises ModemLinesUnavailable (the link has no lines), NoAnswer (no
+        menu within the sequence's boot wait: lines not wired, or another board's
+        sequence) and the link errors of `open_link`."""
+        problem = modem_line_problem(url)  # what the URL alone tells, before opening
+        if problem is not None:
+            raise ModemLinesUnavailable(
+                f"Cannot play the {sequence.name} reset sequence: {problem}."
+            )
+        try:
+            port = open_link(url, baudrate=baudrate)
+        except LinkError as error:
+            # pyserial's rfc2217:// asserts DTR and RTS as it opens and waits for the server
+            # to confirm; a server that cannot drive them never does.
+            if "option 'control'" not in str(error.__cause__):
+                raise
+            raise ModemLinesUnavailable(
+                f"{url}: the RFC 2217 server did not confirm the DTR/RTS change made as "
+                "the port opens, so it cannot drive the lines (ser2net does not on a port "
+                "without modem lines, such as a pty)."
+            ) from error
+        try:
+            play(port, url, sequence)
+            with contextlib.suppress(SerialException, OSError):
+                port.reset_input_buffer()  # whatever the application said on its way down
+            try:
+                return cls.attach(port, url, wait_s=sequence.boot_wait_s)
+            except NoAnswer as error:
+                raise NoAnswer(
+                    f"{url}: no Gecko Bootloader menu within {sequence.boot_wait_s:g} s of "
+                    f"the {sequence.name} reset sequence.",
+                    action="Check that this adapter's DTR and RTS are wired to the radio's "
+                    "reset and bootloader pins and that the sequence is this board's; or "
+                    "leave --reset-sequence out to ask a running application.",
+                ) from error
         except BaseException:
             with contextlib.suppress(SerialException, OSError):
                 port.close()

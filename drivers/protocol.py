@@ -53,6 +53,7 @@ class Command(enum.IntEnum):
     UPDATE_SEGMENT = 0x27
     OTA_TUNNEL = 0x30
     OTA_STATUS = 0x31
+    OTA_TUNNEL_BATCH = 0x32
 
 
 class EventCode(enum.IntEnum):
@@ -482,6 +483,35 @@ class OtaTunnel(Request[OtaTunnelResponse], command=Command.OTA_TUNNEL):
 
 
 @dataclass(frozen=True)
+class OtaTunnelBatchResponse(Message, command=Command.OTA_TUNNEL_BATCH):
+    """The device's virtual clock, how many of the request's `ahead` frames its OTA client
+    was handed, and every ZCL frame the client sent meanwhile, in the order sent."""
+
+    clock_ms: U64
+    delivered: U8
+    frames: Annotated[tuple[bytes, ...], codec.Array(codec.Prefixed(codec.u8), count=codec.u8)] = (
+        field(default_factory=tuple)
+    )
+
+
+@dataclass(frozen=True)
+class OtaTunnelBatch(Request[OtaTunnelBatchResponse], command=Command.OTA_TUNNEL_BATCH):
+    """OTA_TUNNEL with the server's next answers ready: `zcl_frame` is handed to the
+    client as OTA_TUNNEL would; then each of `ahead` (Image Block Responses for the
+    requests the server expects next) is handed over only if it answers the Image Block
+    Request the client has out (same image, same offset, a size it accepts). The device
+    stops at the first that does not, so a stop-and-wait client gets its blocks with one
+    service-protocol round trip per batch, and each block still costs its radio round trip
+    on the device's clock. A device without this command answers UNKNOWN_COMMAND and the
+    host falls back to OTA_TUNNEL."""
+
+    zcl_frame: Annotated[bytes, codec.Prefixed(codec.u8)] = b""
+    ahead: Annotated[tuple[bytes, ...], codec.Array(codec.Prefixed(codec.u8), count=codec.u8)] = (
+        field(default_factory=tuple)
+    )
+
+
+@dataclass(frozen=True)
 class OtaStatusResponse(Message, command=Command.OTA_STATUS):
     upgrade_status: U8  # ZCL ImageUpgradeStatus
     file_offset: U32
@@ -553,6 +583,7 @@ REQUESTS: dict[int, type[Request[Any]]] = {
         GetUpdateStatus,
         UpdateSegment,
         OtaTunnel,
+        OtaTunnelBatch,
         GetOtaStatus,
     )
 }

@@ -8,6 +8,7 @@ link, its pacing and the faults that act on bytes and frames.
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from bridgelab.emulator.flash import Download, Flash
 from bridgelab.emulator.gecko_bootloader import EmulatedGeckoBootloader
 from bridgelab.emulator.ota_port import OtaPort
 from bridgelab.emulator.profiles import Profile
+from bridgelab.emulator.reset_circuit import Boot, ResetCircuit
 from bridgelab.zigbee.install_code import derive_link_key, parse_install_code
 from bridgelab.zigbee.ota_client import OtaDeviceIdentity
 
@@ -112,6 +114,9 @@ class EmulatedBridge:
             on_run=self._run_from_bootloader,
         )
         self._enter_bootloader_pending = False
+        # DTR/RTS to the radio's reset and bootloader pins, reached only where the host's
+        # link carries modem lines (`bridgelab emulate --tcp ... --rfc2217`).
+        self.reset_circuit = ResetCircuit()
         # The service protocol version agreed at the last HELLO (RAM: a reboot forgets it),
         # the segments held out of order in a version-2 transfer (RAM too), and what the
         # current transfer received, for tests that count frames on the bridge's side.
@@ -216,8 +221,32 @@ class EmulatedBridge:
             self._note(0x0004, "restarting into the bootloader")
             self.bootloader.enter(now)
 
+    def set_reset_lines(self, dtr: bool, rts: bool) -> None:
+        """The host's DTR/RTS as they are now (True: asserted), through the board's reset
+        circuit: a reset holds the whole radio silent until it is released."""
+        now = self._clock()
+        if self.reset_circuit.set_lines(dtr, rts, now):
+            self._note(0x0005, "reset pin held by the host (RTS)")
+            self.power_cycle()  # RAM is lost as in any reset; flash stays
+            self._down_until = math.inf  # until released and started (`_poll_reset`)
+            self.bootloader.hold_in_reset()
+
+    def _poll_reset(self, now: float) -> None:
+        boot = self.reset_circuit.poll(now)
+        if boot is None:
+            return
+        if boot is Boot.APPLICATION and self.bootloader.start_application():
+            self.reboot(p.RebootReason.POWER_ON)
+            return
+        pin = "held" if boot is Boot.BOOTLOADER else "released, no valid application"
+        self._note(0x0006, f"out of reset, bootloader pin {pin}: the bootloader runs")
+        self.bootloader.enter(now)
+
     def next_deadline(self) -> float | None:
         times = [t for t in (self._down_until, self._rejoin_at, self._activate_at) if t]
+        reset_deadline = self.reset_circuit.next_deadline()
+        if reset_deadline is not None:
+            times.append(reset_deadline)
         bootloader_deadline = self.bootloader.next_deadline()
         if bootloader_deadline is not None:
             times.append(bootloader_deadline)
@@ -229,6 +258,7 @@ class EmulatedBridge:
 
     def poll(self) -> None:
         now = self._clock()
+        self._poll_reset(now)
         if self._down_until is not None and now >= self._down_until:
             self._boot()
         if self._activate_at is not None and now >= self._activate_at and not self.is_down:
@@ -332,6 +362,8 @@ class EmulatedBridge:
 
     def _set_baud(self, request: p.AnyRequest, seq: int) -> Reply:
         assert isinstance(request, p.SetBaud)
+        if self.faults.refuse_baud:
+            return self._refuse(request, seq, p.Status.NOT_SUPPORTED, "rate switching is off")
         if request.baud not in self.profile.baud_rates:
             rates = ", ".join(str(b) for b in self.profile.baud_rates)
             return self._refuse(request, seq, p.Status.NOT_SUPPORTED, f"supported: {rates}")
@@ -645,6 +677,16 @@ class EmulatedBridge:
             return refusal
         return self._ok(request, seq, self.ota.exchange(request.zcl_frame, self.firmware_version))
 
+    def _ota_tunnel_batch(self, request: p.AnyRequest, seq: int) -> Reply:
+        assert isinstance(request, p.OtaTunnelBatch)
+        if not self.profile.ota_tunnel_batch:
+            return self._refuse(request, seq, p.Status.UNKNOWN_COMMAND, "command not supported")
+        refusal = self._ota_refusal(request, seq)
+        if refusal is not None:
+            return refusal
+        body = self.ota.exchange_batch(request.zcl_frame, request.ahead, self.firmware_version)
+        return self._ok(request, seq, body)
+
     def _ota_status(self, request: p.AnyRequest, seq: int) -> Reply:
         if not self.profile.ota_capable:
             return self._refuse(request, seq, p.Status.NOT_SUPPORTED, "no OTA client")
@@ -686,6 +728,7 @@ _HANDLERS: dict[type[p.AnyRequest], Callable[[EmulatedBridge, p.AnyRequest, int]
     p.GetUpdateStatus: EmulatedBridge._update_status,
     p.UpdateSegment: EmulatedBridge._update_segment,
     p.OtaTunnel: EmulatedBridge._ota_tunnel,
+    p.OtaTunnelBatch: EmulatedBridge._ota_tunnel_batch,
     p.GetOtaStatus: EmulatedBridge._ota_status,
 }
 

@@ -202,6 +202,10 @@ class Endpoint:
     def _receive(self, frame: Frame, ready_at: float) -> None:
         """Line faults on the way in: a frame lost, duplicated or overtaken by the next."""
         faults = self.device.faults
+        self._check_baud_probation(time.monotonic())
+        if faults.deaf_after_baud and self._baud_probation_until is not None:
+            self.stats.dropped_frames += 1  # at the new rate nothing reads as a frame
+            return
         if self._chance(faults.drop_rate) or self._chance(faults.drop_in_rate):
             self.stats.dropped_frames += 1
             dropped = self.stats.dropped_requests
@@ -353,12 +357,14 @@ class Endpoint:
     # ----------------------------------------------------------------- baud switching
 
     def _switch_baud(self, baud: int) -> None:
+        # The probation runs on an unpaced link too (where the rate itself means nothing),
+        # so that a switch that goes wrong (`deaf-after-baud`) falls back the same way.
+        self._baud_probation_until = max(self._tx_cursor, time.monotonic()) + BAUD_FALLBACK_S
         if self.link.baud is None:
             return
         self._baud_before = self.link.baud
         # The response goes out at the old rate; the new rate applies after it.
         self.link = LinkModel(baud, self.link.latency_s, self.link.flash_timing)
-        self._baud_probation_until = self._tx_cursor + BAUD_FALLBACK_S
 
     def _check_baud_probation(self, now: float) -> None:
         if self._baud_probation_until is not None and now > self._baud_probation_until:

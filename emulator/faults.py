@@ -69,6 +69,10 @@ class Faults:
     power_cycle_after: int | None = None  # power lost right after answering request N
     lose_reply: int | None = None  # the answer to request N never reaches the host
     dup_reply: int | None = None  # the answer to request N reaches the host twice
+    # Line-rate switches (SET_BAUD): refused outright, or accepted and then deaf at the new
+    # rate, so the bridge falls back to the old one after its probation second.
+    refuse_baud: bool = False
+    deaf_after_baud: bool = False
 
     def describe(self) -> str:
         active = [
@@ -99,6 +103,8 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "power-cycle-after": _offset,
     "lose-reply": _offset,
     "dup-reply": _offset,
+    "refuse-baud": _flag,
+    "deaf-after-baud": _flag,
 }
 VALID_FAULTS = tuple(_PARSERS)
 

@@ -122,6 +122,21 @@ class EmulatedGeckoBootloader:
         self._reset_upload()
         return []
 
+    def hold_in_reset(self) -> None:
+        """The radio's reset pin is held: silent until released, and any upload is gone."""
+        self.state = State.DOWN
+        self._up_at = None
+        self._reset_upload()
+
+    def start_application(self) -> bool:
+        """Out of reset with the activation pin released: the application starts when it
+        is valid (True); otherwise the caller enters the bootloader."""
+        if not self.app_valid:
+            return False
+        self._reset_upload()
+        self.state = State.RUNNING
+        return True
+
     def _reset_upload(self) -> None:
         self.upload = None
         self._block.clear()

@@ -17,7 +17,7 @@ from bridgelab.zigbee.ota_client import (
     OtaClientConfig,
     OtaDeviceIdentity,
 )
-from bridgelab.zigbee.zcl_ota import ImageUpgradeStatus
+from bridgelab.zigbee.zcl_ota import ImageUpgradeStatus, ZclDecodeError, decode_frame
 
 PROGRESS_STEP = 4096  # bytes between OTA_PROGRESS events
 
@@ -68,6 +68,32 @@ class OtaPort:
             frames = client.wait_for_next_query()
         self._report_progress()
         return p.OtaTunnelResponse(self.clock_ms, tuple(frames))
+
+    def exchange_batch(
+        self, zcl_frame: bytes, ahead: tuple[bytes, ...], running_version: int
+    ) -> p.OtaTunnelBatchResponse:
+        """OTA_TUNNEL_BATCH: `zcl_frame` as `exchange` hands it over, then each frame of
+        `ahead` while it answers the block request the client has out (`takes_block`);
+        the first that does not ends the batch, and it and the rest are dropped."""
+        client = self.client
+        sent = list(self.exchange(zcl_frame, running_version).frames)
+        delivered = 0
+        for frame in ahead:
+            if not client.awaiting_response:
+                break
+            try:
+                _, command = decode_frame(frame)
+            except ZclDecodeError:
+                break
+            if not client.takes_block(command):
+                break
+            delivered += 1
+            frames = client.handle_server_command(command)
+            if not frames and client.awaiting_response:
+                frames = client.handle_timeout()
+            sent += frames
+        self._report_progress()
+        return p.OtaTunnelBatchResponse(self.clock_ms, delivered, tuple(sent))
 
     def status(self) -> p.OtaStatusResponse:
         client = self.client

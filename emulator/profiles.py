@@ -3,7 +3,8 @@
 Shipped profiles, by name: `demo` (a current bridge, joined, OTA capable), `legacy` (no
 OTA client: installed before the CH/DCC changes), `orphaned` (after a trust-centre
 swap-out), `not-in-log` (not yet in the Comms Hub device log), `protocol-v1` (firmware that
-speaks only version 1 of the service protocol: windowed writes, no selective repeat),
+speaks only version 1 of the service protocol: windowed writes, no selective repeat, no
+OTA_TUNNEL_BATCH),
 `dead-app` (its application is lost: only the radio's Gecko Bootloader answers, until a
 `.gbl` is uploaded and run). A profile can also be a TOML file with any of the fields below
 (unknown keys are refused); it starts from `demo`, or from the profile named by its `base`
@@ -70,6 +71,9 @@ class Profile:
     # bytes past its contiguous offset it buffers out of order in a version-2 transfer.
     protocol_version: int = 2
     reassembly_bytes: int = 64 * 1024
+    # OTA_TUNNEL_BATCH (the server's next block answers carried ahead in one exchange);
+    # firmware without it answers UNKNOWN_COMMAND and the host tunnels frame by frame.
+    ota_tunnel_batch: bool = True
     boot_s: float = 0.3
     rejoin_s: float = 0.3
     erase_ms_per_kib: float = 0.5
@@ -128,6 +132,7 @@ SHIPPED: dict[str, Profile] = {
         serial_number="BLD-V001",
         partner_eui64=0x00124B0001B1D652,
         protocol_version=1,
+        ota_tunnel_batch=False,
     ),
     "dead-app": Profile(
         name="dead-app",

@@ -1,7 +1,9 @@
 """`bridgelab emulate`: one emulated bridge as a separate process, on a pty or a TCP port.
 
-The first line printed is `listening on URL` (a pty path, or `socket://host:port`), so a
-lab script can start several and read where each one is. The bridge lives as long as the
+The first line printed is `listening on URL` (a pty path, `socket://host:port`, or
+`rfc2217://host:port` with `--rfc2217`), so a lab script can start several and read where
+each one is. Only RFC 2217 carries the modem lines: there a client's DTR/RTS reach the
+board's reset circuit (`emulator/reset_circuit.py`). The bridge lives as long as the
 process: a host may disconnect and reconnect (a cable pulled and plugged back in), and
 with `--state FILE` its flash survives a restart of the process too (a power cycle).
 """
@@ -18,9 +20,11 @@ from collections.abc import Callable
 from types import FrameType
 from typing import TextIO
 
-from bridgelab.emulator.channel import PtyChannel, SocketChannel
+from bridgelab.emulator.channel import Channel, PtyChannel, SocketChannel
+from bridgelab.emulator.device import EmulatedBridge
 from bridgelab.emulator.endpoint import Endpoint, LinkModel
 from bridgelab.emulator.factory import EmulatorOptions, build_device
+from bridgelab.emulator.rfc2217_channel import Rfc2217Channel
 from bridgelab.errors import UsageError
 
 
@@ -81,12 +85,19 @@ def serve_tcp(
     stop: threading.Event,
     out: TextIO = sys.stdout,
     on_listening: Callable[[str], None] | None = None,
+    *,
+    rfc2217: bool = False,
+    device: EmulatedBridge | None = None,
 ) -> None:
-    """Serve one host connection at a time; the bridge persists across connections."""
-    device = build_device(options)
+    """Serve one host connection at a time; the bridge persists across connections.
+    With `rfc2217` each connection speaks RFC 2217 and its DTR/RTS drive the board.
+    `device`: a bridge built by the caller (tests that look inside it), else one of
+    `options`."""
+    device = device or build_device(options)
+    scheme = "rfc2217" if rfc2217 else "socket"
     with socket.create_server((host, port), reuse_port=False) as server:
         actual_port = server.getsockname()[1]
-        _announce(out, f"socket://{host}:{actual_port}", options, on_listening)
+        _announce(out, f"{scheme}://{host}:{actual_port}", options, on_listening)
         while not stop.is_set():
             readable, _, _ = select.select([server], [], [], 0.1)
             if not readable:
@@ -97,12 +108,19 @@ def serve_tcp(
                 continue
             connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             link = LinkModel(options.baud, options.latency_ms / 1000.0, options.flash_timing)
-            endpoint = Endpoint(device, SocketChannel(connection), link, seed=options.seed)
+            channel: Channel = SocketChannel(connection)
+            if rfc2217:
+                channel = Rfc2217Channel(SocketChannel(connection), device.set_reset_lines)
+            endpoint = Endpoint(device, channel, link, seed=options.seed)
             endpoint.start()
             while not stop.is_set() and not endpoint.peer_gone.wait(0.1):
                 pass
             endpoint.stop()
             endpoint.channel.close()
+            if rfc2217:
+                # The client is gone and its lines with it: both fall back at once, as an
+                # adapter's do when its port is closed (no reset on the way).
+                device.set_reset_lines(False, False)
 
 
 def parse_host_port(text: str) -> tuple[str, int]:
@@ -114,12 +132,18 @@ def parse_host_port(text: str) -> tuple[str, int]:
     return host or "127.0.0.1", int(port)
 
 
-def run(options: EmulatorOptions, tcp: str | None) -> int:
+def run(options: EmulatorOptions, tcp: str | None, *, rfc2217: bool = False) -> int:
     stop = threading.Event()
     _install_stop_handlers(stop)
+    if rfc2217 and not tcp:
+        raise UsageError(
+            "--rfc2217 serves on a TCP port.",
+            code="rfc2217-needs-tcp",
+            action="Add --tcp HOST:PORT (a pty carries no modem lines).",
+        )
     if tcp:
         host, port = parse_host_port(tcp)
-        serve_tcp(options, host, port, stop)
+        serve_tcp(options, host, port, stop, rfc2217=rfc2217)
     else:
         serve_pty(options, stop)
     return 0

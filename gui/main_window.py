@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from bridgelab.drivers.ports import PortInfo
-from bridgelab.drivers.versions import format_version
+from bridgelab.drivers.versions import display_version
 from bridgelab.errors import BridgeLabError
 from bridgelab.gui.bench_controller import BenchController
 from bridgelab.gui.bridge_session import (
@@ -321,7 +321,7 @@ class MainWindow(QMainWindow):
 
     def _on_recovered(self, result: ev.UpdateResult) -> None:
         if result.ok:
-            text = f"Recovered: the bridge runs {format_version(result.version_after or 0)} again."
+            text = f"Recovered: the bridge runs {display_version(result.version_after)} again."
         else:
             message = (result.error or {}).get("message", "")
             text = f"Recovery failed at {result.failure_stage}: {message}"

@@ -16,7 +16,7 @@ from bridgelab.emulator.factory import EmulatorOptions
 from bridgelab.emulator.faults import parse_faults
 from bridgelab.emulator.serve import serve_pty, serve_tcp
 
-TRANSPORTS = ("emu", "pty", "tcp")
+TRANSPORTS = ("emu", "pty", "tcp")  # and "rfc2217": TCP speaking RFC 2217 (modem lines)
 
 
 @contextlib.contextmanager
@@ -30,7 +30,8 @@ def emulator_url(
     state: Path | None = None,
     seed: int = 0,
 ) -> Iterator[str]:
-    """A URL that reaches a fresh emulated bridge over `transport` (emu, pty or tcp)."""
+    """A URL that reaches a fresh emulated bridge over `transport` (emu, pty, tcp or
+    rfc2217)."""
     if transport == "emu":
         query = [f"seed={seed}"]
         if faults:
@@ -51,10 +52,14 @@ def emulator_url(
     )
     stop = threading.Event()
     urls: queue.Queue[str] = queue.Queue()
-    if transport == "pty":
-        target = lambda: serve_pty(options, stop, io.StringIO(), urls.put)  # noqa: E731
-    else:
-        target = lambda: serve_tcp(options, "127.0.0.1", 0, stop, io.StringIO(), urls.put)  # noqa: E731
+    rfc2217 = transport == "rfc2217"
+
+    def target() -> None:
+        if transport == "pty":
+            serve_pty(options, stop, io.StringIO(), urls.put)
+        else:
+            serve_tcp(options, "127.0.0.1", 0, stop, io.StringIO(), urls.put, rfc2217=rfc2217)
+
     thread = threading.Thread(target=target, daemon=True)
     thread.start()
     try:

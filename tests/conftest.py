@@ -9,9 +9,19 @@ from pathlib import Path
 
 import pytest
 
+from tests import reaper
 from tests.unprivileged import Unprivileged, unprivileged_place
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # A run killed from outside left its emulators and relays running: end them first,
+    # then mark what this run starts (see tests/reaper.py).
+    killed = reaper.reap()
+    if killed:
+        print(f"reaped {len(killed)} process(es) left by a killed test run: {killed}")
+    reaper.mark_this_run()
 
 
 def _dcc_dir() -> Path:

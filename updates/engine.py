@@ -17,7 +17,7 @@ from dataclasses import replace
 from bridgelab.clock import Clock, clock_for_url
 from bridgelab.data.errors import StoreError
 from bridgelab.data.failures import FailureClass, FinalState, Stage
-from bridgelab.data.records import DeviceInfo, ImageInfo, Mode, SessionStart
+from bridgelab.data.records import ImageInfo, Mode, SessionStart
 from bridgelab.data.store import TriageStore
 from bridgelab.drivers import protocol as p
 from bridgelab.drivers.client import BridgeClient, Pending
@@ -54,7 +54,7 @@ HEALTH_ANSWER_S = 2.0  # a bridge silent this long in the health check is unheal
 
 
 # How the image reaches the bridge, by mode (the contract: `updates.strategy`).
-def _simulated_ota() -> TransferStrategy:
+def _simulated_ota() -> TransferStrategy[PreparedImage]:
     # Imported when an OTA session runs: a local update's start-up does not pay for the
     # ZCL OTA cluster (tests/updates/test_startup_imports.py).
     from bridgelab.updates.ota_server import SimulatedOta
@@ -62,14 +62,23 @@ def _simulated_ota() -> TransferStrategy:
     return SimulatedOta()
 
 
-STRATEGIES: dict[Mode, Callable[[], TransferStrategy]] = {
+STRATEGIES: dict[Mode, Callable[[], TransferStrategy[PreparedImage]]] = {
     Mode.LOCAL: LocalTransfer,
     Mode.OTA: _simulated_ota,
 }
 
 
 class UpdateEngine:
-    """One update session. `cancel()` may be called from any thread."""
+    """One update session. `cancel()` may be called from any thread.
+
+    The session's plumbing (its triage record, stage events, failure classes, crash
+    file, result) is this class's alone; the steps are methods: `_identify`, `_validate`,
+    `_transfer` (runs the transfer strategy), `_confirm`. A recovery through the radio's
+    bootloader (`updates.recovery.RecoveryEngine`) is this engine with its own steps.
+    """
+
+    WHAT = "update"  # in the words of a failure to open the session
+    WHERE = "update engine"  # in a crash file's "Where:"
 
     def __init__(
         self,
@@ -137,24 +146,12 @@ class UpdateEngine:
         state = FinalState.SUCCESS
         image_size = request.image_path.stat().st_size if request.image_path.is_file() else 0
         try:
-            self.log.begin(
-                SessionStart(
-                    mode=request.mode,
-                    port_url=request.port_url,
-                    driver=BridgeClient.driver_name,
-                    baud=request.baudrate,
-                    campaign_id=request.campaign_id,
-                    site_ref=request.site_ref,
-                    operator=request.operator,
-                    image_size=image_size,
-                    details={"image_file": str(request.image_path), **request.session_details},
-                )
-            )
+            self.log.begin(self._session_start(image_size))
         except StoreError as error:
             failure = UpdateFailed(
                 Stage.IDENTIFY,
                 FailureClass.INTERNAL_ERROR,
-                f"The triage log cannot record this update: {error.message}",
+                f"The triage log cannot record this {self.WHAT}: {error.message}",
                 code=error.code,
                 action=f"{error.action} Nothing was sent to the bridge.",
             )
@@ -191,6 +188,20 @@ class UpdateEngine:
             state = FinalState.FAILED if failure is not None else state
         return self._finish(started, state, failure)
 
+    def _session_start(self, image_size: int) -> SessionStart:
+        request = self.request
+        return SessionStart(
+            mode=request.mode,
+            port_url=request.port_url,
+            driver=BridgeClient.driver_name,
+            baud=request.baudrate,
+            campaign_id=request.campaign_id,
+            site_ref=request.site_ref,
+            operator=request.operator,
+            image_size=image_size,
+            details={"image_file": str(request.image_path), **request.session_details},
+        )
+
     def _rig_lost_failure(self, reason: str) -> UpdateFailed:
         return UpdateFailed(
             self.context.current_stage,
@@ -203,10 +214,11 @@ class UpdateEngine:
 
     def _unverified_success(self) -> UpdateFailed | None:
         """The last guard against a false success: "success" needs the version read back
-        from the bridge to be a real version and the image's."""
-        expected = self.image.header.file_version if self.image is not None else None
+        from the bridge to be a real version and the image's (any real version for an image
+        that does not say its own: an encrypted GBL)."""
+        expected = self._image_version()
         after = self.version_after
-        if after is not None and after != NO_VERSION and after == expected:
+        if after is not None and after != NO_VERSION and expected in (None, after):
             return None
         return UpdateFailed(
             Stage.CONFIRM,
@@ -223,13 +235,21 @@ class UpdateEngine:
             self._validate()
         self.context.check_cancel()
         if not self.resume_at_confirm:  # else transfer to activate happened in an earlier session
-            assert self.image is not None and self.report is not None
-            prepared = PreparedImage(
-                self.image, self.file_sha256, self.report.manufacturer_image_sha256
-            )
-            self.outcome = STRATEGIES[self.request.mode]().run(self.context, prepared)
+            self.outcome = self._transfer()
         with self.context.stage(Stage.CONFIRM):
             self._confirm()
+
+    def _transfer(self) -> TransferOutcome:
+        """The mode's transfer strategy, from transfer to the restart into the new image."""
+        assert self.image is not None and self.report is not None
+        prepared = PreparedImage(
+            self.image, self.file_sha256, self.report.manufacturer_image_sha256
+        )
+        return STRATEGIES[self.request.mode]().run(self.context, prepared)
+
+    def _image_version(self) -> int | None:
+        """The version the image says the bridge will run (None: not known yet)."""
+        return self.image.header.file_version if self.image is not None else None
 
     # ----------------------------------------------------------------- identify
 
@@ -288,20 +308,8 @@ class UpdateEngine:
             "join_state": join.state.label,
             "update_state": update.state.name.lower() if update else None,
         }
-        self.log.device(
-            DeviceInfo(
-                eui64=identity.eui64,
-                manufacturer_code=identity.manufacturer_code,
-                model=identity.model,
-                hardware_version=identity.hardware_version,
-                serial_number=identity.serial_number,
-                identity=info,
-            )
-        )
         self.log.update(version_before=identity.firmware_version, port_url=self.link.url)
-        self.context.emit(
-            ev.DeviceIdentified(self.clock.monotonic(), identity.eui64, info, join.state.label)
-        )
+        self.context.identified(identity, info, join.state.label)
 
     def _read_update_state(
         self,
@@ -424,8 +432,6 @@ class UpdateEngine:
             action=f"First confirm {display_version(running)} (run its update again), or "
             f"reboot the bridge to roll back to {display_version(fallback)}; then update.",
         )
-
-    # ----------------------------------------------------------------- local update
 
     # ----------------------------------------------------------------- confirm
 
@@ -620,7 +626,7 @@ class UpdateEngine:
         return UpdateFailed.from_error(stage, cls, error)
 
     def _internal_error(self, error: Exception) -> UpdateFailed:
-        return internal_failure(self.context.current_stage, error, where="update engine")
+        return internal_failure(self.context.current_stage, error, where=self.WHERE)
 
     def _finish(
         self, started: float, state: FinalState, failure: UpdateFailed | None
@@ -632,7 +638,7 @@ class UpdateEngine:
         )
         line = self.request.known_line_rate_bps  # efficiency only against a known rate
         efficiency = throughput / line if throughput is not None and line else None
-        image_version = self.image.header.file_version if self.image is not None else None
+        image_version = self._image_version()
         last_join = self.join_after or self.join_before
         result = UpdateResult(
             result="success" if failure is None else failure.failure.cls.value,

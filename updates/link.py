@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import queue
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from bridgelab.clock import SYSTEM_CLOCK, Clock
 from bridgelab.drivers import protocol as p
@@ -18,6 +19,10 @@ from bridgelab.drivers.errors import DriverError, LinkError, NoAnswer
 from bridgelab.drivers.factory import connect_bridge
 from bridgelab.drivers.ports import reconnect_candidates
 from bridgelab.updates.retry import retry
+
+if TYPE_CHECKING:
+    from bridgelab.drivers.gecko_bootloader import GeckoBootloader
+    from bridgelab.drivers.link import SerialPort
 
 RECONNECT_PAUSE_S = 0.2
 
@@ -41,6 +46,9 @@ class BridgeLink:
         self._trace = trace
         self.events: queue.Queue[p.Event] = queue.Queue()
         self.client: BridgeClient | None = None
+        # The same bridge while its radio is in its bootloader (a recovery), instead of
+        # `client`: the link holds one or the other, and closes whichever it holds.
+        self.bootloader: GeckoBootloader | None = None
         self.eui64: int | None = None
         self.reconnects = 0
 
@@ -48,6 +56,25 @@ class BridgeLink:
         client = self._connect(self.url, baudrate=self.baudrate)
         self._attach(client)
         return client
+
+    def adopt(self, device: BridgeClient | GeckoBootloader) -> None:
+        """Hold a device opened elsewhere (by probing, or on a port handed on)."""
+        if isinstance(device, BridgeClient):
+            self._attach(device)
+        else:
+            self.bootloader = device
+
+    def release(self) -> SerialPort:
+        """Let go of the device held and hand its open port on (into the bootloader, or
+        from the bootloader to the application's service protocol)."""
+        if self.client is not None:
+            port = self.client.release()
+            self.client = None
+        else:
+            assert self.bootloader is not None, "nothing held"
+            port = self.bootloader.release()
+        self.bootloader = None
+        return port
 
     def _attach(self, client: BridgeClient) -> None:
         client.add_event_listener(self.events.put)
@@ -64,6 +91,9 @@ class BridgeLink:
         if self.client is not None:
             self.client.close()
             self.client = None
+        if self.bootloader is not None:
+            self.bootloader.close()
+            self.bootloader = None
 
     def drain_events(self) -> list[p.Event]:
         out = []

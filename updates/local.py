@@ -8,7 +8,6 @@ from __future__ import annotations
 from bridgelab.data.failures import FailureClass, Stage
 from bridgelab.drivers import protocol as p
 from bridgelab.drivers.errors import NoAnswer
-from bridgelab.updates import events as ev
 from bridgelab.updates.errors import UpdateFailed
 from bridgelab.updates.progress import ProgressMeter
 from bridgelab.updates.selective_repeat import SelectiveRepeatTransfer
@@ -31,18 +30,7 @@ class LocalTransfer:
 
         def report(done: int, total: int, resumed_from: int) -> None:
             last["reported"] = done
-            context.log.progress(done, total, rate_bps=round(meter.rate_bps, 1))
-            context.emit(
-                ev.Progress(
-                    context.clock.monotonic(),
-                    done,
-                    total,
-                    meter.rate_bps,
-                    meter.eta_s,
-                    meter.efficiency,
-                    resumed_from,
-                )
-            )
+            context.progress(meter, done, total, resumed_from)
 
         def on_progress(done: int, total: int, resumed_from: int) -> None:
             last["done"], last["resumed_from"] = done, resumed_from

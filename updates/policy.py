@@ -44,3 +44,7 @@ class UpdatePolicy:
     ota_loss_rate: float = 0.0  # expected per-exchange loss, for the prediction
     ota_min_block_period_ms: int = 0  # answer faster requests with WAIT_FOR_DATA
     ota_upgrade_delay_s: int = 0  # Upgrade End Response: 0 now, N seconds, or -1 to wait
+    # The tunnel: the fastest line rate the bridge offers (SET_BAUD, with fallback) for the
+    # OTA, and how many Image Block Responses one exchange carries ahead (0: one frame).
+    ota_fastest_line_rate: bool = True
+    ota_tunnel_ahead: int = 32

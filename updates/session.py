@@ -13,10 +13,11 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Iterator, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from bridgelab.clock import Clock
 from bridgelab.data.failures import FailureClass, Stage
+from bridgelab.data.records import DeviceInfo
 from bridgelab.drivers import protocol as p
 from bridgelab.drivers.client import BridgeClient, Pending
 from bridgelab.drivers.errors import DriverError, NoAnswer
@@ -24,6 +25,7 @@ from bridgelab.updates import events as ev
 from bridgelab.updates.errors import UpdateFailed
 from bridgelab.updates.link import BridgeLink
 from bridgelab.updates.policy import UpdatePolicy
+from bridgelab.updates.progress import ProgressMeter
 from bridgelab.updates.recorder import SessionLog
 from bridgelab.updates.request import UpdateRequest
 from bridgelab.updates.retry import retry
@@ -85,6 +87,39 @@ class SessionContext:
         self.notices.append(message)
         self.log.event("notice", {"level": level, "code": code, "message": message})
         self.emit(ev.Notice(self.clock.monotonic(), level, code, message))
+
+    def identified(
+        self, identity: p.IdentityResponse, info: dict[str, Any] | None = None, join: str = ""
+    ) -> None:
+        """Record the bridge that answered (the session's device in the triage log), then
+        tell the subscribers. `info`: what is shown of it (default: its identity)."""
+        facts = info if info is not None else identity.to_dict()
+        self.log.device(
+            DeviceInfo(
+                eui64=identity.eui64,
+                manufacturer_code=identity.manufacturer_code,
+                model=identity.model,
+                hardware_version=identity.hardware_version,
+                serial_number=identity.serial_number,
+                identity=facts,
+            )
+        )
+        self.emit(ev.DeviceIdentified(self.clock.monotonic(), identity.eui64, facts, join))
+
+    def progress(self, meter: ProgressMeter, done: int, total: int, resumed_from: int = 0) -> None:
+        """Log and tell a transfer's progress as `meter` measured it (the caller throttles)."""
+        self.log.progress(done, total, rate_bps=round(meter.rate_bps, 1))
+        self.emit(
+            ev.Progress(
+                self.clock.monotonic(),
+                done,
+                total,
+                meter.rate_bps,
+                meter.eta_s,
+                meter.efficiency,
+                resumed_from,
+            )
+        )
 
     def retry(self, stage: Stage, reason: str, offset: int | None = None) -> None:
         self.retries += 1

@@ -22,14 +22,18 @@ and promises:
   driver error the engine classifies (`LinkLost`, `NoAnswer`).
 
 `updates.local.LocalTransfer` (windowed writes over the service protocol) and
-`updates.ota_server.SimulatedOta` (the ZCL OTA cluster over the tunnel) implement it; the
-engine picks one by `data.records.Mode` (`updates.engine.STRATEGIES`).
+`updates.ota_server.SimulatedOta` (the ZCL OTA cluster over the tunnel) implement it for
+a `PreparedImage`, and the engine picks one by `data.records.Mode`
+(`updates.engine.STRATEGIES`); `updates.bootloader_upload.BootloaderUpload` (a `.gbl`
+over XMODEM-CRC through the radio's Gecko Bootloader) implements it for a `PreparedGbl`,
+and the recovery engine (`updates.recovery`) runs it. The image type is the contract's
+parameter: what validate accepted is what the strategy is given.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from bridgelab.firmware.image import OtaImage
 
@@ -57,5 +61,8 @@ class TransferOutcome:
     simulated_s: float | None = None  # a simulation's simulated duration
 
 
-class TransferStrategy(Protocol):
-    def run(self, context: SessionContext, image: PreparedImage) -> TransferOutcome: ...
+ImageT = TypeVar("ImageT", contravariant=True)
+
+
+class TransferStrategy(Protocol[ImageT]):
+    def run(self, context: SessionContext, image: ImageT) -> TransferOutcome: ...

@@ -438,6 +438,23 @@ class OtaClient:
             self._stats.malformed_frames += 1
             self.last_decode_error = error
             return []
+        return self.handle_server_command(command)
+
+    def takes_block(self, command: OtaCommand) -> bool:
+        """True when `command` is an Image Block Response that answers the Image Block
+        Request out now and that the client would keep (same image, its offset, a size it
+        accepts). A bridge relaying server frames it was given ahead of time hands over
+        only these, so a block meant for a later request never costs this one a timeout."""
+        pending = self._pending
+        return (
+            pending is not None
+            and isinstance(pending.request, ImageBlockRequest)
+            and isinstance(command, ImageBlockResponse)
+            and self._is_answer(pending.request, command)
+        )
+
+    def handle_server_command(self, command: OtaCommand) -> list[bytes]:
+        """`handle_server_frame` for a frame already decoded (by a relay that looked at it)."""
         if isinstance(command, ImageNotify):
             return self._on_image_notify(command)
         pending = self._pending

@@ -49,6 +49,12 @@ def register(sub: Any) -> None:
     )
     where.add_argument("--tcp", metavar="HOST:PORT", help="serve on a TCP port (socket:// URL)")
     emulate.add_argument(
+        "--rfc2217",
+        action="store_true",
+        help="with --tcp: speak RFC 2217 (rfc2217:// URL), whose DTR/RTS reach the "
+        "emulated board's reset circuit (`recover --reset-sequence rts-dtr`)",
+    )
+    emulate.add_argument(
         "--baud",
         type=numbers.count(0, 16_000_000),
         default=115200,
@@ -306,4 +312,4 @@ def cmd_emulate(args: argparse.Namespace) -> int:
         state=Path(args.state) if args.state else None,
         trust=Path(args.trust) if args.trust else None,
     )
-    return run(options, args.tcp)
+    return run(options, args.tcp, rfc2217=args.rfc2217)

@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bridgelab.cli import numbers
 from bridgelab.cli.output import print_json
+from bridgelab.cli.update import add_session_arguments
 
 
 def register(sub: Any) -> None:
@@ -22,64 +22,62 @@ def register(sub: Any) -> None:
         "update. Exit 0 only on a confirmed recovery.",
     )
     recover.add_argument("image", metavar="IMAGE.gbl", help="Gecko Bootloader image")
-    recover.add_argument("--port", required=True, metavar="URL", help="port or URL")
+    add_session_arguments(recover)
     recover.add_argument(
-        "--baud", type=numbers.baud_rate, default=115200, help="baud rate (115200)"
-    )
-    recover.add_argument(
-        "--line-rate",
-        type=numbers.baud_rate,
-        metavar="BAUD",
-        help="the line's baud rate where the link cannot tell (socket://, a pty): line "
-        "efficiency is reported only where the rate is known",
-    )
-    recover.add_argument(
-        "--driver", metavar="NAME", help="driver to open the port with (default: probing)"
+        "--reset-sequence",
+        type=reset_sequence_name,
+        metavar="NAME",
+        help="first reset the radio into its bootloader with this DTR/RTS sequence "
+        "(rts-dtr: Sonoff ZBDongle-E and boards wired the same way); the link must carry "
+        "the modem lines (a USB adapter, or rfc2217:// without ?ign_set_control)",
     )
     recover.add_argument(
         "--trust-key", metavar="PEM", help="public key the radio's signed .gbl files verify with"
     )
-    recover.add_argument("--db", metavar="FILE", help="triage log (default: $BRIDGELAB_DB or ...)")
-    recover.add_argument("--operator", help="engineer's name for the log")
-    recover.add_argument("--site", dest="site_ref", help="site reference for the log")
-    recover.add_argument("--json", action="store_true", help="print the result as JSON")
     recover.set_defaults(handler=cmd_recover, json_command="recover")
 
 
+def reset_sequence_name(text: str) -> str:
+    """A known sequence name (or an alias), refused at parse time with the list."""
+    from bridgelab.drivers.reset_lines import UnknownResetSequence, get_sequence
+
+    try:
+        return get_sequence(text).name
+    except UnknownResetSequence as error:
+        raise argparse.ArgumentTypeError(f"{error.message} {error.action}") from error
+
+
 def cmd_recover(args: argparse.Namespace) -> int:
-    from bridgelab.cli.update import ProgressPrinter, _close_store, _open_store, result_document
-    from bridgelab.drivers.versions import format_version
+    from bridgelab.cli.update import (
+        ProgressPrinter,
+        _open_store,
+        describe_result,
+        result_document,
+        run_session,
+        session_fields,
+        stage_times,
+    )
+    from bridgelab.drivers.versions import display_version
     from bridgelab.updates.recovery import RecoveryEngine, RecoveryRequest
 
     request = RecoveryRequest(
-        port_url=args.port,
         image_path=Path(args.image),
-        baudrate=args.baud,
-        line_baud=args.line_rate,
-        driver=args.driver,
+        reset_sequence=args.reset_sequence,
         trust_key=Path(args.trust_key) if args.trust_key else None,
-        operator=args.operator,
-        site_ref=args.site_ref,
+        **session_fields(args),
     )
     store = _open_store(args.db)
     printer = ProgressPrinter(sys.stderr)
     engine = RecoveryEngine(request, store=store, subscribers=[printer])
-    try:
-        result = engine.run()
-    except KeyboardInterrupt:
-        engine.cancel()
-        _close_store(store)
-        raise
-    log_problem = engine.log.problem or _close_store(store)
-    if printer._bar_shown:
-        sys.stderr.write("\n")
+    result, log_problem = run_session(engine, store, printer)
     if log_problem:
         print(
             f"warning: the triage log could not record all of it ({log_problem}).", file=sys.stderr
         )
     if args.json:
         print_json(result_document(result, "recover"))
-    elif result.ok:
+        return 0 if result.ok else 1
+    if result.ok:
         rate = (
             f", {result.throughput_bps / 1024:.1f} KiB/s"
             + (
@@ -91,12 +89,13 @@ def cmd_recover(args: argparse.Namespace) -> int:
             else ""
         )
         print(
-            f"Recovered: the bridge runs {format_version(result.version_after or 0)} again "
+            f"Recovered: the bridge runs {display_version(result.version_after)} again "
             f"({result.bytes:,} bytes through the Gecko Bootloader{rate})."
         )
     else:
-        error = result.error or {}
-        print(f"FAILED at {result.failure_stage} [{result.result}]: {error.get('message', '')}")
-    if result.session_id and not log_problem and not args.json:
+        print(describe_result(result))  # what happened, and the failure's next step
+    if result.stage_s:
+        print(stage_times(result.stage_s))
+    if result.session_id and not log_problem:
         print(f"Logged as session {result.session_id}.")
     return 0 if result.ok else 1

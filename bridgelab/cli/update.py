@@ -5,11 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from bridgelab.cli import numbers
 from bridgelab.cli.output import print_json
 from bridgelab.errors import UsageError
+
+if TYPE_CHECKING:
+    from bridgelab.data.store import TriageStore
+    from bridgelab.updates.engine import UpdateEngine, UpdateResult
 
 
 def register(sub: Any) -> None:
@@ -21,17 +25,11 @@ def register(sub: Any) -> None:
         "bridge is back on the HAN. Exit 0 only on a confirmed update.",
     )
     update.add_argument("image", metavar="IMAGE", help="OTA/GBCS upgrade file")
-    update.add_argument("--port", required=True, metavar="URL", help="port or URL (emu://demo)")
+    add_session_arguments(update)
     update.add_argument("--mode", choices=("local", "ota"), default="local")
     update.add_argument("--trust", metavar="DIR", help="folder of trusted manufacturer keys")
     update.add_argument("--allow-downgrade", action="store_true", help="permit an older image")
     update.add_argument("--reason", metavar="TEXT", help="why the downgrade (required with it)")
-    update.add_argument("--baud", type=numbers.baud_rate, default=115200, help="baud rate (115200)")
-    update.add_argument(
-        "--db", metavar="FILE", help="triage log (default: $BRIDGELAB_DB or the user data folder)"
-    )
-    update.add_argument("--operator", help="engineer's name for the log")
-    update.add_argument("--site", dest="site_ref", help="site reference for the log")
     update.add_argument("--trace", action="store_true", help="also log every frame (raw trace)")
     update.add_argument(
         "--healthy-s",
@@ -50,17 +48,6 @@ def register(sub: Any) -> None:
         action="store_true",
         help="refuse an image with bytes after its total size or not exactly one upgrade image",
     )
-    update.add_argument(
-        "--driver", metavar="NAME", help="driver to open the port with (default: probing)"
-    )
-    update.add_argument("--json", action="store_true", help="print the result as JSON")
-    update.add_argument(
-        "--line-rate",
-        type=numbers.baud_rate,
-        metavar="BAUD",
-        help="the line's baud rate where the link cannot tell (socket://, a pty): line "
-        "efficiency is reported only where the rate is known",
-    )
     update.set_defaults(handler=cmd_update, json_command="update")
 
     campaign = sub.add_parser(
@@ -75,6 +62,41 @@ def register(sub: Any) -> None:
     campaign.set_defaults(handler=cmd_campaign, json_command="campaign")
 
 
+def add_session_arguments(parser: Any) -> None:
+    """The options of every engine session (`update`, `recover`): the port and its line,
+    the driver, the triage log and who is logged, JSON out (`session_fields` reads them)."""
+    parser.add_argument("--port", required=True, metavar="URL", help="port or URL (emu://demo)")
+    parser.add_argument("--baud", type=numbers.baud_rate, default=115200, help="baud rate (115200)")
+    parser.add_argument(
+        "--line-rate",
+        type=numbers.baud_rate,
+        metavar="BAUD",
+        help="the line's baud rate where the link cannot tell (socket://, a pty): line "
+        "efficiency is reported only where the rate is known",
+    )
+    parser.add_argument(
+        "--driver", metavar="NAME", help="driver to open the port with (default: probing)"
+    )
+    parser.add_argument(
+        "--db", metavar="FILE", help="triage log (default: $BRIDGELAB_DB or the user data folder)"
+    )
+    parser.add_argument("--operator", help="engineer's name for the log")
+    parser.add_argument("--site", dest="site_ref", help="site reference for the log")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def session_fields(args: argparse.Namespace) -> dict[str, Any]:
+    """The request fields `add_session_arguments` gave (an `UpdateRequest`'s keywords)."""
+    return {
+        "port_url": args.port,
+        "baudrate": args.baud,
+        "line_baud": args.line_rate,
+        "driver": args.driver,
+        "operator": args.operator,
+        "site_ref": args.site_ref,
+    }
+
+
 class ProgressPrinter:
     """Stage lines, and on a terminal a progress bar redrawn in place."""
 
@@ -82,6 +104,12 @@ class ProgressPrinter:
         self.out = out
         self.tty = out.isatty()
         self._bar_shown = False
+
+    def end_bar(self) -> None:
+        """End the bar's line, if one is drawn, so that what follows starts on its own."""
+        if self._bar_shown:
+            self.out.write("\n")
+            self._bar_shown = False
 
     def __call__(self, event: object) -> None:
         from bridgelab.updates import events as ev
@@ -100,9 +128,7 @@ class ProgressPrinter:
         elif isinstance(event, ev.Notice):
             line = f"  {event.level}: {event.message}"
         if line is not None:
-            if self._bar_shown:
-                self.out.write("\n")
-                self._bar_shown = False
+            self.end_bar()
             print(line, file=self.out, flush=True)
 
 
@@ -186,6 +212,26 @@ def _close_store(store: Any) -> str | None:
     return None
 
 
+def run_session(
+    engine: UpdateEngine, store: TriageStore, printer: ProgressPrinter
+) -> tuple[UpdateResult, str | None]:
+    """Run an update or recovery engine to its result, then close the log and the bar.
+
+    Returns the result and what the triage log could not record (None: all of it). On
+    Ctrl-C the session is cancelled and the log closed before the interrupt goes on.
+    """
+    try:
+        result = engine.run()
+    except KeyboardInterrupt:
+        engine.cancel()
+        _close_store(store)
+        raise
+    closing = _close_store(store)
+    printer.end_bar()
+    problem = engine.log.problem
+    return result, str(problem) if problem is not None else closing
+
+
 def cmd_update(args: argparse.Namespace) -> int:
     from bridgelab.updates.engine import UpdateEngine
     from bridgelab.updates.policy import UpdatePolicy
@@ -200,33 +246,20 @@ def cmd_update(args: argparse.Namespace) -> int:
     image = Path(args.image)
     policy = UpdatePolicy() if args.healthy_s is None else UpdatePolicy(healthy_s=args.healthy_s)
     request = UpdateRequest(
-        port_url=args.port,
         image_path=image,
         mode=args.mode,
         trust_dir=Path(args.trust) if args.trust else None,
         allow_downgrade=args.allow_downgrade,
         downgrade_reason=args.reason,
-        baudrate=args.baud,
-        operator=args.operator,
-        site_ref=args.site_ref,
         policy=policy,
-        line_baud=args.line_rate,
         image_form=None if args.form == "auto" else args.form,
         strict_image=args.strict,
-        driver=args.driver,
+        **session_fields(args),
     )
     store = _open_store(args.db)
     printer = ProgressPrinter(sys.stderr)
     engine = UpdateEngine(request, store=store, subscribers=[printer], trace=args.trace)
-    try:
-        result = engine.run()
-    except KeyboardInterrupt:
-        engine.cancel()
-        _close_store(store)
-        raise
-    log_problem = engine.log.problem or _close_store(store)
-    if printer._bar_shown:
-        sys.stderr.write("\n")
+    result, log_problem = run_session(engine, store, printer)
     if log_problem:
         print(
             f"warning: the triage log could not record all of this session ({log_problem}); "

@@ -170,4 +170,4 @@ def test_recover_from_the_bridge_menu_on_a_running_bridge(
         lambda: view.details.isVisible() and view.firmware.value("Running").startswith("1.3.0 "),
         timeout=WAIT_MS,
     )
-    assert "Recovered" in window.statusBar().currentMessage()
+    assert "Recovered: the bridge runs 1.3.0 again" in window.statusBar().currentMessage()

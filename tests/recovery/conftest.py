@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import subprocess
+import sys
 import tty
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -53,6 +55,17 @@ def bridge_on_pty(
     finally:
         endpoint.stop()
         endpoint.channel.close()
+
+
+def bridgelab_cli(*args: str, timeout_s: float = 120) -> subprocess.CompletedProcess[str]:
+    """`bridgelab ARGS...` in a process of its own, as a field engineer runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "bridgelab", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
+    )
 
 
 @pytest.fixture

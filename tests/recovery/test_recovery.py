@@ -8,8 +8,6 @@ back -> identified -> confirmed -> logged in the triage store; on a real pty, th
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -23,7 +21,7 @@ from bridgelab.drivers.factory import BootloaderOnly, connect, connect_bridge
 from bridgelab.drivers.gecko_bootloader import GeckoBootloader
 from bridgelab.updates.recovery import RecoveryEngine, RecoveryRequest
 from tests.gbl_files import TAG_END, application_bytes, build_gbl, tag
-from tests.recovery.conftest import APP_ADDRESS, bridge_on_pty
+from tests.recovery.conftest import APP_ADDRESS, bridge_on_pty, bridgelab_cli
 
 
 def test_dead_application_recovered_end_to_end_by_the_cli(
@@ -32,31 +30,30 @@ def test_dead_application_recovered_end_to_end_by_the_cli(
     db = tmp_path / "triage.db"
     with bridge_on_pty(baud=115200, latency_ms=1) as bridge:
         assert bridge.device.in_bootloader  # the application is lost
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "bridgelab",
-                "recover",
-                "--port",
-                bridge.path,
-                str(gbl_file),
-                "--db",
-                str(db),
-                "--line-rate",  # a pty does not tell its rate: the emulator's is 115200
-                "115200",
-                "--json",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
+        done = bridgelab_cli(
+            "recover",
+            "--port",
+            bridge.path,
+            str(gbl_file),
+            "--db",
+            str(db),
+            "--line-rate",  # a pty does not tell its rate: the emulator's is 115200
+            "115200",
+            "--json",
         )
         assert done.returncode == 0, done.stderr + done.stdout
         result = json.loads(done.stdout)
         assert result["result"] == "success"
         assert result["version_after"] == 0x01030000 == result["image_version"]
         assert result["line_efficiency"] > 0.5
+        # Timed by the update engine's own stages: the strategy's transfer and activate.
+        assert list(result["stage_s"]) == [
+            "identify",
+            "validate",
+            "transfer",
+            "activate",
+            "confirm",
+        ]
         flash = bytes(bridge.device.bootloader.flash[APP_ADDRESS : APP_ADDRESS + len(app_image)])
         assert flash == app_image
         assert not bridge.device.in_bootloader
@@ -210,21 +207,12 @@ def test_bad_input_is_refused_with_its_reason_and_nothing_sent(
 
 def test_the_cli_says_what_a_bootloader_only_port_cannot_report(tmp_path: Path) -> None:
     with bridge_on_pty() as bridge:
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "bridgelab",
-                "info",
-                "--port",
-                bridge.path,
-                "--driver",
-                "gecko-bootloader",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
+        done = bridgelab_cli(
+            "info",
+            "--port",
+            bridge.path,
+            "--driver",
+            "gecko-bootloader",
         )
     assert done.returncode == 0, done.stderr
     assert "Gecko Bootloader v3.0.1" in done.stdout
@@ -235,23 +223,14 @@ def test_the_cli_says_what_a_bootloader_only_port_cannot_report(tmp_path: Path) 
 def test_an_update_on_a_dead_application_points_to_recover(tmp_path: Path) -> None:
     from bridgelab.emulator.demo_material import DEMO_DIR
 
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bridgelab",
-            "update",
-            "--port",
-            "emu://dead-app",
-            str(DEMO_DIR / "bridge-demo-1.3.0.ota"),
-            "--db",
-            str(tmp_path / "t.db"),
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    done = bridgelab_cli(
+        "update",
+        "--port",
+        "emu://dead-app",
+        str(DEMO_DIR / "bridge-demo-1.3.0.ota"),
+        "--db",
+        str(tmp_path / "t.db"),
+        "--json",
     )
     assert done.returncode == 1
     result = json.loads(done.stdout)
@@ -268,3 +247,22 @@ def test_recovery_over_tcp_from_bridgelab_emulate(gbl_file: Path, store: TriageS
         assert result.ok, result.error
         with connect_bridge(url) as client:  # the bridge persists across connections
             assert client.identity().firmware_version == 0x01030000
+
+
+def test_the_cli_says_a_refused_recovery_once_with_its_next_step(tmp_path: Path) -> None:
+    bad = tmp_path / "bridge.gbl"
+    bad.write_bytes(b"not a gbl")
+    done = bridgelab_cli(
+        "recover",
+        "--port",
+        "emu://dead-app",
+        str(bad),
+        "--db",
+        str(tmp_path / "t.db"),
+    )
+    assert done.returncode == 1, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("FAILED at validate [image-rejected]: ")
+    assert lines[1].startswith("Next: ") and "GBL" in lines[1]
+    assert lines[2].startswith("Time per stage: identify ")  # the one engine timed it
+    assert lines[3].startswith("Logged as session ")

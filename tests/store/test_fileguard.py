@@ -171,3 +171,35 @@ def test_sessions_of_a_live_writer_are_not_interrupted_by_a_second_open(db_path:
             assert cli.get_session(sid).final_state == "running"
         gui.end_session(sid, "success")
         assert gui.get_session(sid).final_state == "success"
+
+
+def test_a_log_growing_in_another_process_is_not_taken_for_cut_short(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process commits (and checkpoints) between our size look and header read.
+
+    The header we read then promises the grown size; the size must be no older than it,
+    or a healthy log that a second tool is filling reads as "cut short".
+    """
+    from bridgelab.data.fileguard import inspect_db_file
+
+    path = tmp_path / "lab.db"
+    triage_log(path)
+    real_open = Path.open
+    grown: list[int] = []
+
+    def writer_commits_first(self: Path, *args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+        if self == path and not grown:
+            with closing(sqlite3.connect(path)) as other:
+                other.execute("CREATE TABLE IF NOT EXISTS filler (data BLOB)")
+                other.execute("INSERT INTO filler VALUES (zeroblob(200000))")
+                other.commit()
+                other.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            grown.append(path.stat().st_size)
+        return real_open(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    before = path.stat().st_size
+    monkeypatch.setattr(Path, "open", writer_commits_first)
+    state = inspect_db_file(path)
+    assert grown and grown[0] > before + 100_000  # the other writer really grew it
+    assert state.exists and state.version == SCHEMA_VERSION

@@ -93,7 +93,9 @@ def test_cancel_sends_abort_and_the_old_image_keeps_running(bridge_url: URL) -> 
     engine = UpdateEngine(UpdateRequest(url, NEWER, mode="ota", policy=FAST_POLICY))
 
     def cancel(event: ev.UpdateEvent) -> None:
-        if isinstance(event, ev.Progress) and event.fraction > 0.2:
+        # The first progress report, mid-download: reports are throttled in wall time,
+        # and a batched tunnel moves a small image faster than that.
+        if isinstance(event, ev.Progress) and 0 < event.fraction < 1:
             engine.cancel()
 
     engine.subscribers.append(cancel)
