@@ -4,9 +4,11 @@ The bridge accepts UPDATE_SEGMENT anywhere inside its reassembly window and answ
 with what it holds (its contiguous offset and the ranges held beyond it). A serial line
 delivers in order, so when the answer to a segment shows an earlier segment missing, that
 one was lost: it is resent at once, alone, while the rest of the window keeps moving. A
-lost answer costs nothing (the next answer covers it); only the tail of the transfer, with
-nothing after it to reveal a gap, waits for a deadline, and that deadline is the time the
-segment needs on the line plus the measured round trip and its jitter, not a fixed second.
+lost answer costs nothing (the next answer covers it), and neither does a late one: only
+the last segment sent has a deadline, since any later answer tells the fate of the ones
+before it. So only the tail of the transfer, with nothing after it to reveal a gap, waits
+for a deadline, and that deadline is the time the segment needs on the line plus the
+measured round trip and its jitter, not a fixed second.
 Resends of the same segment back off, bounded by `request_timeout_s`.
 
 Segment sizes follow the measured error rate: every segment's fate (held, or lost) feeds a
@@ -343,9 +345,12 @@ class SelectiveRepeatTransfer(WindowedTransfer):
                 # (it lost what it held out of order: a reboot): ask where it stands.
                 acked = self._restart(acked, last_progress)
                 continue
-            oldest_due = min(f.due_at for f in self.inflight.values())
+            # The line delivers in order, so the answer to a later segment tells the fate of
+            # every earlier one: only the last segment sent needs a deadline. An answer that
+            # is late (a busy machine, a slow bridge) is then waited for, not resent.
+            last_due = max(self.inflight.values(), key=lambda f: f.tx).due_at
             try:
-                done = completions.get(timeout=max(0.0, oldest_due - time.monotonic()))
+                done = completions.get(timeout=max(0.0, last_due - time.monotonic()))
             except queue.Empty:
                 done = None
             now = time.monotonic()
