@@ -70,6 +70,7 @@ class WindowOptions:
 
 class MainWindow(QMainWindow):
     shutDown = Signal()
+    _recoveryEvent = Signal(object)  # updates.events.UpdateEvent, from the recovery's thread
 
     def __init__(
         self,
@@ -214,6 +215,7 @@ class MainWindow(QMainWindow):
         self.device_view.retryRequested.connect(lambda: session.connect_to(session.url))
         self.device_view.hintDismissed.connect(self._dismiss_hint)
         self.device_view.recoverRequested.connect(self.recover_through_bootloader)
+        self._recoveryEvent.connect(self.device_view.show_recovery_event)  # queued
         self.device_view.powerCycleRequested.connect(self.power_cycle_bridge)
         self.ports.portsChanged.connect(bar.set_ports)
         self.ports.plugged.connect(self._on_plugged)
@@ -311,7 +313,9 @@ class MainWindow(QMainWindow):
             self.device_view.show_recovering(url, path.name)
             self.statusBar().showMessage(f"Recovering {url} through the bootloader\u2026")
             self.runner.submit(
-                lambda: RecoveryEngine(request, store=store).run(),
+                lambda: RecoveryEngine(
+                    request, store=store, subscribers=[self._recoveryEvent.emit]
+                ).run(),
                 self._on_recovered,
                 self._on_problem,
                 long=True,

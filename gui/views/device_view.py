@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QListWidget,
+    QProgressBar,
     QVBoxLayout,
     QWidget,
 )
@@ -26,9 +27,11 @@ from bridgelab.errors import BridgeLabError
 from bridgelab.gui import device_facts as facts
 from bridgelab.gui.bridge_session import BridgeSnapshot, ConnectionState, is_emulated
 from bridgelab.gui.theme import JOIN_TONES, SEVERITY_TONES, Tone
+from bridgelab.gui.views.update_view import progress_words
 from bridgelab.gui.widgets.banner import Banner
 from bridgelab.gui.widgets.fact_group import FactGroup
 from bridgelab.gui.widgets.status_badge import StatusBadge
+from bridgelab.updates import events as ev
 
 MAX_LOG_LINES = 200
 FACT_SCALE = 1.1
@@ -123,10 +126,21 @@ class DeviceView(QWidget):
         details_layout.addLayout(grid, 1)
 
         self.placeholder = QLabel("Connecting\u2026")
+        # A recovery's stages and upload, from the engine's own events (as an update's).
+        self.recovery_progress = QProgressBar()
+        self.recovery_progress.setAccessibleName("Recovery progress")
+        self.recovery_progress.setRange(0, 1000)
+        self.recovery_progress.setFormat("%p %")
+        self.recovery_progress.setVisible(False)
+        self.recovery_step = QLabel(" ")
+        self.recovery_step.setAccessibleName("Recovery step")
+        self.recovery_step.setVisible(False)
         layout = QVBoxLayout(self)
         layout.addWidget(self.hint)
         layout.addWidget(self.problem)
         layout.addWidget(self.placeholder)
+        layout.addWidget(self.recovery_progress)
+        layout.addWidget(self.recovery_step)
         layout.addWidget(self.details, 1)
         layout.addStretch(0)  # the spare height while the details are hidden (a problem)
         self.details.setVisible(False)
@@ -147,6 +161,7 @@ class DeviceView(QWidget):
             self.placeholder.setVisible(True)
 
     def show_problem(self, error: BridgeLabError, url: str) -> None:
+        self._show_recovery(False)
         self.details.setVisible(False)
         self.placeholder.setVisible(False)
         bootloader_only = error.code == "bootloader-only"
@@ -188,9 +203,26 @@ class DeviceView(QWidget):
             f"Recovering {url} through the bootloader with {image_name}\u2026 (logged as an update)"
         )
         self.placeholder.setVisible(True)
+        self.recovery_progress.setValue(0)
+        self.recovery_step.setText("Starting\u2026")
+        self._show_recovery(True)
+
+    def show_recovery_event(self, event: ev.UpdateEvent) -> None:
+        """The recovery session's stage and upload progress, as its engine tells them."""
+        if isinstance(event, ev.StageStarted):
+            detail = f" ({event.detail})" if event.detail else ""
+            self.recovery_step.setText(f"Stage: {event.stage.value}{detail}")
+        elif isinstance(event, ev.Progress):
+            self.recovery_progress.setValue(round(1000 * event.fraction))
+            self.recovery_step.setText(f"Stage: transfer  \u00b7  {progress_words(event)}")
+
+    def _show_recovery(self, shown: bool) -> None:
+        self.recovery_progress.setVisible(shown)
+        self.recovery_step.setVisible(shown)
 
     def show_snapshot(self, snapshot: BridgeSnapshot, *, show_hint: bool) -> None:
         identity, join = snapshot.identity, snapshot.join
+        self._show_recovery(False)
         self.problem.setVisible(False)
         self.placeholder.setVisible(False)
         self.details.setVisible(True)

@@ -145,6 +145,9 @@ def test_a_bootloader_only_bridge_is_shown_as_such_and_recovered(
     qtbot.waitUntil(lambda: view.details.isVisible(), timeout=WAIT_MS)
     assert view.firmware.value("Running").startswith("1.3.0 ")
     assert not view.problem_recover.isVisible()
+    # The engine's own events reached the view: the upload's progress to its end.
+    assert view.recovery_progress.value() == 1000
+    assert not view.recovery_progress.isVisible()  # the bridge's facts replace it
 
 
 def test_recover_from_the_bridge_menu_on_a_running_bridge(
