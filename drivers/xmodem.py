@@ -13,6 +13,7 @@ the line and the receiver alone (`benchmarks/bench_xmodem.py`).
 
 from __future__ import annotations
 
+import binascii
 import contextlib
 import time
 from collections.abc import Callable
@@ -30,6 +31,7 @@ CRC_START = 0x43  # "C": the receiver asks for XMODEM-CRC
 BLOCK_SIZE = 128
 BLOCK_BYTES = 3 + BLOCK_SIZE + 2  # SOH, n, ~n, data, CRC-16
 PAD = 0xFF  # erased flash; the Gecko Bootloader ignores what follows the GBL end tag
+_PAD_BYTE = bytes([PAD])
 
 ANSWER_TIMEOUT_S = 2.0  # per block; the receiver answers within one flash write
 MAX_TRIES = 10  # per block (the classic XMODEM retry limit)
@@ -51,29 +53,21 @@ def crc16_xmodem(data: bytes, crc: int = 0) -> int:
     return crc
 
 
-def _table() -> tuple[int, ...]:
-    return tuple(crc16_xmodem(bytes([i])) for i in range(256))
-
-
-_CRC_TABLE = _table()
-
-
 def crc16(data: bytes) -> int:
-    """The same CRC as `crc16_xmodem`, table-driven (what the sender and receiver use)."""
-    crc = 0
-    table = _CRC_TABLE
-    for byte in data:
-        crc = ((crc << 8) & 0xFFFF) ^ table[(crc >> 8) ^ byte]
-    return crc
+    """The same CRC as `crc16_xmodem`, from the standard library's C code: binascii's
+    CRC-CCITT (polynomial 0x1021, no reflection) with an initial value of 0 is exactly
+    CRC-16/XMODEM. What the sender and the emulated receiver use: some 20x faster than a
+    table in Python, per 128-byte block."""
+    return binascii.crc_hqx(data, 0)
 
 
 def encode_block(number: int, data: bytes) -> bytes:
     """One 133-byte block; `data` shorter than 128 bytes is padded with 0xFF."""
     if len(data) > BLOCK_SIZE:
         raise ValueError(f"an XMODEM block holds {BLOCK_SIZE} bytes, not {len(data)}")
-    payload = data.ljust(BLOCK_SIZE, bytes([PAD]))
+    payload = data.ljust(BLOCK_SIZE, _PAD_BYTE)
     n = number & 0xFF
-    return bytes([SOH, n, 0xFF - n]) + payload + crc16(payload).to_bytes(2, "big")
+    return bytes((SOH, n, 0xFF - n)) + payload + binascii.crc_hqx(payload, 0).to_bytes(2, "big")
 
 
 def block_count(size: int) -> int:
@@ -82,6 +76,10 @@ def block_count(size: int) -> int:
 
 _START_ANSWERS = frozenset((CRC_START, CAN))
 _BLOCK_ANSWERS = frozenset((ACK, NAK, CAN))
+
+
+def _what(index: int) -> str:
+    return "the end of transfer (EOT)" if index < 0 else f"block {index + 1}"
 
 
 class Line(Protocol):
@@ -127,7 +125,10 @@ class SendResult:
     payload_bytes: int  # the file's bytes (padding not counted)
     sent_bytes: int  # every byte written, repeats included
     retries: int
-    seconds: float
+    seconds: float  # from `send()` to the EOT's ACK, the wait for the receiver's `C` too
+    # From the first block's write to the EOT's ACK: the transfer proper, which is what a
+    # rate is measured over (the wait for `C` is the receiver's start-up, not the line).
+    transfer_seconds: float = 0.0
 
 
 Progress = Callable[[int, int], None]  # (bytes acknowledged, total bytes)
@@ -202,21 +203,21 @@ class XmodemSender:
             if answer == CAN:
                 raise ReceiverCancelled("The receiver cancelled before the first block.")
 
-    def _write(self, data: bytes) -> None:
-        try:
-            self.line.write(data)
-        except OSError as error:
-            raise LinkLost(f"The line broke during the upload ({error}).") from error
-        self.sent_bytes += len(data)
-
-    def _exchange(self, packet: bytes, number: int, what: str) -> None:
-        """Send `packet` until it is ACKed; NAK, a stray `C` or silence repeats it."""
+    def _exchange(self, packet: bytes, number: int, index: int) -> None:
+        """Send `packet` until it is ACKed; NAK, a stray `C` or silence repeats it.
+        `index` is the block's place in the file (0-based; -1 for EOT), named only when
+        something goes wrong: the good path builds no text."""
         cancels = 0
+        line = self.line
         for attempt in range(self.max_tries):
             if self.should_stop():
                 self.cancel()
                 raise XmodemError("Upload cancelled.", code="cancelled", action="")
-            self._write(packet)
+            try:
+                line.write(packet)
+            except OSError as error:
+                raise LinkLost(f"The line broke during the upload ({error}).") from error
+            self.sent_bytes += len(packet)
             answer = self._read_answer(time.monotonic() + self.answer_timeout_s, _BLOCK_ANSWERS)
             if answer == ACK:
                 return
@@ -225,14 +226,14 @@ class XmodemSender:
                 # One CAN may be line noise; the Gecko Bootloader sends several.
                 peek = self._read_answer(time.monotonic() + 0.2, _BLOCK_ANSWERS)
                 if peek == CAN or cancels > 1:
-                    raise ReceiverCancelled(f"The receiver cancelled the upload at {what}.")
+                    raise ReceiverCancelled(f"The receiver cancelled the upload at {_what(index)}.")
             reason = {NAK: "NAK", None: "no answer"}.get(answer, "a single CAN")
             if attempt + 1 < self.max_tries:
                 self.retries += 1
                 if self.on_retry is not None:
-                    self.on_retry(number, f"{what}: {reason}")
+                    self.on_retry(number, f"{_what(index)}: {reason}")
         raise XmodemError(
-            f"{what} was not acknowledged after {self.max_tries} tries.",
+            f"{_what(index)} was not acknowledged after {self.max_tries} tries.",
             code="xmodem-retries-exhausted",
         )
 
@@ -261,13 +262,17 @@ class XmodemSender:
             for index in range(block_count(total))
         ]
         blocks = len(packets)
+        on_progress = self.on_progress
+        first_block_at = time.monotonic()
         for index, packet in enumerate(packets):
-            number = (index + 1) & 0xFF
-            self._exchange(packet, number, f"block {index + 1}")
-            if self.on_progress is not None:
-                self.on_progress(min((index + 1) * BLOCK_SIZE, total), total)
-        self._exchange(bytes([EOT]), 0, "the end of transfer (EOT)")
-        return SendResult(blocks, total, self.sent_bytes, self.retries, time.monotonic() - started)
+            self._exchange(packet, (index + 1) & 0xFF, index)
+            if on_progress is not None:
+                on_progress(min((index + 1) * BLOCK_SIZE, total), total)
+        self._exchange(bytes([EOT]), 0, -1)
+        done = time.monotonic()
+        return SendResult(
+            blocks, total, self.sent_bytes, self.retries, done - started, done - first_block_at
+        )
 
     def cancel(self) -> None:
         """Tell the receiver to give up (CAN CAN CAN), as sz and the Simplicity tools do."""

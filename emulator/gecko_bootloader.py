@@ -179,8 +179,21 @@ class EmulatedGeckoBootloader:
 
     def feed(self, data: bytes, now: float) -> list[Output]:
         out: list[Output] = []
-        for byte in data:
-            out += self._byte(byte, now)
+        index, size = 0, len(data)
+        while index < size:
+            if self._block and self.state == State.RECEIVING and not self._stalled:
+                # Inside a block every byte is taken as it comes: the rest of it in one
+                # slice, not 132 calls (the sender writes a block in one piece).
+                need = xm.BLOCK_BYTES - len(self._block)
+                piece = data[index : index + need]
+                index += len(piece)
+                self._block += piece
+                self._last_byte_at = now
+                if len(self._block) == xm.BLOCK_BYTES:
+                    out += self._block_complete(now)
+                continue
+            out += self._byte(data[index], now)
+            index += 1
         return out
 
     def _byte(self, byte: int, now: float) -> list[Output]:
@@ -242,6 +255,9 @@ class EmulatedGeckoBootloader:
         self._next_c_at = None
         if len(self._block) < xm.BLOCK_BYTES:
             return []
+        return self._block_complete(now)
+
+    def _block_complete(self, now: float) -> list[Output]:
         block, self._block = bytes(self._block), bytearray()
         self._give_up_at = now + IDLE_TIMEOUT_S
         if self._chance(self.faults.drop_rate):

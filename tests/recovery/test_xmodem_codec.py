@@ -137,3 +137,57 @@ def test_reset_mid_upload_loses_the_upload() -> None:
     assert out == b"" and bootloader.state == State.DOWN  # the fifth block crossed 512
     assert _answers(bootloader.poll(3.0)).endswith(b"BL > ")
     assert faults.reboot_at is None and not bootloader.app_valid
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_receiver_answers_the_same_however_the_line_cuts_the_bytes(seed: int) -> None:
+    """The receiver takes the rest of a block in one slice: cut anywhere (one byte at a
+    time, mid-header, two blocks in one read, noise and CAN between blocks), the answers,
+    the flash and the counters are those of a byte-by-byte feed."""
+    import random
+
+    gbl = build_gbl(application_bytes(40 * 128), address=0x4000)
+    blocks = [
+        xm.encode_block(i + 1, gbl[i * 128 : (i + 1) * 128]) for i in range(-(-len(gbl) // 128))
+    ]
+    stream = bytearray()
+    for index, packet in enumerate(blocks):
+        if index == 5:  # a corrupted copy first: NAK
+            bad = bytearray(packet)
+            bad[70] ^= 0x01
+            stream += bad
+        if index == 9:
+            stream += b"\x00\x43"  # noise between blocks: ignored
+        stream += packet
+        if index == 12:
+            stream += packet  # a repeat (its ACK was lost): ACKed again, not written
+        if index == 20:
+            stream += bytes([xm.CAN])  # one CAN alone is not a cancel
+    stream += bytes([xm.EOT])
+
+    def run(cuts: list[int]) -> tuple[bytes, bytes, int, int, int]:
+        bootloader = EmulatedGeckoBootloader(app_valid=False)
+        _menu_then_upload(bootloader)
+        answers = bytearray()
+        start = 0
+        for end in [*cuts, len(stream)]:
+            answers += _answers(bootloader.feed(bytes(stream[start:end]), 2.0))
+            start = end
+        flash = bytes(bootloader.flash[0x4000 : 0x4000 + 40 * 128])
+        return (
+            bytes(answers),
+            flash,
+            bootloader.blocks_written,
+            bootloader.duplicates,
+            bootloader.naks,
+        )
+
+    byte_by_byte = run(list(range(1, len(stream))))
+    rng = random.Random(seed)
+    cuts = sorted(rng.sample(range(1, len(stream)), 60))
+    assert run(cuts) == byte_by_byte
+    assert run([]) == byte_by_byte  # all of it in one read
+    answers, flash, written, duplicates, naks = byte_by_byte
+    assert answers.count(bytes([xm.NAK])) == 1 and naks == 1 and duplicates == 1
+    assert written == len(blocks) and flash == application_bytes(40 * 128)
+    assert b"Serial upload complete" in answers
