@@ -279,7 +279,13 @@ class BridgeClient:
     def call(self, request: p.Request[R], timeout_s: float = DEFAULT_TIMEOUT_S) -> R:
         """Send and wait for the answer, typed by the request (`call(GetIdentity())` is an
         `IdentityResponse`); raises NoAnswer, DeviceStatusError, LinkLost, ProtocolError."""
-        pending = self.submit(request)
+        return self.answer_of(request, self.submit(request), timeout_s)
+
+    def answer_of(
+        self, request: p.Request[R], pending: Pending, timeout_s: float = DEFAULT_TIMEOUT_S
+    ) -> R:
+        """The typed answer to `pending`, what `submit(request)` returned: the end of a call
+        that was sent ahead (pipelined behind others) and is waited for now."""
         try:
             answer = pending.wait(timeout_s)
         finally:

@@ -9,7 +9,7 @@ from bridgelab.drivers.versions import display_version
 from bridgelab.firmware.verify import READING_LABELS, reading_facts
 from bridgelab.gui.formatting import ARROW, format_size, hardware_version, hex_code
 from bridgelab.gui.theme import Tone
-from bridgelab.updates.ota_server import format_duration
+from bridgelab.updates.durations import format_duration
 from bridgelab.updates.preflight import Preflight
 
 IMAGE_LABELS = (

@@ -16,7 +16,7 @@ from bridgelab.data.records import NoteRecord, SessionRecord
 from bridgelab.data.store import TriageStore
 from bridgelab.drivers.versions import display_version
 from bridgelab.gui.formatting import format_local_time, format_rate
-from bridgelab.updates.ota_server import format_duration
+from bridgelab.updates.durations import format_duration
 
 TIMELINE_HEADERS = ("+ time", "Event", "Details")
 TRACE_HEADERS = ("#", "t (s)", "Dir", "Bytes", "Frame (hex)")

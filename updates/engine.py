@@ -20,7 +20,7 @@ from bridgelab.data.failures import FailureClass, FinalState, Stage
 from bridgelab.data.records import ImageInfo, Mode, SessionStart
 from bridgelab.data.store import TriageStore
 from bridgelab.drivers import protocol as p
-from bridgelab.drivers.client import BridgeClient
+from bridgelab.drivers.client import BridgeClient, Pending
 from bridgelab.drivers.errors import (
     DriverError,
     LinkLost,
@@ -42,7 +42,6 @@ from bridgelab.updates import events as ev
 from bridgelab.updates.errors import UpdateFailed, internal_failure
 from bridgelab.updates.link import BridgeLink
 from bridgelab.updates.local import LocalTransfer
-from bridgelab.updates.ota_server import SimulatedOta
 from bridgelab.updates.recorder import SessionLog
 from bridgelab.updates.request import UpdateRequest
 from bridgelab.updates.retry import retry
@@ -53,10 +52,19 @@ from bridgelab.updates.transfer import Cancelled
 HEALTH_POLL_S = 0.25
 HEALTH_ANSWER_S = 2.0  # a bridge silent this long in the health check is unhealthy
 
+
 # How the image reaches the bridge, by mode (the contract: `updates.strategy`).
+def _simulated_ota() -> TransferStrategy[PreparedImage]:
+    # Imported when an OTA session runs: a local update's start-up does not pay for the
+    # ZCL OTA cluster (tests/updates/test_startup_imports.py).
+    from bridgelab.updates.ota_server import SimulatedOta
+
+    return SimulatedOta()
+
+
 STRATEGIES: dict[Mode, Callable[[], TransferStrategy[PreparedImage]]] = {
     Mode.LOCAL: LocalTransfer,
-    Mode.OTA: SimulatedOta,
+    Mode.OTA: _simulated_ota,
 }
 
 
@@ -277,15 +285,22 @@ class UpdateEngine:
             ) from error
         remaining = max(deadline - self.clock.monotonic(), 2 * self.policy.request_timeout_s)
         try:
-            identity = self.context.call_retrying(p.GetIdentity(), remaining, Stage.IDENTIFY)
-            join = self.context.call_retrying(p.GetJoinStatus(), remaining, Stage.IDENTIFY)
-            self.update_before = self._read_update_state(remaining)
+            # The three questions go out together: one round trip of the line, not three
+            # (16 ms each behind a USB adapter's latency timer). Each is still retried
+            # on its own if its answer is lost.
+            asks = (p.GetIdentity(), p.GetJoinStatus(), p.GetUpdateStatus())
+            client = self.link.current
+            sent = [client.submit(ask) for ask in asks]
+            identity = self.context.call_retrying(asks[0], remaining, Stage.IDENTIFY, sent[0])
+            join = self.context.call_retrying(asks[1], remaining, Stage.IDENTIFY, sent[1])
+            self.update_before = self._read_update_state(remaining, asks[2], sent[2])
         except NoAnswer as error:
             raise UpdateFailed.from_error(
                 Stage.IDENTIFY, FailureClass.NO_RESPONSE, error
             ) from error
         self.identity = identity
         self.join_before = join.state
+        self.context.update_state = self.update_before
         self.link.eui64 = identity.eui64
         update = self.update_before
         info = {
@@ -296,11 +311,19 @@ class UpdateEngine:
         self.log.update(version_before=identity.firmware_version, port_url=self.link.url)
         self.context.identified(identity, info, join.state.label)
 
-    def _read_update_state(self, total_s: float) -> p.UpdateStatusResponse | None:
+    def _read_update_state(
+        self,
+        total_s: float,
+        ask: p.GetUpdateStatus | None = None,
+        sent: Pending | None = None,
+    ) -> p.UpdateStatusResponse | None:
         """UPDATE_STATUS with the same bounded retry as every request; None for a bridge
-        that does not know it (an old one answers UNKNOWN_COMMAND)."""
+        that does not know it (an old one answers UNKNOWN_COMMAND). `ask` and `sent`: the
+        request, already submitted behind others."""
         try:
-            return self.context.call_retrying(p.GetUpdateStatus(), total_s, Stage.IDENTIFY)
+            return self.context.call_retrying(
+                ask or p.GetUpdateStatus(), total_s, Stage.IDENTIFY, sent
+            )
         except p.DeviceStatusError as error:
             if error.status in UNKNOWN_STATUSES:
                 return None
@@ -470,9 +493,9 @@ class UpdateEngine:
         if self.request.mode == "local" or self._on_trial():
             self._confirm_trial(expected)
 
-    def _on_trial(self) -> bool:
+    def _on_trial(self, ask: p.GetUpdateStatus | None = None, sent: Pending | None = None) -> bool:
         try:
-            status = self._read_update_state(5 * self.policy.request_timeout_s)
+            status = self._read_update_state(5 * self.policy.request_timeout_s, ask, sent)
         except NoAnswer as error:
             raise UpdateFailed(
                 Stage.CONFIRM,
@@ -484,9 +507,23 @@ class UpdateEngine:
 
     def _confirm_trial(self, expected: int) -> None:
         """UPDATE_CONFIRM, then read back that the bridge no longer runs a trial: success is
-        reported only for an image that survives the next reboot."""
-        self._send_confirm(expected)
-        if self._on_trial():
+        reported only for an image that survives the next reboot.
+
+        The read-back goes out right behind the confirm: one round trip for both. Its
+        answer is taken only when it shows the trial over, which no read from before the
+        confirm can show; else (the confirm sent again, or a link that reordered the two)
+        the state is read again now."""
+        client = self.link.current
+        confirm, status = p.UpdateConfirm(), p.GetUpdateStatus()
+        confirm_sent = client.submit(confirm)
+        status_sent = client.submit(status)
+        retries_before = self.context.retries
+        self._send_confirm(expected, confirm, confirm_sent)
+        early: Pending | None = status_sent
+        if self.context.retries != retries_before:
+            client.forget(status_sent)
+            early = None
+        if self._on_trial(status, early) and (early is None or self._on_trial()):
             raise UpdateFailed(
                 Stage.CONFIRM,
                 FailureClass.DEVICE_ERROR,
@@ -495,11 +532,11 @@ class UpdateEngine:
                 action="Run the same update again to confirm; do not reboot the bridge first.",
             )
 
-    def _send_confirm(self, expected: int) -> None:
+    def _send_confirm(self, expected: int, confirm: p.UpdateConfirm, sent: Pending) -> None:
         retries_before = self.context.retries
         try:
             self.context.call_retrying(
-                p.UpdateConfirm(), 5 * self.policy.request_timeout_s, Stage.CONFIRM
+                confirm, 5 * self.policy.request_timeout_s, Stage.CONFIRM, sent
             )
         except p.DeviceStatusError as error:
             # A repeated confirm finds no trial image left: the first one got through (the
@@ -525,9 +562,14 @@ class UpdateEngine:
                 self.rejoined = True
                 self.log.event("rejoined", {})
                 return
-            # The bridge reports a join change at once (JOIN_CHANGED): ask again then,
-            # or after the poll period if that event was lost.
-            self.link.wait_event(p.JoinChanged, HEALTH_POLL_S, keep_others=True)
+            # The bridge reports a join change at once (JOIN_CHANGED): its report of
+            # JOINED is the bridge's own answer, taken as is (a round trip saved); any
+            # other change, or no event within the poll period (lost), asks again.
+            event = self.link.wait_event(p.JoinChanged, HEALTH_POLL_S, keep_others=True)
+            if isinstance(event, p.JoinChanged) and event.status.state == JoinState.JOINED:
+                self.rejoined = True
+                self.log.event("rejoined", {"reported": True})
+                return
         self.rejoined = False
         raise UpdateFailed(
             Stage.CONFIRM,

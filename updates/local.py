@@ -59,6 +59,8 @@ class LocalTransfer:
                 file_sha256=image.file_sha256,
                 clock=context.clock,
             )
+            if isinstance(transfer, SelectiveRepeatTransfer):
+                transfer.send_ahead = _fresh_download(context.update_state, image.file_sha256)
             try:
                 result = transfer.run()
             except (UpdateFailed, Cancelled):
@@ -73,6 +75,7 @@ class LocalTransfer:
                     "block_size": result.block_size,
                     "sent_bytes": result.sent_bytes,
                     "resent_segments": result.resent_segments,
+                    "sent_ahead": result.sent_ahead,
                     "protocol_version": session.protocol_version if session else None,
                     "seconds": round(result.seconds, 3),
                 },
@@ -143,3 +146,12 @@ class LocalTransfer:
             else FailureClass.DEVICE_ERROR
         )
         return UpdateFailed(Stage.ACTIVATE, cls, error.message, code=error.code)
+
+
+def _fresh_download(state: p.UpdateStatusResponse | None, file_sha256: bytes) -> bool:
+    """Whether UPDATE_BEGIN will start this image from scratch (and erase first): the
+    bridge holds no part of it. Unknown counts as not fresh (nothing is sent ahead)."""
+    if state is None:
+        return False
+    holding = state.state in (p.UpdateState.RECEIVING, p.UpdateState.VERIFIED)
+    return not (holding and state.file_sha256 == file_sha256)

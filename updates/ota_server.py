@@ -18,6 +18,7 @@ from bridgelab.data.failures import FailureClass, Stage
 from bridgelab.drivers import protocol as p
 from bridgelab.drivers.errors import LinkLost, NoAnswer
 from bridgelab.updates import events as ev
+from bridgelab.updates.durations import format_duration
 from bridgelab.updates.errors import UpdateFailed
 from bridgelab.updates.ota_line_rate import LineRate, restore, switch_to_fastest
 from bridgelab.updates.progress import ProgressMeter
@@ -59,17 +60,6 @@ _Answer = TypeVar("_Answer", p.OtaTunnelResponse, p.OtaTunnelBatchResponse)
 
 class _BatchUnsupported(Exception):
     """The bridge answered OTA_TUNNEL_BATCH with UNKNOWN_COMMAND (it never read it)."""
-
-
-def format_duration(seconds: float) -> str:
-    """A duration for a sentence: "0.8 s", "42 s", "7 min 17 s", "1 h 05 min"."""
-    if seconds < 10:
-        return f"{seconds:.1f} s"
-    minutes, secs = divmod(round(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    if hours:
-        return f"{hours} h {minutes:02d} min"
-    return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
 
 
 class OtaServerSession:

@@ -33,7 +33,6 @@ from bridgelab.firmware.image import OtaImage, load_image
 from bridgelab.firmware.trust import TrustStore
 from bridgelab.firmware.trust_source import DemoTrust, identity_of, resolve_trust
 from bridgelab.firmware.verify import VerificationReport, assess_image
-from bridgelab.updates.ota_server import predict_policy_ota_duration
 from bridgelab.updates.policy import UpdatePolicy
 from bridgelab.updates.request import MODES
 
@@ -137,8 +136,16 @@ class Preflight:
     trust_source: str  # where the trusted keys came from, or why there are none
     trust_problem: Reason | None
     override: DowngradeOverride | None
-    predicted_ota_s: float
+    policy: UpdatePolicy
     modes: tuple[ModeVerdict, ...]
+
+    @property
+    def predicted_ota_s(self) -> float:
+        """How long the real over-the-air update would take. Worked out when asked: a
+        local update's start-up does not import the ZCL OTA cluster for it."""
+        from bridgelab.updates.ota_server import predict_policy_ota_duration
+
+        return predict_policy_ota_duration(len(self.image.raw), self.policy)
 
     @property
     def device(self) -> DeviceIdentity | None:
@@ -230,7 +237,7 @@ def assess(
         trust_source=source,
         trust_problem=trust_problem,
         override=override,
-        predicted_ota_s=predict_policy_ota_duration(len(image.raw), policy or UpdatePolicy()),
+        policy=policy or UpdatePolicy(),
         modes=tuple(modes),
     )
 

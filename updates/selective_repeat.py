@@ -4,9 +4,11 @@ The bridge accepts UPDATE_SEGMENT anywhere inside its reassembly window and answ
 with what it holds (its contiguous offset and the ranges held beyond it). A serial line
 delivers in order, so when the answer to a segment shows an earlier segment missing, that
 one was lost: it is resent at once, alone, while the rest of the window keeps moving. A
-lost answer costs nothing (the next answer covers it); only the tail of the transfer, with
-nothing after it to reveal a gap, waits for a deadline, and that deadline is the time the
-segment needs on the line plus the measured round trip and its jitter, not a fixed second.
+lost answer costs nothing (the next answer covers it), and neither does a late one: only
+the last segment sent has a deadline, since any later answer tells the fate of the ones
+before it. So only the tail of the transfer, with nothing after it to reveal a gap, waits
+for a deadline, and that deadline is the time the segment needs on the line plus the
+measured round trip and its jitter, not a fixed second.
 Resends of the same segment back off, bounded by `request_timeout_s`.
 
 Segment sizes follow the measured error rate: every segment's fate (held, or lost) feeds a
@@ -45,6 +47,10 @@ MEMORY = 0.97  # per segment: the error estimate forgets with a memory of ~30 se
 PRIOR_SEGMENTS = 4.0  # as if this many segments had arrived whole before the first one
 MAX_LOSS_SHARE = 0.9
 QUIET_BEFORE_RESYNC = 2  # request timeouts with no answer at all: ask where it stands
+# Segments sent behind UPDATE_BEGIN: enough to keep the line busy through a typical erase
+# (0.5 ms a KiB for a few hundred KiB), never more than a reassembly window holds.
+AHEAD_S = 0.1
+AHEAD_BYTES = 16 * 1024
 
 
 def segment_wire(length: int) -> int:
@@ -120,11 +126,28 @@ class _Flight:
 class SelectiveRepeatTransfer(WindowedTransfer):
     """Protocol version 2's transfer; same contract as `WindowedTransfer.run()`."""
 
+    # Set by the caller when the bridge holds no download of this image (a fresh begin
+    # with an erase ahead): the first segments then go out right behind UPDATE_BEGIN.
+    send_ahead = False
+
     def run(self) -> TransferResult:
         client = self.link.current
-        resumed_from, max_write = self.begin(client)
+        self.completions: queue.Queue[Pending] = queue.Queue()
+        self.segments: dict[int, _Segment] = {}
+        self.inflight: dict[Pending, _Flight] = {}
+        started = time.monotonic()
+        request = self.begin_request()
+        ahead: list[tuple[_Segment, Pending]] = []
+        retries_before = self.retries
+        if self.send_ahead and client.min_round_trip_s is not None:
+            begin_sent = client.submit(request)
+            ahead = self._submit_ahead(client)
+            resumed_from, max_write = self.begin(client, sent=(request, begin_sent))
+        else:
+            resumed_from, max_write = self.begin(client)
         begun = self.last_begin
         if begun is None or begun.reassembly_bytes is None:
+            self._forget_ahead(client, ahead)
             return super().run()  # the bridge offers no reassembly window: version 1 writes
         self.reassembly = begun.reassembly_bytes
         largest = max_write
@@ -145,11 +168,25 @@ class SelectiveRepeatTransfer(WindowedTransfer):
         self.max_frames = max(1, limit)
         self.resumed_from = resumed_from
         self.resent_segments = 0
-        self.segments: dict[int, _Segment] = {}
         self.resend: list[int] = []  # offsets of lost segments, lowest first
-        self.inflight: dict[Pending, _Flight] = {}
         self.client = client
-        started = time.monotonic()
+        self.next_new = resumed_from
+        self.line_free = 0.0  # when what was sent has left the host, at line rate
+        self.ahead_count = 0  # segments sent ahead of the begin's answer and adopted
+        adopted = (
+            resumed_from == 0
+            and self.retries == retries_before  # else they reached the bridge before it began
+            and ahead
+            and ahead[-1][0].end <= self.reassembly
+            and all(segment.length <= largest for segment, _ in ahead)
+        )
+        sent_ahead = 0
+        if adopted:
+            self._adopt(ahead)
+            sent_ahead = self.next_new
+        else:
+            self._forget_ahead(client, ahead)
+            started = time.monotonic()
         self.on_progress(resumed_from, self.size, resumed_from)
         sent = self._transfer(resumed_from)
         seconds = time.monotonic() - started
@@ -162,7 +199,59 @@ class SelectiveRepeatTransfer(WindowedTransfer):
             self.max_frames,
             self._target(),
             resent_segments=self.resent_segments,
+            sent_ahead=sent_ahead,
         )
+
+    # ----------------------------------------------------------------- ahead of the begin
+
+    def _submit_ahead(self, client: BridgeClient) -> list[tuple[_Segment, Pending]]:
+        """The first segments, sent right behind UPDATE_BEGIN: the bridge takes them as
+        soon as its erase is done, so the line moves data while the bridge erases instead
+        of idling for the begin's answer. As many as the line carries in the bandwidth-delay
+        product plus AHEAD_S, within the handshake's window and AHEAD_BYTES (well inside
+        any reassembly window)."""
+        session = client.session
+        if session is None or self.line_rate_bps is None:
+            return []
+        length = session.max_payload - WRITE_HEADER - 4
+        if self.policy.block_size:
+            length = min(length, self.policy.block_size)
+        rtt = client.min_round_trip_s or 0.0
+        budget = self.line_rate_bps * (2 * rtt + 0.01 + AHEAD_S) + 2 * segment_wire(length)
+        budget = min(budget, AHEAD_BYTES, self.size)
+        frames = session.window if self.policy.max_window is None else self.policy.max_window
+        ahead: list[tuple[_Segment, Pending]] = []
+        offset = 0
+        while offset < budget and len(ahead) < frames and offset < self.size:
+            segment = _Segment(offset, min(length, self.size - offset))
+            data = self.image[segment.offset : segment.end]
+            try:
+                pending = client.submit(p.UpdateSegment(offset, data), self.completions.put)
+            except LinkLost:
+                break  # the begin finds it
+            ahead.append((segment, pending))
+            offset = segment.end
+        return ahead
+
+    def _adopt(self, ahead: list[tuple[_Segment, Pending]]) -> None:
+        """The segments sent ahead are in flight as if sent now (the bridge took them after
+        its erase, which the begin's answer ends): their deadlines start here."""
+        line_free = time.monotonic()
+        assert self.line_rate_bps is not None
+        for tx, (segment, pending) in enumerate(ahead):
+            line_free += segment_wire(segment.length) / self.line_rate_bps
+            expected = line_free + self.base_rtt
+            segment.sends, segment.last_tx, segment.pending = 1, tx, pending
+            self.segments[segment.offset] = segment
+            self.inflight[pending] = _Flight(tx, segment, expected + self._margin(1), expected)
+            self.next_new = segment.end
+        self.line_free = line_free
+        self.ahead_count = len(ahead)
+
+    @staticmethod
+    def _forget_ahead(client: BridgeClient, ahead: list[tuple[_Segment, Pending]]) -> None:
+        for _, pending in ahead:
+            client.forget(pending)
 
     # ----------------------------------------------------------------- timing
 
@@ -209,11 +298,12 @@ class SelectiveRepeatTransfer(WindowedTransfer):
     # ----------------------------------------------------------------- the loop
 
     def _transfer(self, resumed_from: int) -> int:
-        acked = self.next_new = resumed_from
+        acked = resumed_from
         self.window_end = resumed_from + self.reassembly
-        completions: queue.Queue[Pending] = queue.Queue()
-        tx = sent = 0
-        line_free = 0.0
+        completions = self.completions
+        tx = len(self.inflight)  # segments sent ahead of the begin are in flight already
+        sent = self.next_new - resumed_from
+        line_free = self.line_free
         last_progress = last_answer = time.monotonic()
         while acked < self.size:
             if self.should_stop():
@@ -255,9 +345,12 @@ class SelectiveRepeatTransfer(WindowedTransfer):
                 # (it lost what it held out of order: a reboot): ask where it stands.
                 acked = self._restart(acked, last_progress)
                 continue
-            oldest_due = min(f.due_at for f in self.inflight.values())
+            # The line delivers in order, so the answer to a later segment tells the fate of
+            # every earlier one: only the last segment sent needs a deadline. An answer that
+            # is late (a busy machine, a slow bridge) is then waited for, not resent.
+            last_due = max(self.inflight.values(), key=lambda f: f.tx).due_at
             try:
-                done = completions.get(timeout=max(0.0, oldest_due - time.monotonic()))
+                done = completions.get(timeout=max(0.0, last_due - time.monotonic()))
             except queue.Empty:
                 done = None
             now = time.monotonic()
@@ -289,6 +382,15 @@ class SelectiveRepeatTransfer(WindowedTransfer):
             self._observe(flight_done, now)
             error = done.error
             if error is not None:
+                if (
+                    isinstance(error, p.DeviceStatusError)
+                    and error.status == p.Status.NOT_ALLOWED
+                    and flight_done.tx < self.ahead_count
+                ):
+                    # Sent ahead, it reached the bridge before its UPDATE_BEGIN (a link
+                    # that reorders frames): not held, so as good as lost.
+                    self._mark_lost(flight_done.segment)
+                    continue
                 if isinstance(error, p.DeviceStatusError):
                     raise self._device_failure(error)
                 raise error

@@ -19,7 +19,7 @@ from bridgelab.clock import Clock
 from bridgelab.data.failures import FailureClass, Stage
 from bridgelab.data.records import DeviceInfo
 from bridgelab.drivers import protocol as p
-from bridgelab.drivers.client import BridgeClient
+from bridgelab.drivers.client import BridgeClient, Pending
 from bridgelab.drivers.errors import DriverError, NoAnswer
 from bridgelab.updates import events as ev
 from bridgelab.updates.errors import UpdateFailed
@@ -74,6 +74,8 @@ class SessionContext:
         self.notices: list[str] = []
         self.current_stage = Stage.IDENTIFY  # set by stage(); names the stage a failure is in
         self.stage_seconds: dict[str, float] = {}  # the cost of each stage, made visible
+        # The bridge's update state as identify read it (None: not read, or an old bridge).
+        self.update_state: p.UpdateStatusResponse | None = None
 
     # ----------------------------------------------------------------- events
 
@@ -146,11 +148,24 @@ class SessionContext:
 
     # ----------------------------------------------------------------- the bridge
 
-    def call_retrying(self, request: p.Request[R], total_s: float, stage: Stage) -> R:
+    def call_retrying(
+        self, request: p.Request[R], total_s: float, stage: Stage, sent: Pending | None = None
+    ) -> R:
         """Send an idempotent request until it is answered: a lost frame costs a retry,
-        not the session. Waits 1, 2, 4, ... request timeouts, `total_s` in all."""
+        not the session. Waits 1, 2, 4, ... request timeouts, `total_s` in all.
+
+        `sent`: the request was already submitted (pipelined behind others, saving a round
+        trip on a slow line); its answer is the first try's."""
+        ahead = [sent] if sent is not None else []
+
+        def attempt(try_s: float) -> R:
+            client = self.link.current
+            if ahead:
+                return client.answer_of(request, ahead.pop(), try_s)
+            return client.call(request, try_s)
+
         return retry(
-            lambda try_s: self.link.current.call(request, try_s),
+            attempt,
             total_s=total_s,
             clock=self.clock,
             retry_on=(NoAnswer,),

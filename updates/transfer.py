@@ -49,6 +49,7 @@ class TransferResult:
     window: int
     block_size: int
     resent_segments: int = 0  # selective repeat: segments sent again because one was lost
+    sent_ahead: int = 0  # selective repeat: bytes sent right behind UPDATE_BEGIN
 
 
 class Cancelled(Exception):
@@ -87,16 +88,32 @@ class WindowedTransfer:
 
     # ----------------------------------------------------------------- set-up
 
-    def begin(self, client: BridgeClient, timeout_s: float | None = None) -> tuple[int, int]:
+    def begin_request(self) -> p.UpdateBegin:
+        return p.UpdateBegin(self.size, self.digest, self.header)
+
+    def begin(
+        self,
+        client: BridgeClient,
+        timeout_s: float | None = None,
+        sent: tuple[p.UpdateBegin, Pending] | None = None,
+    ) -> tuple[int, int]:
         """Open (or re-open) the transfer; the bridge answers where to resume.
 
         UPDATE_BEGIN is idempotent for the same image, so a lost request or answer is sent
         again, waiting 1, 2, 4, ... request timeouts: a slow erase is answered in the end,
-        a lost frame costs a retry, not `begin_s`.
+        a lost frame costs a retry, not `begin_s`. `sent`: the request, already submitted
+        (with segments behind it); its answer is the first try's.
         """
-        request = p.UpdateBegin(self.size, self.digest, self.header)
+        request = sent[0] if sent is not None else self.begin_request()
+        ahead = [sent[1]] if sent is not None else []
+
+        def attempt(try_s: float) -> p.UpdateBeginResponse:
+            if ahead:
+                return client.answer_of(request, ahead.pop(), try_s)
+            return client.call(request, try_s)
+
         answer = retry(
-            lambda try_s: client.call(request, try_s),
+            attempt,
             total_s=self.policy.timeouts.begin_s if timeout_s is None else timeout_s,
             clock=self.clock,
             retry_on=(NoAnswer,),

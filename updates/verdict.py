@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from bridgelab.data.failures import FailureClass
 from bridgelab.drivers.join_state import JoinState
 from bridgelab.drivers.versions import display_version
+from bridgelab.updates.durations import format_duration
 from bridgelab.updates.events import UpdateResult
-from bridgelab.updates.ota_server import format_duration
 from bridgelab.updates.preflight import off_han_after_local
 
 

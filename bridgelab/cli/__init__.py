@@ -28,7 +28,29 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
+# The sub-commands each module registers: `bridgelab update ...` imports only the module
+# it runs (start-up time is part of every command). `tests/updates/test_startup_imports.py`
+# holds this table to what the modules register.
+COMMANDS: dict[str, str] = {
+    "ports": "devices",
+    "info": "devices",
+    "emulate": "devices",
+    "update": "update",
+    "campaign": "update",
+    "recover": "recover",
+    "image": "image",
+    "keys": "keys",
+    "install-code": "install_code",
+    "log": "log",
+    "gui": "gui",
+}
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The whole parser; with `argv` naming a sub-command, only that command's module is
+    imported and registered (its help and errors are the same)."""
+    first = next(iter(argv), "") if argv is not None else ""
+    only = COMMANDS.get(first)
     parser = argparse.ArgumentParser(
         prog="bridgelab",
         description="Identify, diagnose, update and triage Alt HAN point-to-point bridges.",
@@ -36,14 +58,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"bridgelab {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
+        if only is not None and name != only:
+            continue
         module = importlib.import_module(f"bridgelab.cli.{name}")
         module.register(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(arguments)
+    args = parser.parse_args(arguments)
     _refuse_swallowed_values(parser, args)
     handler = getattr(args, "handler", None)
     if handler is None:

@@ -41,9 +41,9 @@ from bridgelab.gui.widgets.panes import side_by_side
 from bridgelab.gui.widgets.stage_list import StageList
 from bridgelab.gui.widgets.throughput_chart import ThroughputChart
 from bridgelab.updates import events as ev
+from bridgelab.updates.durations import format_duration
 from bridgelab.updates.emulated import DEMO_IMAGES
 from bridgelab.updates.events import UpdateResult
-from bridgelab.updates.ota_server import format_duration
 from bridgelab.updates.preflight import Preflight
 from bridgelab.updates.verdict import update_verdict
 

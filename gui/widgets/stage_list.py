@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QGridLayout, QLabel, QSizePolicy, QWidget
 
 from bridgelab.data.failures import Stage
 from bridgelab.gui.theme import Tone, tone_text_color
-from bridgelab.updates.ota_server import format_duration
+from bridgelab.updates.durations import format_duration
 
 WAITING, RUNNING, DONE, FAILED, SKIPPED = "waiting", "running", "done", "failed", "not reached"
 _TONES = {

@@ -20,8 +20,8 @@ from bridgelab.gui.widgets.throughput_chart import (
     thin,
     time_axis,
 )
+from bridgelab.updates.durations import format_duration
 from bridgelab.updates.events import UpdateResult
-from bridgelab.updates.ota_server import format_duration
 from bridgelab.updates.verdict import update_verdict
 
 

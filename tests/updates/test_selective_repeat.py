@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from bridgelab.data.store import TriageStore
 from bridgelab.drivers import protocol as p
 from bridgelab.drivers.client import BridgeClient
 from bridgelab.emulator.endpoint import Endpoint
@@ -97,6 +98,80 @@ def test_only_lost_segments_are_sent_again(
     # only a loss of the very last segments has nothing after it to reveal it.
     from_reports = [r for r in retries if r.startswith("resend")]
     assert len(from_reports) >= dropped - 1
+
+
+def _transfer_event(store: TriageStore, result: ev.UpdateResult) -> dict[str, object]:
+    events = store.session_events(result.session_id or "")
+    (transfer,) = [e.data for e in events if e.kind == "transfer"]
+    return transfer
+
+
+@pytest.mark.parametrize("faults", ["", "drop-in-rate=0.04"])
+def test_the_first_segments_go_out_behind_the_begin_and_only_once(
+    profiles: dict[str, Path], image: Path, tmp_path: Path, faults: str
+) -> None:
+    """A fresh download: the segments sent right behind UPDATE_BEGIN (to fill the line
+    while the bridge erases) are the transfer's first, and no byte goes twice unless lost."""
+    url = _url(profiles["demo"], faults, 7) + "&baud=921600&latency_ms=2"
+    # A lost tail segment waits its (patient) deadline once or twice: no stall for that.
+    policy = replace(PATIENT, timeouts=replace(PATIENT.timeouts, stall_s=30.0))
+    with TriageStore.open(tmp_path / "triage.db") as store:
+        engine = UpdateEngine(UpdateRequest(url, image, policy=policy), store=store)
+        result = engine.run()
+        assert result.ok, result.error
+        transfer = _transfer_event(store, result)
+    endpoint = instance(url)
+    assert endpoint is not None
+    ahead = transfer["sent_ahead"]
+    assert isinstance(ahead, int) and ahead >= 2 * 512
+    segments = _received(endpoint, "segment")
+    assert segments[0][0] == 0
+    dropped = endpoint.stats.dropped_requests.get(p.Command.UPDATE_SEGMENT, 0)
+    assert bool(dropped) == bool(faults)
+    lengths = Counter(o for o, _ in segments)
+    assert sum(length for _, length in segments) == image.stat().st_size
+    assert all(count == 1 for count in lengths.values())
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_segments_sent_ahead_survive_a_link_that_reorders_frames(
+    profiles: dict[str, Path], image: Path, seed: int
+) -> None:
+    """A segment that overtakes its UPDATE_BEGIN is refused ("no transfer open"): it is
+    sent again, not taken for the bridge's failure; a read-back that overtakes the
+    confirm is read again."""
+    url = _url(profiles["demo"], "reorder-rate=0.3", seed) + "&baud=921600&latency_ms=2"
+    result, _, _ = _update(url, image)
+    assert result.ok, result.error
+    assert result.version_after == 0x01030000
+
+
+def test_nothing_is_sent_ahead_of_a_resumed_download(
+    profiles: dict[str, Path], image: Path, tmp_path: Path
+) -> None:
+    """The bridge already holds part of this image: UPDATE_BEGIN resumes there, so
+    segments from offset 0 sent ahead would be line time wasted."""
+    url = _url(profiles["demo"]) + "&baud=921600&latency_ms=2"
+    data = image.read_bytes()
+    with BridgeClient.connect(url) as client:
+        header_length = int.from_bytes(data[6:8], "little")
+        client.call(
+            p.UpdateBegin(len(data), hashlib.sha256(data).digest(), data[:header_length]),
+            timeout_s=5,
+        )
+        for offset in range(0, 32 * 1024, 1024):
+            client.call(p.UpdateWrite(offset, data[offset : offset + 1024]), timeout_s=5)
+    endpoint = instance(url)
+    assert endpoint is not None
+    before = len(endpoint.device.received_writes)
+    with TriageStore.open(tmp_path / "triage.db") as store:
+        result = UpdateEngine(UpdateRequest(url, image, policy=PATIENT), store=store).run()
+        assert result.ok, result.error
+        transfer = _transfer_event(store, result)
+    assert result.resumed_from == 32 * 1024
+    assert transfer["sent_ahead"] == 0
+    later = [(o, n) for c, o, n in endpoint.device.received_writes[before:] if c == "segment"]
+    assert min(o for o, _ in later) == 32 * 1024
 
 
 def test_a_bridge_that_speaks_only_version_1_still_updates(
