@@ -49,6 +49,12 @@ def switch_to_fastest(context: SessionContext) -> LineRate:
     if not context.policy.ota_fastest_line_rate or not faster:
         _announce(context, rate, "")
         return rate
+    if client.url.lower().startswith("socket://"):
+        # Raw TCP (ser2net's raw mode, a terminal server) carries bytes only: the host
+        # cannot set the far UART's rate, so a switch could only cut the line until the
+        # bridge's own fallback (1.6 s lost and a warning on every session).
+        _announce(context, rate, "", kept="; a raw TCP link cannot set the far end's rate")
+        return rate
     target = max(faster)
     try:
         switched = client.set_baud(target)
@@ -85,7 +91,8 @@ def restore(context: SessionContext, rate: LineRate) -> None:
         )
 
 
-def _announce(context: SessionContext, rate: LineRate, why: str) -> None:
+def _announce(context: SessionContext, rate: LineRate, why: str, kept: str = "") -> None:
+    """`why`: what went wrong (a warning); `kept`: why no switch was tried (information)."""
     where = f"{rate.running_at} baud" if rate.running_at is not None else "an unpaced link"
     level = "warning" if why else "info"
-    context.notice(level, RATE_NOTICE, f"OTA tunnel at {where}{why}.")
+    context.notice(level, RATE_NOTICE, f"OTA tunnel at {where}{why}{kept}.")

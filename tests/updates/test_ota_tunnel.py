@@ -143,3 +143,19 @@ def test_the_last_progress_report_is_the_whole_image_on_the_radio_clock(bridge_u
     last = progress[-1]
     assert (last.done, last.total) == (NEWER.stat().st_size, NEWER.stat().st_size)
     assert last.simulated_s is not None and last.simulated_s > 0.25 * BLOCKS
+
+
+def test_a_raw_tcp_link_keeps_its_rate_and_rfc2217_still_switches() -> None:
+    # Behind raw TCP (ser2net's raw mode) the host cannot set the far UART's rate: a
+    # switch could only cut the line until the bridge fell back. RFC 2217 sets it.
+    with emulator_url("tcp", baud=115200, latency_ms=1.0) as url:
+        result, seen = ota(url, replace(FAST_POLICY, healthy_s=0.0))
+    assert result.ok, result.error
+    (notice,) = rate_notices(seen)
+    assert notice.level == "info"
+    assert "a raw TCP link cannot set the far end's rate" in notice.message
+    with emulator_url("rfc2217", baud=115200, latency_ms=1.0) as url:
+        result, seen = ota(url, replace(FAST_POLICY, healthy_s=0.0))
+    assert result.ok, result.error
+    (notice,) = rate_notices(seen)
+    assert notice.message == "OTA tunnel at 921600 baud."
