@@ -488,6 +488,9 @@ class Layout:
             if isinstance(item.wire_only, Control) and item.name not in self.controls:
                 raise TypeError(f"{self.name}: control {item.name} governs no field")
         self.unpack_from: Callable[[bytes, int], tuple[Any, int]] = self._compile_unpack()
+        self.pack_into: Callable[[Any, bytearray], None]
+        self._valid: Callable[[Any], bool]
+        self.pack_into, self._valid = self._compile_pack()
 
     # ---- decode
 
@@ -622,6 +625,8 @@ class Layout:
 
     def check(self, record: Any) -> None:
         """Raise `FieldValueError` naming the first field that cannot go on the wire."""
+        if self._valid(record):
+            return
         found = self._first_problem(record)
         if found is not None:
             name, value, reason = found
@@ -631,26 +636,95 @@ class Layout:
                 field=name,
             )
 
-    def pack_into(self, record: Any, out: bytearray) -> None:
-        self.check(record)
-        controls = dict.fromkeys(self.controls, 0)
+    def _compile_pack(self) -> tuple[Callable[[Any, bytearray], None], Callable[[Any], bool]]:
+        """Generate this layout's encoder as straight-line Python, as `_compile_unpack`
+        does the decoder: every field checked first (a bad one goes to `check`, which
+        raises naming it), the controls computed from which optional fields are set, one
+        struct call per fixed run. Also the checks alone, as a predicate for `check`."""
+        env: dict[str, Any] = {"_layout": self, "isinstance": isinstance}
+        code = ["def _pack_into(record, out):"]
+        reads = [
+            f"    f_{item.name} = record.{item.name}"
+            for item in self.items
+            if item.wire_only is None
+        ]
+        code += reads
+        checks_from = len(code)
         for item in self.items:
-            condition = item.condition
-            if isinstance(condition, Bit | AtLeast) and getattr(record, item.name) is not None:
-                if isinstance(condition, Bit):
-                    controls[condition.control] |= condition.mask
-                else:
-                    controls[condition.control] = max(controls[condition.control], condition.n)
-        for item in self.items:
-            if isinstance(item.wire_only, Control):
-                value: Any = controls[item.name]
-            elif isinstance(item.wire_only, Const):
-                value = item.wire_only.value
+            if item.wire_only is not None:
+                continue
+            indent = "    "
+            if item.condition is not None:
+                code.append(f"    if f_{item.name} is not None:")
+                indent = "        "
+            spec = item.spec
+            if type(spec) is Int:
+                test = (
+                    f"not (isinstance(f_{item.name}, int) and "
+                    f"{spec.low} <= f_{item.name} <= {spec.high})"
+                )
             else:
-                value = getattr(record, item.name)
-                if value is None and item.condition is not None:
+                env[f"_problem_{item.name}"] = spec.problem
+                test = f"_problem_{item.name}(f_{item.name})"
+            code += [f"{indent}if {test}:", f"{indent}    _layout.check(record)"]
+        # The same checks alone, for `check` (construction-time checks of a record).
+        valid = ["def _valid(record):", *reads]
+        valid += [
+            line.replace("_layout.check(record)", "return False") for line in code[checks_from:]
+        ]
+        valid.append("    return True")
+        for control, conditions in self.controls.items():
+            code.append(f"    c_{control} = 0")
+            for item in self.items:
+                condition = item.condition
+                if not isinstance(condition, Bit | AtLeast) or condition.control != control:
                     continue
-            item.spec.write(value, out)
+                if isinstance(condition, Bit):
+                    update = f"c_{control} |= {condition.mask}"
+                else:
+                    update = f"c_{control} = max(c_{control}, {condition.n})"
+                code.append(f"    if f_{item.name} is not None: {update}")
+            del conditions
+
+        def value_of(item: _Item) -> str:
+            if isinstance(item.wire_only, Control):
+                return f"c_{item.name}"
+            if isinstance(item.wire_only, Const):
+                env[f"_const_{item.name}"] = item.spec.to_raw(item.wire_only.value)
+                return f"_const_{item.name}"
+            if type(item.spec).to_raw is not Spec.to_raw:
+                env[f"_raw_{item.name}"] = item.spec.to_raw
+                return f"_raw_{item.name}(f_{item.name})"
+            return f"f_{item.name}"
+
+        for index, step in enumerate(self.steps):
+            if isinstance(step, _Run):
+                env[f"_s{index}"] = step.struct
+                values = ", ".join(value_of(item) for item in step.items)
+                code.append(f"    out += _s{index}.pack({values})")
+                continue
+            item = step
+            env[f"_write_{item.name}"] = item.spec.write
+            value = (
+                f"c_{item.name}"
+                if isinstance(item.wire_only, Control)
+                else (f"_layout_const_{item.name}" if isinstance(item.wire_only, Const) else "")
+            )
+            if isinstance(item.wire_only, Const):
+                env[f"_layout_const_{item.name}"] = item.wire_only.value
+            if item.wire_only is None:
+                value = f"f_{item.name}"
+            if item.condition is not None and item.wire_only is None:
+                code.append(f"    if {value} is not None: _write_{item.name}({value}, out)")
+            else:
+                code.append(f"    _write_{item.name}({value}, out)")
+        code.append("    return None")
+        exec("\n".join(code), env)  # the source is built above from declared names only
+        exec("\n".join(valid), env)
+        return (
+            typing.cast(Callable[[Any, bytearray], None], env["_pack_into"]),
+            typing.cast(Callable[[Any], bool], env["_valid"]),
+        )
 
 
 def _label(value: Any) -> str:

@@ -13,8 +13,8 @@ and promises:
   which the engine runs for every strategy). It opens its own stages with
   `context.stage(Stage.TRANSFER | VERIFY | ACTIVATE, detail)`.
 - It reports what it did only in its `TransferOutcome`; it never writes the engine's or
-  the context's result. Progress goes out as `events.Progress` through `context.emit`,
-  every recovery through `context.retry(...)`, and facts worth keeping through
+  the context's result. Progress goes out through `context.progress(...)` (as
+  `events.Progress`), every recovery through `context.retry(...)`, and facts worth keeping through
   `context.log`.
 - Every wait is bounded by `context.policy` and runs on `context.clock`; it checks
   `context.check_cancel()` between steps, so that a cancel ends the session promptly.

@@ -92,3 +92,26 @@ def test_the_recovery_engine_has_no_session_plumbing_of_its_own() -> None:
     own = set(vars(RecoveryEngine))
     assert not own & {"run", "_run_stages", "_finish", "_classify_driver_error", "cancel"}
     assert {"_identify", "_validate", "_transfer", "_confirm"} <= own
+
+
+def test_a_cancel_mid_upload_ends_as_the_engine_ends_any_cancel(
+    tmp_path: Path, store: TriageStore
+) -> None:
+    gbl = tmp_path / "app.gbl"
+    gbl.write_bytes(build_gbl(application_bytes(30_000)))
+    with bridge_on_pty(baud=115200) as bridge:
+        request = RecoveryRequest(bridge.path, gbl, line_baud=115200)
+        engine = RecoveryEngine(request, store=store)
+
+        def cancel_at_first_progress(event: ev.UpdateEvent) -> None:
+            if isinstance(event, ev.Progress) and event.done < event.total:
+                engine.cancel()
+
+        engine.subscribers.append(cancel_at_first_progress)
+        result = engine.run()
+        assert (result.result, result.failure_stage) == ("cancelled", "transfer")
+        assert not bridge.device.bootloader.app_valid  # nothing half-written is run
+        record = store.get_session(result.session_id or "")
+        assert (record.final_state, record.failure_class) == ("cancelled", "cancelled")
+        again = RecoveryEngine(request, store=store).run()  # the bootloader takes it anew
+        assert again.ok, again.error
