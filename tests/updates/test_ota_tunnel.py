@@ -132,3 +132,14 @@ def test_the_rate_switch_can_be_turned_off(bridge_url: URL) -> None:
     assert result.ok, result.error
     (notice,) = rate_notices(seen)
     assert notice.message == "OTA tunnel at 115200 baud."
+
+
+def test_the_last_progress_report_is_the_whole_image_on_the_radio_clock(bridge_url: URL) -> None:
+    # Reports are throttled in wall time and a batched tunnel moves this image in a
+    # fraction of the interval: the end of the download is still reported, in radio time.
+    result, seen = ota(bridge_url())
+    assert result.ok, result.error
+    progress = [e for e in seen if isinstance(e, ev.Progress)]
+    last = progress[-1]
+    assert (last.done, last.total) == (NEWER.stat().st_size, NEWER.stat().st_size)
+    assert last.simulated_s is not None and last.simulated_s > 0.25 * BLOCKS
