@@ -311,3 +311,33 @@ def test_an_unknown_sequence_is_refused_with_the_names_there_are(tmp_path: Path)
     )
     assert done.returncode == 2
     assert "esp32" in done.stderr and "rts-dtr" in done.stderr
+
+
+def test_a_reset_pulse_mid_upload_is_told_as_a_restart_and_nothing_is_written(
+    gbl_file: Path, app_image: bytes
+) -> None:
+    """RTS pulsed while blocks flow (a terminal program opening the port, a flaky
+    adapter): the radio restarts into its bootloader (no valid application), the sender
+    sees the menu instead of an ACK and says the upload is gone."""
+    from bridgelab.drivers.xmodem import ReceiverRestarted
+
+    with bridge_on_rfc2217("dead-app") as bridge:
+        bootloader = connect(bridge.url)
+        assert isinstance(bootloader, GeckoBootloader)
+        port = bootloader.port
+
+        def pulse_at_block_ten(done: int, _total: int) -> None:
+            if done == 10 * 128:
+                port.dtr = False  # type: ignore[attr-defined]
+                port.rts = True  # type: ignore[attr-defined]
+                port.rts = False  # type: ignore[attr-defined]
+
+        try:
+            with pytest.raises(ReceiverRestarted):
+                bootloader.upload(gbl_file.read_bytes(), on_progress=pulse_at_block_ten)
+        finally:
+            bootloader.close()
+        assert bridge.device.reset_circuit.resets == 1
+        assert bridge.device.in_bootloader and bridge.device.bootloader.upload is None
+        flash = bridge.device.bootloader.flash[APP_ADDRESS : APP_ADDRESS + len(app_image)]
+        assert bytes(flash) != app_image  # a GBL is written only once it is whole
