@@ -284,6 +284,7 @@ def main(argv: list[str]) -> int:
                         *lines[0][:2],
                         f"{lines[0][2]}; behind ZMODEM in {behind_zmodem} of {runs} runs",
                     )
+            print(f"  {label}: {spread(ours)} ({time.monotonic() - started:.0f} s)", flush=True)
             for n, (what, value, note) in enumerate(lines):
                 first = n == 0
                 rows.append((label if first else "", what, value, goal_text if first else "", note))

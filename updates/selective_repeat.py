@@ -48,9 +48,9 @@ PRIOR_SEGMENTS = 4.0  # as if this many segments had arrived whole before the fi
 MAX_LOSS_SHARE = 0.9
 QUIET_BEFORE_RESYNC = 2  # request timeouts with no answer at all: ask where it stands
 # Segments sent behind UPDATE_BEGIN: enough to keep the line busy through a typical erase
-# (0.5 ms a KiB for a few hundred KiB), never more than a reassembly window holds.
-AHEAD_S = 0.1
-AHEAD_BYTES = 16 * 1024
+# (0.5 ms a KiB: 0.25 s for 512 KiB), never more than a reassembly window holds.
+AHEAD_S = 0.3
+AHEAD_BYTES = 32 * 1024
 
 
 def segment_wire(length: int) -> int:
@@ -207,9 +207,10 @@ class SelectiveRepeatTransfer(WindowedTransfer):
     def _submit_ahead(self, client: BridgeClient) -> list[tuple[_Segment, Pending]]:
         """The first segments, sent right behind UPDATE_BEGIN: the bridge takes them as
         soon as its erase is done, so the line moves data while the bridge erases instead
-        of idling for the begin's answer. As many as the line carries in the bandwidth-delay
-        product plus AHEAD_S, within the handshake's window and AHEAD_BYTES (well inside
-        any reassembly window)."""
+        of idling for the begin's answer. As many as the line carries in two round trips
+        plus AHEAD_S, within the handshake's window and AHEAD_BYTES (inside the reassembly
+        window a version-2 bridge offers); none on a line too slow to carry one segment in
+        that time."""
         session = client.session
         if session is None or self.line_rate_bps is None:
             return []
@@ -217,8 +218,12 @@ class SelectiveRepeatTransfer(WindowedTransfer):
         if self.policy.block_size:
             length = min(length, self.policy.block_size)
         rtt = client.min_round_trip_s or 0.0
-        budget = self.line_rate_bps * (2 * rtt + 0.01 + AHEAD_S) + 2 * segment_wire(length)
-        budget = min(budget, AHEAD_BYTES, self.size)
+        carried = self.line_rate_bps * (2 * rtt + AHEAD_S)
+        if carried < length:
+            # A slow line: the begin's wait is a small part of its transfer, and a segment
+            # sent ahead is exposed to its noise before anything is known of it.
+            return []
+        budget = min(carried, AHEAD_BYTES, self.size)
         frames = session.window if self.policy.max_window is None else self.policy.max_window
         ahead: list[tuple[_Segment, Pending]] = []
         offset = 0
