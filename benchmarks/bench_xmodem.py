@@ -22,6 +22,7 @@ so the max is what an idle one approaches).
 from __future__ import annotations
 
 import io
+import logging
 import statistics
 import tempfile
 import time
@@ -79,6 +80,9 @@ def _xmodem_package(url: str, gbl: bytes, baud: int) -> float | None:
             return port.write(data) or 0
 
         modem = xmodem.XMODEM(getc, putc, mode="xmodem", pad=b"\xff")
+        # The package logs every byte of the bootloader's "begin upload" line, which it
+        # skips on its way to the first C, as a send error: noise in the table.
+        logging.getLogger("xmodem.XMODEM").setLevel(logging.CRITICAL)
         # Timed as ours is: from the first block's write to the EOT's ACK (it reads the
         # bootloader's first C itself, before that).
         ok = modem.send(io.BytesIO(gbl), retry=16, timeout=2, quiet=True)
