@@ -233,6 +233,10 @@ class MainWindow(QMainWindow):
     def _on_session_state(self, state: str) -> None:
         connection_state = ConnectionState(state)
         self.connection.set_state(connection_state, self.session.url)
+        problem = self.session.last_problem
+        failed = connection_state is ConnectionState.FAILED
+        if failed and problem is not None and problem.code == "bootloader-only":
+            self.connection.show_bootloader_only(self.session.url)
         self.device_view.set_state(connection_state, self.session.url)
         self.setWindowTitle(
             f"Bridge Lab \u2013 {self.session.url}" if self.session.url else "Bridge Lab"

@@ -117,6 +117,10 @@ class ConnectionBar(QWidget):
             index = self.baud.count() - 1
         self.baud.setCurrentIndex(index)
 
+    def show_bootloader_only(self, detail: str = "") -> None:
+        """The port answered, but only as the radio's bootloader: not "no connection"."""
+        self.state_badge.set_state(Tone.WARN, "Bootloader only", detail)
+
     def current_baud(self) -> int:
         return int(self.baud.currentData())
 

@@ -140,6 +140,8 @@ def test_a_bootloader_only_bridge_is_shown_as_such_and_recovered(
     assert "not available through the bootloader" in view.problem.text()
     assert view.problem.text().count("Next") == 1, "the next step is said once"
     assert view.problem_recover.isVisible()
+    # The port answered (as the bootloader): the badge must not say "No connection".
+    assert window.connection.state_badge.word == "Bootloader only"
     scripted(window).open_paths.append(gbl)
     view.problem_recover.click()
     qtbot.waitUntil(lambda: view.details.isVisible(), timeout=WAIT_MS)
