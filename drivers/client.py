@@ -19,9 +19,15 @@ from serial.serialutil import SerialException
 
 from bridgelab.drivers import protocol as p
 from bridgelab.drivers.capabilities import Capability
-from bridgelab.drivers.errors import DriverError, LinkLost, NoAnswer, ProtocolError
+from bridgelab.drivers.errors import (
+    DriverError,
+    LineRateFixed,
+    LinkLost,
+    NoAnswer,
+    ProtocolError,
+)
 from bridgelab.drivers.framing import DecoderStats, Frame, FrameDecoder, FrameKind, encode_frame
-from bridgelab.drivers.link import DEFAULT_BAUD, SerialPort, open_link
+from bridgelab.drivers.link import DEFAULT_BAUD, SerialPort, fixed_rate_reason, open_link
 from bridgelab.drivers.reset_lines import link_capabilities
 
 DEFAULT_TIMEOUT_S = 1.0
@@ -409,9 +415,13 @@ class BridgeClient:
         (the new rate did not answer, the port would not take it, or the SET_BAUD answer
         was lost). The device reverts by itself unless a valid frame reaches it at the new
         rate within a second, so a failed switch costs that second. Raises
-        DeviceStatusError when the device refuses the rate (nothing changed), and NoAnswer
-        when the old rate does not answer after the fallback either.
+        DeviceStatusError when the device refuses the rate (nothing changed), NoAnswer
+        when the old rate does not answer after the fallback either, and LineRateFixed
+        (before anything is sent) when the link cannot carry a rate change.
         """
+        reason = fixed_rate_reason(self.url)
+        if reason is not None:
+            raise LineRateFixed(f"Cannot switch to {baud} baud: {reason}.")
         old = self.port.baudrate
         try:
             self.call_empty(p.SetBaud(baud))

@@ -79,6 +79,16 @@ class FrameError(ProtocolError):
     code = "frame-error"
 
 
+class LineRateFixed(LinkError):
+    """The host cannot change this link's line rate (nothing was sent)."""
+
+    code = "line-rate-fixed"
+    default_action = (
+        "Set the rate at the far end (ser2net's port settings), or reach the port through "
+        "RFC 2217 (rfc2217://HOST:PORT), which carries rate changes."
+    )
+
+
 class DeviceRefused(DriverError):
     """The device answered with an error status."""
 

@@ -101,6 +101,21 @@ def translate_open_error(url: str, error: BaseException) -> LinkError:
     )
 
 
+def fixed_rate_reason(url: str) -> str | None:
+    """Why the host cannot set the line rate of the link at `url`, or None when it can.
+
+    A raw TCP link (ser2net's raw mode, a terminal server) carries bytes only: pyserial
+    takes a new rate and nothing reaches the far UART, so a bridge told to switch would
+    leave the line until its own fallback. RFC 2217 carries the change; a local port and
+    the emulator take it themselves."""
+    if url.lower().startswith("socket://"):
+        return (
+            f"{url} is a raw TCP link: it carries bytes only, so the rate of the serial "
+            "port at its far end cannot be set from here"
+        )
+    return None
+
+
 def open_link(
     url: str, *, baudrate: int = DEFAULT_BAUD, timeout_s: float = 0.02, exclusive: bool = True
 ) -> SerialPort:

@@ -193,3 +193,23 @@ def test_info_failures_are_one_clear_line(port: str, code: str) -> None:
     assert "Traceback" not in result.stderr
     json_result = _bridgelab("info", "--port", port, "--json")
     assert f'"code": "{code}"' in json_result.stdout
+
+
+def test_a_raw_tcp_link_refuses_a_rate_switch_before_sending_it() -> None:
+    # Over raw TCP the bridge would switch and the far UART could not follow: the line
+    # would be cut until the bridge's own fallback. The driver refuses before SET_BAUD.
+    from bridgelab.drivers.errors import LineRateFixed
+    from bridgelab.drivers.factory import connect_bridge
+    from tests.bridges import emulator_url
+
+    with emulator_url("tcp", baud=115200) as url:
+        client = connect_bridge(url, baudrate=115200)
+        try:
+            with pytest.raises(LineRateFixed) as refused:
+                client.set_baud(921600)
+            assert "raw TCP link" in refused.value.message
+            assert "RFC 2217" in (refused.value.action or "")
+            assert client.port.baudrate == 115200
+            client.ping(timeout_s=0.2)  # at once: the bridge was never told to switch
+        finally:
+            client.close()

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from bridgelab.drivers.errors import DriverError
+from bridgelab.drivers.errors import DriverError, LineRateFixed
 from bridgelab.drivers.protocol import DeviceStatusError
 
 if TYPE_CHECKING:
@@ -49,15 +49,13 @@ def switch_to_fastest(context: SessionContext) -> LineRate:
     if not context.policy.ota_fastest_line_rate or not faster:
         _announce(context, rate, "")
         return rate
-    if client.url.lower().startswith("socket://"):
-        # Raw TCP (ser2net's raw mode, a terminal server) carries bytes only: the host
-        # cannot set the far UART's rate, so a switch could only cut the line until the
-        # bridge's own fallback (1.6 s lost and a warning on every session).
-        _announce(context, rate, "", kept="; a raw TCP link cannot set the far end's rate")
-        return rate
     target = max(faster)
     try:
         switched = client.set_baud(target)
+    except LineRateFixed:
+        # Raw TCP: nothing was sent, and the link is as it should be (not a warning).
+        _announce(context, rate, "", kept="; a raw TCP link cannot set the far end's rate")
+        return rate
     except DeviceStatusError as error:
         _announce(context, rate, f"; the bridge refused {target} baud ({error.message})")
         return rate
