@@ -37,9 +37,13 @@ from bridgelab.drivers.reset_lines import (
 
 DRIVER_NAME = "gecko-bootloader"
 PROMPT = b"BL > "
-# End any upload left open (CAN CAN), then a newline (what Ember-era bootloaders wait for)
-# and "3" (ebl info), which makes the Gecko Bootloader print its menu.
-PROBE_BYTES = bytes([xm.CAN, xm.CAN]) + b"\n3"
+# End any upload left open, then a newline (what Ember-era bootloaders wait for) and "3"
+# (ebl info), which makes the Gecko Bootloader print its menu. An upload whose sender was
+# killed leaves the receiver inside a block (or one started by another probe's bytes),
+# taking whatever comes as its payload and looking for CAN only between blocks: a block's
+# worth of CAN fills that block (bad, NAKed) and the two after it cancel the upload. At a
+# block boundary or in the menu the extra CANs are ignored.
+PROBE_BYTES = bytes([xm.CAN]) * (xm.BLOCK_BYTES + 2) + b"\n3"
 PROBE_TIMEOUT_S = 0.3
 RESULT_TIMEOUT_S = 5.0
 RUN_CHECK_S = 1.0  # a menu within this after `2` means no application started

@@ -268,3 +268,46 @@ def test_the_cli_says_a_refused_recovery_once_with_its_next_step(tmp_path: Path)
     assert lines[1].startswith("Next: ") and "GBL" in lines[1]
     assert lines[2].startswith("Time per stage: identify ")  # the one engine timed it
     assert lines[3].startswith("Logged as session ")
+
+
+def test_a_recovery_killed_mid_block_is_taken_up_by_the_next_run(
+    app_image: bytes, tmp_path: Path
+) -> None:
+    # SIGKILL in the middle of an upload leaves the bootloader receiving, taking the next
+    # run's probe bytes as blocks: that run must still reach its menu (not "nothing
+    # answered" until the receiver gives up on its own a minute later).
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from bridgelab.emulator.gecko_bootloader import State
+
+    big = tmp_path / "bridge-1.3.0.gbl"
+    big.write_bytes(build_gbl(application_bytes(60_000), version=0x01030000, address=APP_ADDRESS))
+    db = tmp_path / "triage.db"
+    args = ["--line-rate", "115200", str(big), "--db", str(db), "--json"]
+    with bridge_on_pty(baud=115200, latency_ms=1) as bridge:
+        loader = bridge.device.bootloader
+        killed = subprocess.Popen(
+            [sys.executable, "-m", "bridgelab", "recover", "--port", bridge.path, *args],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 60
+        while loader.expected_block <= 20:  # mid-upload
+            assert time.monotonic() < deadline and killed.poll() is None
+            time.sleep(0.0005)
+        killed.send_signal(signal.SIGKILL)
+        killed.wait()
+        assert loader.state == State.RECEIVING
+        done = bridgelab_cli("recover", "--port", bridge.path, *args)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert json.loads(done.stdout)["result"] == "success"
+        assert not bridge.device.in_bootloader
+    import sqlite3
+    from contextlib import closing
+
+    with closing(sqlite3.connect(db)) as conn:
+        states = [row[0] for row in conn.execute("SELECT final_state FROM sessions")]
+    assert len(states) == 2 and states.count("success") == 1  # both attempts logged
