@@ -14,6 +14,7 @@ import pytest
 
 from bridgelab.drivers import protocol as p
 from bridgelab.drivers.client import BridgeClient
+from bridgelab.drivers.errors import LineRateFixed
 from bridgelab.drivers.join_state import JoinState
 from bridgelab.emulator.demo_material import DEMO_IMAGES
 from bridgelab.emulator.profiles import SHIPPED
@@ -76,7 +77,13 @@ def test_every_command_over_the_transport(transport: str) -> None:
         with pytest.raises(p.DeviceStatusError) as refused:
             client.call_empty(p.SetBaud(12345))
         assert refused.value.status == p.Status.NOT_SUPPORTED
-        assert client.set_baud(921600) is True
+        if transport == "tcp":
+            # Raw TCP cannot carry a rate change to a far UART: the driver refuses it
+            # before SET_BAUD is sent (drivers/link.py `fixed_rate_reason`).
+            with pytest.raises(LineRateFixed):
+                client.set_baud(921600)
+        else:
+            assert client.set_baud(921600) is True
 
         # A whole local update: begin, write, finish, activate, reboot, confirm.
         assert client.update_status().state == p.UpdateState.IDLE
